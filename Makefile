@@ -1,0 +1,40 @@
+# Two commands on a fresh machine (Python 3.11+ and a C compiler): `make demo`, `make test`.
+# uv is used from PATH when present, otherwise bootstrapped into .tools/ with pip.
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+RUN := $(UV) run --frozen
+
+.PHONY: env demo test test-fast lint bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet "uv>=0.4"
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+env: $(VENV)/.synced
+
+demo: env
+	$(RUN) vinculo demo
+
+test: env
+	$(RUN) ruff check .
+	$(RUN) mypy
+	$(RUN) pytest -q
+
+test-fast: env
+	$(RUN) pytest -q -m "not slow and not postgres and not browser"
+
+lint: env
+	$(RUN) ruff check .
+	$(RUN) mypy
+
+bench: env
+	$(RUN) python benchmarks/encode.py
+	$(RUN) python benchmarks/link.py
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

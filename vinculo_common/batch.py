@@ -1,0 +1,394 @@
+"""The encoding batch: what an institution uploads. Documented in schemas/batch-format.md.
+
+File layout (integers big-endian)::
+
+    magic        8 bytes   b"VNCLBAT1"
+    header_len   4 bytes   length of the header
+    header       JSON, UTF-8, canonical (sorted keys, no spaces)
+    signature    64 bytes  Ed25519 over magic || header_len || header, by the source's key
+    body         header["body_length"] bytes; SHA-256 in header["body_sha256"]
+
+The body is the concatenation of the sections listed in ``header["sections"]`` in order. A
+fixed-size section holds ``record_count`` items of ``item_size`` bytes each (record i at
+``i * item_size``); the ``attributes`` section holds one canonical JSON object per line.
+Required sections: ``record_ref`` (32 bytes: HMAC-SHA256 of record_id under the source's
+record-reference key), ``clk`` (clk_bits / 8 bytes, big-endian bit order as clkhash's
+bitarray), ``locator`` (LOCATOR_SIZE bytes: record_id sealed to the source's own X25519 key),
+``attributes`` (content attributes, ATTRIBUTE_FIELDS only). Further fixed-size sections may be
+declared by a linkage schema (for example ``doc_hash``); the reader returns them in ``extras``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import struct
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from vinculo_common.crypto import key_id, sign, verify
+from vinculo_common.errors import InputError, SchemaMismatch
+
+__all__ = [
+    "ATTRIBUTE_FIELDS",
+    "BATCH_MAGIC",
+    "FORMAT_VERSION",
+    "LOCATOR_PLAINTEXT_SIZE",
+    "LOCATOR_SIZE",
+    "RECORD_REF_SIZE",
+    "Batch",
+    "BatchWriter",
+    "canonical_json",
+    "pad_record_id",
+    "read_batch",
+    "unpad_record_id",
+]
+
+BATCH_MAGIC = b"VNCLBAT1"
+FORMAT_VERSION = 1
+RECORD_REF_SIZE = 32
+LOCATOR_PLAINTEXT_SIZE = 64  # 1 length byte + record_id (≤ 63 UTF-8 bytes) + zero padding
+LOCATOR_SIZE = 32 + 12 + LOCATOR_PLAINTEXT_SIZE + 16
+SIGNATURE_SIZE = 64
+MAX_HEADER = 1 << 20
+
+# Content attributes allowed in clear (canonical spec, "What is identifying and what is not").
+# The service refuses any other key, so an identifier cannot slip in through an attribute.
+ATTRIBUTE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "sex": str,  # "F" | "M" | ""
+    "birth_year_min": (int, type(None)),
+    "birth_year_max": (int, type(None)),
+    "age_at_event": (int, type(None)),
+    "nationality": str,  # ISO 3166-1 alpha-3 or ""
+    "ubigeo_birth": str,  # INEI code, 2/4/6 digits or ""
+    "ubigeo_residence": str,
+    "ubigeo_event": str,
+    "event_date": str,  # "YYYY-MM-DD", "YYYY-MM" (coarsened) or ""
+    "exploitation": list,  # of sexual|laboral|mendicidad|venta_ninos|organos|otra
+}
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def pad_record_id(record_id: str) -> bytes:
+    """Fixed-size plaintext of a locator, so ciphertext length says nothing about the id."""
+    raw = record_id.encode("utf-8")
+    if not raw or len(raw) > LOCATOR_PLAINTEXT_SIZE - 1:
+        raise InputError(
+            f"record_id debe tener entre 1 y {LOCATOR_PLAINTEXT_SIZE - 1} bytes UTF-8"
+        )
+    return bytes([len(raw)]) + raw + bytes(LOCATOR_PLAINTEXT_SIZE - 1 - len(raw))
+
+
+def unpad_record_id(plaintext: bytes) -> str:
+    n = plaintext[0]
+    return plaintext[1 : 1 + n].decode("utf-8")
+
+
+@dataclass
+class Batch:
+    """A parsed batch. Fixed-size sections are numpy uint8 arrays of shape (n, item_size)."""
+
+    header: dict[str, Any]
+    signed_part: bytes
+    signature: bytes
+    record_refs: np.ndarray
+    clks: np.ndarray
+    locators: np.ndarray
+    attributes: list[dict[str, Any]]
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return str(self.header["source"])
+
+    @property
+    def record_count(self) -> int:
+        return int(self.header["record_count"])
+
+    def verify_signature(self, public_key: Ed25519PublicKey) -> None:
+        """Raise IntegrityError unless the source's key signed this batch."""
+        verify(public_key, self.signature, self.signed_part, "lote (batch)")
+
+    def check_compatible(self, *, schema_fingerprints: set[str], secret_check: str | None) -> None:
+        """Raise SchemaMismatch naming what differs: format, schema or linkage secret."""
+        if self.header.get("format_version") != FORMAT_VERSION:
+            raise SchemaMismatch(
+                f"versión de formato no soportada: {self.header.get('format_version')!r} "
+                f"(se espera {FORMAT_VERSION})"
+            )
+        if self.header.get("schema_fingerprint") not in schema_fingerprints:
+            raise SchemaMismatch(
+                "esquema de enlace desconocido: el lote se codificó con otro esquema "
+                f"(schema fingerprint {self.header.get('schema_fingerprint')!r} not accepted)"
+            )
+        if secret_check is not None and self.header.get("secret_check") != secret_check:
+            raise SchemaMismatch(
+                "el lote se codificó con otro secreto de enlace (linkage secret check value "
+                "does not match)"
+            )
+
+
+class BatchWriter:
+    """Write a batch in one pass with flat memory: sections spool to temporary files.
+
+    >>> from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "b.vnb"
+    >>> w = BatchWriter(out, source="reta", schema_id="x", schema_fingerprint="f",
+    ...                 secret_check="k", clk_bits=16, signing_key=Ed25519PrivateKey.generate())
+    >>> w.add(record_ref=bytes(32), clk=b"\\x01\\x02", locator=bytes(LOCATOR_SIZE),
+    ...       attributes={"sex": "F"})
+    >>> w.close()["record_count"]
+    1
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        source: str,
+        schema_id: str,
+        schema_fingerprint: str,
+        secret_check: str,
+        clk_bits: int,
+        signing_key: Ed25519PrivateKey,
+        extra_sections: dict[str, int] | None = None,
+        metadata: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        if clk_bits <= 0 or clk_bits % 8:
+            raise InputError(f"clk_bits debe ser múltiplo positivo de 8, no {clk_bits}")
+        self._path = Path(path)
+        self._signing_key = signing_key
+        self._tmpdir = tempfile.mkdtemp(prefix="vinculo-batch-", dir=self._path.parent or None)
+        self._fixed: dict[str, int] = {
+            "record_ref": RECORD_REF_SIZE,
+            "clk": clk_bits // 8,
+            "locator": LOCATOR_SIZE,
+            **(extra_sections or {}),
+        }
+        self._files: dict[str, BinaryIO] = {
+            name: open(os.path.join(self._tmpdir, name), "wb")  # noqa: SIM115
+            for name in [*self._fixed, "attributes"]
+        }
+        self._count = 0
+        self._header: dict[str, Any] = {
+            "format": "vinculo-batch",
+            "format_version": FORMAT_VERSION,
+            "source": source,
+            "schema_id": schema_id,
+            "schema_fingerprint": schema_fingerprint,
+            "secret_check": secret_check,
+            "clk_bits": clk_bits,
+            "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+            "signing_key_id": key_id(signing_key.public_key()),
+            **(metadata or {}),
+        }
+
+    def add(
+        self,
+        *,
+        record_ref: bytes,
+        clk: bytes,
+        locator: bytes,
+        attributes: dict[str, Any],
+        extras: dict[str, bytes] | None = None,
+    ) -> None:
+        values = {"record_ref": record_ref, "clk": clk, "locator": locator, **(extras or {})}
+        for name, size in self._fixed.items():
+            value = values.get(name)
+            if value is None or len(value) != size:
+                raise InputError(f"sección {name}: se esperaban {size} bytes")
+            self._files[name].write(value)
+        unknown = set(attributes) - set(ATTRIBUTE_FIELDS)
+        if unknown:
+            raise InputError(f"atributos no permitidos en claro: {sorted(unknown)}")
+        self._files["attributes"].write(canonical_json(attributes) + b"\n")
+        self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def close(self) -> dict[str, Any]:
+        """Assemble, sign and move the batch into place atomically; return the header."""
+        try:
+            for fh in self._files.values():
+                fh.close()
+            sections = []
+            offset = 0
+            digest = hashlib.sha256()
+            for name in [*self._fixed, "attributes"]:
+                part = os.path.join(self._tmpdir, name)
+                length = os.path.getsize(part)
+                entry: dict[str, Any] = {"name": name, "offset": offset, "length": length}
+                if name in self._fixed:
+                    entry["item_size"] = self._fixed[name]
+                else:
+                    entry["format"] = "jsonl"
+                sections.append(entry)
+                offset += length
+                with open(part, "rb") as fh:
+                    while chunk := fh.read(1 << 20):
+                        digest.update(chunk)
+            header = {
+                **self._header,
+                "record_count": self._count,
+                "sections": sections,
+                "body_length": offset,
+                "body_sha256": digest.hexdigest(),
+            }
+            header_bytes = canonical_json(header)
+            signed = BATCH_MAGIC + struct.pack(">I", len(header_bytes)) + header_bytes
+            tmp_out = os.path.join(self._tmpdir, "batch.out")
+            with open(tmp_out, "wb") as out:
+                out.write(signed)
+                out.write(sign(self._signing_key, signed))
+                for name in [*self._fixed, "attributes"]:
+                    with open(os.path.join(self._tmpdir, name), "rb") as fh:
+                        shutil.copyfileobj(fh, out, 1 << 20)
+            os.replace(tmp_out, self._path)
+            return header
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop everything written so far; nothing is left behind."""
+        for fh in self._files.values():
+            fh.close()
+        shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+def _read_exact(fh: IO[bytes], n: int, what: str) -> bytes:
+    data = fh.read(n)
+    if len(data) != n:
+        raise InputError(f"lote truncado: falta {what} (truncated batch)")
+    return data
+
+
+def read_batch(source: bytes | Path | IO[bytes], *, max_records: int | None = None) -> Batch:
+    """Parse and check the structure of a batch (not its signature: see Batch.verify_signature).
+
+    Raises InputError for anything malformed, with a reason and no content of the batch.
+    """
+    borrowed = not isinstance(source, bytes | Path)
+    if isinstance(source, bytes):
+        fh: IO[bytes] = io.BytesIO(source)
+    elif isinstance(source, Path):
+        try:
+            fh = open(source, "rb")  # noqa: SIM115
+        except OSError as exc:
+            raise InputError(f"no se puede leer el lote {source}: {exc.strerror}") from None
+    else:
+        fh = source
+    try:
+        return _parse(fh, max_records)
+    finally:
+        if not borrowed:
+            fh.close()
+
+
+def _parse(fh: IO[bytes], max_records: int | None) -> Batch:
+    magic = _read_exact(fh, len(BATCH_MAGIC), "la cabecera")
+    if magic != BATCH_MAGIC:
+        raise InputError("no es un lote de vinculo (bad magic)")
+    (hlen,) = struct.unpack(">I", _read_exact(fh, 4, "la cabecera"))
+    if hlen > MAX_HEADER:
+        raise InputError("cabecera del lote demasiado grande")
+    header_bytes = _read_exact(fh, hlen, "la cabecera")
+    try:
+        header = json.loads(header_bytes)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("cabecera del lote ilegible (header is not JSON)") from None
+    if not isinstance(header, dict) or header.get("format") != "vinculo-batch":
+        raise InputError("cabecera del lote inválida")
+    signature = _read_exact(fh, SIGNATURE_SIZE, "la firma")
+    try:
+        n = int(header["record_count"])
+        body_length = int(header["body_length"])
+        sections = list(header["sections"])
+        clk_bits = int(header["clk_bits"])
+    except (KeyError, TypeError, ValueError):
+        raise InputError("cabecera del lote incompleta") from None
+    if n < 0 or (max_records is not None and n > max_records):
+        raise InputError(f"el lote tiene {n} registros; el máximo es {max_records}")
+    body = fh.read(body_length + 1)
+    if len(body) != body_length:
+        raise InputError("lote truncado o con datos de más (body length mismatch)")
+    if hashlib.sha256(body).hexdigest() != header.get("body_sha256"):
+        raise InputError("el contenido del lote no coincide con su hash (body hash mismatch)")
+    fixed: dict[str, np.ndarray] = {}
+    attributes: list[dict[str, Any]] = []
+    expected_offset = 0
+    for entry in sections:
+        try:
+            name, offset, length = str(entry["name"]), int(entry["offset"]), int(entry["length"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError("sección del lote mal descrita") from None
+        if offset != expected_offset or offset + length > body_length:
+            raise InputError(f"sección {name}: posición inválida")
+        expected_offset += length
+        chunk = body[offset : offset + length]
+        if "item_size" in entry:
+            size = int(entry["item_size"])
+            if size <= 0 or length != n * size:
+                raise InputError(f"sección {name}: tamaño inválido")
+            fixed[name] = np.frombuffer(chunk, dtype=np.uint8).reshape(n, size)
+        elif name == "attributes":
+            attributes = list(_parse_attributes(chunk, n))
+        else:
+            raise InputError(f"sección desconocida: {name}")
+    for required, size in (
+        ("record_ref", RECORD_REF_SIZE),
+        ("clk", clk_bits // 8),
+        ("locator", LOCATOR_SIZE),
+    ):
+        if required not in fixed or fixed[required].shape[1] != size:
+            raise InputError(f"falta la sección {required} o su tamaño es incorrecto")
+    if len(attributes) != n:
+        raise InputError("falta la sección attributes")
+    return Batch(
+        header=header,
+        signed_part=BATCH_MAGIC + struct.pack(">I", hlen) + header_bytes,
+        signature=signature,
+        record_refs=fixed.pop("record_ref"),
+        clks=fixed.pop("clk"),
+        locators=fixed.pop("locator"),
+        attributes=attributes,
+        extras=fixed,
+    )
+
+
+def _parse_attributes(chunk: bytes, n: int) -> Iterator[dict[str, Any]]:
+    lines = chunk.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if len(lines) != n:
+        raise InputError("sección attributes: número de líneas incorrecto")
+    for i, line in enumerate(lines):
+        try:
+            obj = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(f"atributos ilegibles en el registro {i}") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"atributos inválidos en el registro {i}")
+        for key, value in obj.items():
+            allowed = ATTRIBUTE_FIELDS.get(key)
+            if allowed is None:
+                raise InputError(f"atributo no permitido: {key!r} (registro {i})")
+            if not isinstance(value, allowed) or isinstance(value, bool):
+                raise InputError(f"atributo {key!r} con tipo inválido (registro {i})")
+        yield obj
