@@ -1,0 +1,150 @@
+"""HAZMAT: the Bloom-filter (CLK) backend. The only module that imports clkhash.
+
+Everything that decides how identifiers become bits (filter length, hash function, bits per
+feature, key derivation) lives in the versioned linkage schema (``schemas/linkage/*.json``),
+and this module applies it. Callers should use ``client_sdk.encoding`` instead, which takes
+no hashing parameters. Keeping clkhash behind this thin wrapper lets it be replaced (or the
+filter post-processed, issue 7) without touching the rest of the SDK.
+
+Safety rails enforced here, whatever a schema file says:
+
+- ``doubleHash`` is refused: each q-gram would set an arithmetic progression of bits, which a
+  frequency attack exploits (DESIGN.md, "Encodings must resist the insider"). Only
+  ``blakeHash`` is accepted.
+- ``xorFolds``/``xor_folds`` are refused: clkhash 0.18.3 reads ``xor_folds`` while its own v3
+  master schema names the key ``xorFolds``, so a schema asking for folding would silently get
+  none. Folding, when we want it, belongs in our own post-processing step.
+- clkhash's errors are translated into ``VinculoError``; entry errors are never quoted, because
+  clkhash puts the offending value (a name, a document number) in its messages.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from clkhash import schema as clk_schema
+from clkhash.bloomfilter import stream_bloom_filters
+from clkhash.clk import generate_clks
+from clkhash.field_formats import InvalidEntryError, InvalidSchemaError
+from clkhash.key_derivation import generate_key_lists
+
+from vinculo_common.errors import ConfigError, InputError, SchemaMismatch
+
+__all__ = ["ClkEncoder", "clkhash_part", "reference_clks"]
+
+VINCULO_SECTION = "vinculo"
+
+
+def clkhash_part(schema: dict[str, Any]) -> dict[str, Any]:
+    """The clkhash v3 part of a vinculo linkage schema (everything but the ``vinculo`` key).
+
+    >>> clkhash_part({"version": 3, "vinculo": {}})
+    {'version': 3}
+    """
+    return {k: copy.deepcopy(v) for k, v in schema.items() if k != VINCULO_SECTION}
+
+
+def _refuse_unsafe(part: dict[str, Any]) -> None:
+    config = part.get("clkConfig") or {}
+    if config.get("xorFolds") or config.get("xor_folds"):
+        raise SchemaMismatch(
+            "el esquema pide plegado XOR, que clkhash 0.18.3 ignora en silencio: no se acepta "
+            "(xorFolds is ignored by clkhash; refused)"
+        )
+    for index, feature in enumerate(part.get("features") or []):
+        hashing = feature.get("hashing") if isinstance(feature, dict) else None
+        if not isinstance(hashing, dict):
+            continue
+        hash_type = (hashing.get("hash") or {}).get("type", "blakeHash")
+        if hash_type != "blakeHash":
+            raise SchemaMismatch(
+                f"el esquema usa {hash_type!r} en la característica {index}: solo se acepta "
+                "blakeHash (doubleHash leaks names to a frequency attack; refused)"
+            )
+
+
+class ClkEncoder:
+    """Encode prepared feature values into CLKs with keys derived once from the secret.
+
+    ``rows`` given to :meth:`encode` are lists of strings in the schema's feature order ("" when
+    unknown). The result is one ``bytes`` of ``clk_bits // 8`` per row, bits in clkhash's
+    (big-endian) bitarray order.
+
+    >>> import json; from vinculo_common.schemas import load_linkage_schema
+    >>> enc = ClkEncoder(load_linkage_schema("vinculo-v1"), secret=bytes(32))
+    >>> len(enc.encode([["ANA", "ANA", "QUISPE", "QUISPE", "", "", "", "", "", "F"]])[0])
+    128
+    """
+
+    def __init__(self, schema: dict[str, Any], *, secret: bytes) -> None:
+        if not isinstance(secret, bytes) or len(secret) < 16:
+            raise ConfigError("secreto de enlace inválido: se esperan al menos 16 bytes")
+        part = clkhash_part(schema)
+        _refuse_unsafe(part)
+        try:
+            self._schema = clk_schema.from_json_dict(part, validate=True)
+        except (clk_schema.SchemaError, InvalidSchemaError, KeyError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SchemaMismatch(f"esquema de enlace inválido (invalid linkage schema): {first}")\
+                from None
+        for field in self._schema.fields:
+            props = field.hashing_properties
+            if props is not None and props.hash_type != "blakeHash":
+                raise SchemaMismatch("solo se acepta blakeHash (doubleHash refused)")
+        if self._schema.l % 8:
+            raise SchemaMismatch("la longitud del CLK debe ser múltiplo de 8 bits")
+        self.feature_names: tuple[str, ...] = tuple(f.identifier for f in self._schema.fields)
+        self.clk_bits: int = int(self._schema.l)
+        self._keys = generate_key_lists(
+            secret,
+            len(self._schema.fields),
+            key_size=self._schema.kdf_key_size,
+            salt=self._schema.kdf_salt,
+            info=self._schema.kdf_info,
+            kdf=self._schema.kdf_type,
+            hash_algo=self._schema.kdf_hash,
+        )
+
+    def encode(self, rows: Sequence[Sequence[str]]) -> list[bytes]:
+        """CLK bytes of each row; InputError (without the value) if a value cannot be encoded."""
+        width = len(self.feature_names)
+        for row in rows:
+            if len(row) != width:
+                raise InputError(
+                    f"se esperaban {width} valores por registro, no {len(row)} (feature count)"
+                )
+        try:
+            return [clk.tobytes() for clk, _, _ in stream_bloom_filters(rows, self._keys,
+                                                                         self._schema)]
+        except (InvalidEntryError, ValueError, UnicodeError) as exc:
+            feature = getattr(getattr(exc, "field_spec", None), "identifier", "?")
+            raise InputError(
+                f"valor no codificable en la característica {feature} (value cannot be encoded)"
+            ) from None
+
+
+def reference_clks(
+    rows: Sequence[Sequence[str]], schema: dict[str, Any], *, secret: bytes, validate: bool = True
+) -> list[bytes]:
+    """Plain clkhash (``clkhash.clk.generate_clks``, one process): the benchmark's yardstick.
+
+    >>> from vinculo_common.schemas import load_linkage_schema
+    >>> row = ["ANA", "ANA", "QUISPE", "QUISPE", "", "", "", "", "", "F"]
+    >>> s = load_linkage_schema("vinculo-v1")
+    >>> reference_clks([row], s, secret=bytes(32)) == ClkEncoder(s, secret=bytes(32)).encode([row])
+    True
+    """
+    part = clkhash_part(schema)
+    _refuse_unsafe(part)
+    try:
+        parsed = clk_schema.from_json_dict(part, validate=True)
+        return [
+            clk.tobytes()
+            for clk in generate_clks(rows, parsed, secret, validate=validate, max_workers=1)
+        ]
+    except (clk_schema.SchemaError, InvalidSchemaError) as exc:
+        raise SchemaMismatch(f"esquema de enlace inválido: {type(exc).__name__}") from None
+    except (InvalidEntryError, ValueError):
+        raise InputError("valor no codificable (value cannot be encoded)") from None
