@@ -1,0 +1,1 @@
+"""HTTP API of the linkage service (all routes under ``/api/v1``)."""

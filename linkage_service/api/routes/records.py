@@ -1,0 +1,50 @@
+"""Records of a source: withdrawal (``POST /api/v1/records/withdraw``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.auth import Actor
+from linkage_service.store.uploads import withdraw_records
+from vinculo_common.errors import InputError, PermissionDenied
+
+__all__ = ["WithdrawRequest", "WithdrawResult", "router"]
+
+router = APIRouter(prefix="/records", tags=["records"])
+
+
+class WithdrawRequest(BaseModel):
+    record_refs: list[str] = Field(min_length=1, max_length=100_000,
+                                   description="referencias de registro en hex (64 dígitos)")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class WithdrawResult(BaseModel):
+    withdrawn: int
+    not_found: int
+
+
+@router.post("/withdraw")
+def withdraw(
+    body: WithdrawRequest,
+    session: SessionDep,
+    audit: AuditDep,
+    actor: Actor = RequireRole("uploader"),
+) -> WithdrawResult:
+    """Withdraw records of the token's own source from linkage and the bank.
+
+    Example: ``POST /api/v1/records/withdraw {"record_refs": ["9f…"], "reason": "duplicado"}``
+    """
+    if actor.source_id is None:
+        raise PermissionDenied("el token no está vinculado a una fuente registrada")
+    try:
+        refs = [bytes.fromhex(r) for r in body.record_refs]
+    except ValueError:
+        raise InputError("record_refs: cada referencia debe ser hexadecimal") from None
+    withdrawn, not_found = withdraw_records(session, source_id=actor.source_id, record_refs=refs)
+    audit("records.withdraw", objects=[f"source:{actor.source}", f"count:{withdrawn}"],
+          reason=body.reason)
+    session.commit()
+    return WithdrawResult(withdrawn=withdrawn, not_found=not_found)

@@ -1,0 +1,81 @@
+"""The application factory: ``vinculo serve`` and the tests build the app the same way.
+
+``create_app(settings)`` makes the engine, runs the migrations, loads (or creates) the
+service key and installs routes, error handlers and the JSON access log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from linkage_service.api.deps import api_routes
+from linkage_service.api.errors import install_exception_handlers
+from linkage_service.api.main import api_router
+from linkage_service.api.middleware import AccessLogMiddleware
+from linkage_service.db import current_revision, make_engine, migrate
+from linkage_service.logs import configure_logging, log_event
+from linkage_service.service_key import load_or_create_service_key
+from linkage_service.settings import Settings
+from vinculo_common.crypto import key_id
+from vinculo_common.schemas import known_fingerprints
+
+__all__ = ["create_app"]
+
+
+def _audit_session_info(service_key: Any) -> dict[str, Any]:
+    """Session info the audit log reads (its checkpoint policy), when that module exists."""
+    try:
+        from linkage_service.audit import log as audit_log
+    except ImportError:
+        return {}
+    policy_key = getattr(audit_log, "POLICY_KEY", None)
+    policy_cls = getattr(audit_log, "CheckpointPolicy", None)
+    if policy_key is None or policy_cls is None:
+        return {}
+    return {policy_key: policy_cls(signer=service_key)}
+
+
+def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
+    """Build the service for ``settings``.
+
+    >>> import tempfile
+    >>> db = tempfile.mkdtemp() + "/bank.db"
+    >>> create_app(Settings(database_url=f"sqlite:///{db}")).title
+    'vinculo'
+    """
+    configure_logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    if run_migrations:
+        migrate(engine)
+    service_key = load_or_create_service_key(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log_event("service.start", database=engine.dialect.name,
+                  revision=current_revision(engine), key_id=key_id(service_key.public_key()))
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="vinculo",
+        summary="Servicio de enlace de registros de víctimas de trata (record linkage service)",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.service_key = service_key
+    app.state.schema_fingerprints = set(known_fingerprints()) | set(
+        settings.extra_schema_fingerprints
+    )
+    app.state.session_info = _audit_session_info(service_key)
+    install_exception_handlers(app)
+    app.add_middleware(AccessLogMiddleware)
+    app.include_router(api_router)
+    # Full path template of each route, for logs and audit labels (routers nest their paths).
+    app.state.route_paths = {id(route): path for path, _m, route in api_routes(app)}
+    return app

@@ -1,0 +1,40 @@
+"""Database models, one module per resource, each a family after FastAPI's full-stack template:
+``XBase`` (shared fields) / ``XCreate`` (input) / ``X`` (``table=True``) / ``XPublic`` (output).
+
+Only ``*Public`` models are ever returned by the API, so token hashes, encodings and sealed
+locators cannot leak through a response by accident.
+
+Every module of this package is imported here, so ``SQLModel.metadata`` (used by Alembic and by
+the tests that compare models with migrations) always holds every table, including those that
+other parts add later (audit, reid, bank) without touching this file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from linkage_service.models.common import UTCDateTime, utcnow
+from linkage_service.models.record import EncodedRecord, EncodedRecordPublic
+from linkage_service.models.source import Source, SourceCreate, SourcePublic
+from linkage_service.models.token import ROLES, ApiToken, ApiTokenPublic, Role
+from linkage_service.models.upload import Upload, UploadPublic
+
+__all__ = [
+    "ROLES",
+    "ApiToken",
+    "ApiTokenPublic",
+    "EncodedRecord",
+    "EncodedRecordPublic",
+    "Role",
+    "Source",
+    "SourceCreate",
+    "SourcePublic",
+    "UTCDateTime",
+    "Upload",
+    "UploadPublic",
+    "utcnow",
+]
+
+for _info in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_info.name}")

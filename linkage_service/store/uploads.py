@@ -1,0 +1,246 @@
+"""Storing encoding batches: checks, atomic and idempotent insertion, versions, withdrawal.
+
+The caller owns the transaction: :func:`store_batch` only adds and flushes, so a failure at any
+point (including in the database) rolls everything back and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from linkage_service.models import EncodedRecord, Source, Upload, UploadPublic, utcnow
+from linkage_service.store.sources import source_signing_key
+from vinculo_common.batch import RECORD_REF_SIZE, Batch
+from vinculo_common.errors import InputError, NotFound, PermissionDenied
+
+__all__ = [
+    "EXPLOITATION_FORMS",
+    "attributes_to_columns",
+    "check_batch",
+    "find_upload",
+    "get_upload",
+    "store_batch",
+    "upload_public",
+    "withdraw_records",
+]
+
+EXPLOITATION_FORMS = frozenset(
+    {"sexual", "laboral", "mendicidad", "venta_ninos", "organos", "otra"}
+)
+_CHUNK = 500  # keeps IN (...) lists under SQLite's parameter limit
+_UBIGEO = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_NATIONALITY = re.compile(r"^[A-Z]{3}$")
+
+
+def check_batch(batch: Batch, *, source: Source, schema_fingerprints: set[str]) -> None:
+    """Raise unless ``source`` signed ``batch`` and it matches a known schema and the secret.
+
+    Order matters for the answer: the source named in the batch first (PermissionDenied), then
+    the signature (IntegrityError), then format, schema and secret check (SchemaMismatch).
+    """
+    if batch.source != source.name:
+        raise PermissionDenied(
+            "el lote pertenece a otra fuente que la del token (batch source does not match "
+            "the token's source)"
+        )
+    batch.verify_signature(source_signing_key(source))
+    batch.check_compatible(
+        schema_fingerprints=schema_fingerprints, secret_check=source.secret_check
+    )
+
+
+def _text(value: Any, pattern: re.Pattern[str] | None, what: str, index: int) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+        raise InputError(f"atributo {what} con formato inválido (registro {index})")
+    return value
+
+
+def attributes_to_columns(attributes: dict[str, Any], *, index: int) -> dict[str, Any]:
+    """Typed column values for one record's content attributes (empty → NULL).
+
+    >>> columns = attributes_to_columns({"exploitation": ["sexual", "laboral"]}, index=0)
+    >>> columns["exploitation"]
+    'laboral;sexual'
+    """
+    sex = attributes.get("sex") or None
+    if sex not in (None, "F", "M"):
+        raise InputError(f"atributo sex inválido (registro {index})")
+    forms = attributes.get("exploitation") or []
+    if not all(isinstance(f, str) and f in EXPLOITATION_FORMS for f in forms):
+        raise InputError(f"atributo exploitation inválido (registro {index})")
+    years: dict[str, int | None] = {}
+    for name in ("birth_year_min", "birth_year_max", "age_at_event"):
+        value = attributes.get(name)
+        low, high = (0, 130) if name == "age_at_event" else (1880, 2100)
+        if value is not None and not low <= value <= high:
+            raise InputError(f"atributo {name} fuera de rango {low}-{high} (registro {index})")
+        years[name] = value
+    return {
+        "sex": sex,
+        **years,
+        "nationality": _text(attributes.get("nationality"), _NATIONALITY, "nationality", index),
+        "ubigeo_birth": _text(attributes.get("ubigeo_birth"), _UBIGEO, "ubigeo_birth", index),
+        "ubigeo_residence": _text(
+            attributes.get("ubigeo_residence"), _UBIGEO, "ubigeo_residence", index
+        ),
+        "ubigeo_event": _text(attributes.get("ubigeo_event"), _UBIGEO, "ubigeo_event", index),
+        "event_date": _text(attributes.get("event_date"), _DATE, "event_date", index),
+        "exploitation": ";".join(sorted(set(forms))) or None,
+    }
+
+
+def find_upload(session: Session, *, source_id: int, body_sha256: str) -> Upload | None:
+    return session.exec(
+        select(Upload).where(Upload.source_id == source_id, Upload.body_sha256 == body_sha256)
+    ).first()
+
+
+def _chunks(items: Sequence[bytes]) -> Iterable[Sequence[bytes]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _latest_versions(
+    session: Session, *, source_id: int, refs: Sequence[bytes]
+) -> dict[bytes, int]:
+    latest: dict[bytes, int] = {}
+    for chunk in _chunks(refs):
+        rows = session.execute(
+            sa.select(EncodedRecord.record_ref, sa.func.max(EncodedRecord.version))  # type: ignore[call-overload]
+            .where(EncodedRecord.source_id == source_id, col(EncodedRecord.record_ref).in_(chunk))
+            .group_by(EncodedRecord.record_ref)
+        ).all()
+        latest.update({bytes(ref): int(version) for ref, version in rows})
+    return latest
+
+
+def store_batch(
+    session: Session,
+    *,
+    batch: Batch,
+    source: Source,
+    uploaded_by: str,
+    now: datetime | None = None,
+) -> tuple[Upload, bool]:
+    """Store a checked batch; return (upload, created).
+
+    The same body again returns the existing upload and changes nothing (created=False). A
+    record reference seen before becomes a new version and the older one stops being current.
+    Nothing is committed here.
+    """
+    assert source.id is not None
+    now = now or utcnow()
+    body_sha256 = str(batch.header["body_sha256"])
+    existing = find_upload(session, source_id=source.id, body_sha256=body_sha256)
+    if existing is not None:
+        return existing, False
+    refs = [bytes(r) for r in batch.record_refs]
+    if len(set(refs)) != len(refs):
+        raise InputError("el lote repite una referencia de registro (duplicate record_ref)")
+    columns = [attributes_to_columns(a, index=i) for i, a in enumerate(batch.attributes)]
+    doc_hashes = batch.extras.get("doc_hash")
+    latest = _latest_versions(session, source_id=source.id, refs=refs)
+    upload = Upload(
+        source_id=source.id,
+        body_sha256=body_sha256,
+        schema_id=str(batch.header.get("schema_id", ""))[:100],
+        schema_fingerprint=str(batch.header.get("schema_fingerprint", ""))[:100],
+        format_version=int(batch.header["format_version"]),
+        clk_bits=int(batch.header["clk_bits"]),
+        batch_created_at=str(batch.header.get("created_at", ""))[:40],
+        record_count=len(refs),
+        new_count=sum(1 for r in refs if r not in latest),
+        updated_count=sum(1 for r in refs if r in latest),
+        status="stored",
+        uploaded_by=uploaded_by,
+        created_at=now,
+    )
+    session.add(upload)
+    session.flush()
+    for chunk in _chunks([r for r in refs if r in latest]):
+        session.execute(
+            sa.update(EncodedRecord)
+            .where(
+                col(EncodedRecord.source_id) == source.id,
+                col(EncodedRecord.record_ref).in_(chunk),
+                col(EncodedRecord.is_current).is_(True),
+            )
+            .values(is_current=False)
+        )
+    table: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
+    rows: list[dict[str, Any]] = []
+    for i, ref in enumerate(refs):
+        rows.append(
+            {
+                "source_id": source.id,
+                "record_ref": ref,
+                "version": latest.get(ref, 0) + 1,
+                "clk": batch.clks[i].tobytes(),
+                "locator": batch.locators[i].tobytes(),
+                "doc_hash": doc_hashes[i].tobytes() if doc_hashes is not None else None,
+                "upload_id": upload.id,
+                "created_at": now,
+                "is_current": True,
+                "withdrawn_at": None,
+                **columns[i],
+            }
+        )
+        if len(rows) >= 5000:
+            session.execute(table.insert(), rows)
+            rows = []
+    if rows:
+        session.execute(table.insert(), rows)
+    session.flush()
+    return upload, True
+
+
+def get_upload(session: Session, *, upload_id: int) -> Upload:
+    row = session.get(Upload, upload_id)
+    if row is None:
+        raise NotFound("carga desconocida (unknown upload)")
+    return row
+
+
+def upload_public(row: Upload, *, source_name: str) -> UploadPublic:
+    return UploadPublic.model_validate({**row.model_dump(), "source": source_name})
+
+
+def withdraw_records(
+    session: Session,
+    *,
+    source_id: int,
+    record_refs: Sequence[bytes],
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """Withdraw the current version of each reference; return (withdrawn, not_found).
+
+    A withdrawn record leaves the linkage (``is_current`` false, ``withdrawn_at`` set); a later
+    upload of the same reference brings it back as a new version.
+    """
+    refs = list(dict.fromkeys(record_refs))
+    if any(len(r) != RECORD_REF_SIZE for r in refs):
+        raise InputError(f"cada referencia debe tener {RECORD_REF_SIZE} bytes (64 hex)")
+    now = now or utcnow()
+    withdrawn = 0
+    for chunk in _chunks(refs):
+        result = session.execute(
+            sa.update(EncodedRecord)
+            .where(
+                col(EncodedRecord.source_id) == source_id,
+                col(EncodedRecord.record_ref).in_(chunk),
+                col(EncodedRecord.is_current).is_(True),
+            )
+            .values(is_current=False, withdrawn_at=now)
+        )
+        withdrawn += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    session.flush()
+    return withdrawn, len(refs) - withdrawn
