@@ -1,0 +1,126 @@
+"""Identity documents: type code lists, DNI cleaning and RENIEC check character.
+
+>>> clean_document_number("10117410-G", document_type="DNI")
+'10117410'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+
+from client_sdk.standardize.text import InvalidValue, value_key
+
+__all__ = [
+    "DOCUMENT_TYPES",
+    "clean_dni",
+    "clean_document_number",
+    "dni_check_characters",
+    "normalize_document_type",
+]
+
+DOCUMENT_TYPES = ("DNI", "CE", "PASAPORTE", "PTP", "CPP", "OTRO")
+
+_TYPE_ALIASES: dict[str, str] = {
+    "DNI": "DNI", "DOCUMENTO NACIONAL DE IDENTIDAD": "DNI", "LE": "DNI",
+    "LIBRETA ELECTORAL": "DNI", "CUI": "DNI",
+    "CE": "CE", "CARNE DE EXTRANJERIA": "CE", "CARNET DE EXTRANJERIA": "CE",
+    "CARNE EXTRANJERIA": "CE", "CARNET EXTRANJERIA": "CE",
+    "PASAPORTE": "PASAPORTE", "PAS": "PASAPORTE", "PASS": "PASAPORTE", "PASSPORT": "PASAPORTE",
+    "PTP": "PTP", "PERMISO TEMPORAL DE PERMANENCIA": "PTP",
+    "CPP": "CPP", "CARNE DE PERMISO TEMPORAL DE PERMANENCIA": "CPP",
+    "CARNET DE PERMISO TEMPORAL DE PERMANENCIA": "CPP",
+    "OTRO": "OTRO", "OTROS": "OTRO", "PARTIDA DE NACIMIENTO": "OTRO", "CEDULA": "OTRO",
+    "CEDULA DE IDENTIDAD": "OTRO",
+    "SIN DOCUMENTO": "", "NINGUNO": "", "NO TIENE": "", "INDOCUMENTADO": "",
+    "INDOCUMENTADA": "", "NO REGISTRA": "",
+}
+_SEPARATORS = re.compile(r"[\s.\-/_]+")
+_EXPLICIT_CHECK = re.compile(r"^\s*(\d{6,8})\s*-\s*([0-9A-K])\s*$")  # 10117410-2
+_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+_CHECK_DIGITS = "65432110987"
+_CHECK_LETTERS = "KJIHGFEDCBA"
+
+
+def normalize_document_type(value: str, *, codes: Mapping[str, str] | None = None) -> str:
+    """Canonical document type (``DNI``, ``CE``, ``PASAPORTE``, ``PTP``, ``CPP``, ``OTRO``, "").
+
+    ``codes`` is the source's own code list (keys as :func:`value_key` folds them).
+
+    >>> normalize_document_type("D.N.I."), normalize_document_type("Carné de extranjería")
+    ('DNI', 'CE')
+    >>> normalize_document_type("1", codes={"1": "DNI"})
+    'DNI'
+    """
+    key = value_key(value)
+    if not key:
+        return ""
+    if codes and key in codes:
+        return codes[key]
+    try:
+        return _TYPE_ALIASES[key]
+    except KeyError:
+        raise InvalidValue("tipo de documento no reconocido (unknown document type)") from None
+
+
+def dni_check_characters(number: str) -> str:
+    """The two accepted RENIEC check characters of an 8-digit DNI: a digit and a letter.
+
+    Weights 3,2,7,6,5,4,3,2; the weighted sum modulo 11 indexes ``65432110987`` (digit) and
+    ``KJIHGFEDCBA`` (letter).
+
+    >>> dni_check_characters("10117410")
+    '2G'
+    """
+    remainder = sum(w * int(d) for w, d in zip(_WEIGHTS, number, strict=True)) % 11
+    return _CHECK_DIGITS[remainder] + _CHECK_LETTERS[remainder]
+
+
+@lru_cache(maxsize=65536)
+def clean_dni(raw: str) -> str:
+    """8 digits, leading zeros restored; a 9th check character is verified and dropped.
+
+    Raises :class:`InvalidValue` for letters, fewer than 6 digits, or a wrong check character.
+
+    >>> clean_dni("01011741"), clean_dni("1011741"), clean_dni("10117410-2")
+    ('01011741', '01011741', '10117410')
+    >>> clean_dni("101174102"), clean_dni("1011741-6")
+    ('10117410', '01011741')
+    """
+    explicit = _EXPLICIT_CHECK.match(raw.upper())
+    compact = _SEPARATORS.sub("", raw).upper()
+    if explicit or (len(compact) == 9 and compact[:8].isdigit()):
+        number, check = (explicit.group(1).zfill(8), explicit.group(2)) if explicit else (
+            compact[:8], compact[8])
+        if check not in dni_check_characters(number):
+            raise InvalidValue(
+                "dígito verificador del DNI no coincide (DNI check character does not match)"
+            )
+        return number
+    if not compact.isdigit() or not 6 <= len(compact) <= 8:
+        raise InvalidValue("número de DNI mal formado (malformed DNI number)")
+    return compact.zfill(8)
+
+
+def clean_document_number(raw: str, *, document_type: str) -> str:
+    """A document number cleaned for its type: DNI by :func:`clean_dni`, others upper alphanumeric.
+
+    A number made of one repeated digit (``00000000``) is a placeholder and becomes ``""``.
+
+    >>> clean_document_number(" ab-123.456 ", document_type="PASAPORTE")
+    'AB123456'
+    >>> clean_document_number("00000000", document_type="DNI")
+    ''
+    """
+    compact = _SEPARATORS.sub("", raw).upper()
+    if not compact or (compact.isdigit() and len(set(compact)) == 1):
+        return ""
+    if document_type == "DNI":
+        return clean_dni(raw.strip())
+    if not compact.isalnum() or not compact.isascii() or not 4 <= len(compact) <= 20:
+        raise InvalidValue(
+            "número de documento mal formado: se esperan 4 a 20 letras o dígitos "
+            "(malformed document number)"
+        )
+    return compact
