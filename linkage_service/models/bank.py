@@ -1,0 +1,179 @@
+"""Tables of the pseudonymous historical bank: persons, memberships, lineage, linkage jobs,
+the clerical-review queue and the link / no-link decisions (see docs/bank.md).
+
+A record is named here by its *logical* key ``(source_id, record_ref)``, not by the row id of
+one version: a re-uploaded record gets a new ``encoded_record`` row but stays the same record, so
+memberships, review pairs and decisions survive updates. ``Membership.record_row_id`` pins the
+version that was linked, so a job can tell which records changed since.
+
+Nothing here holds an identifier: pseudonyms are random (``P-`` + 10 base32 characters from
+``secrets``), evidence is similarity and content attributes, actors are token labels.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from linkage_service.models.common import UTCDateTime, utcnow
+
+__all__ = [
+    "DECISION_KINDS",
+    "JOB_STATUSES",
+    "LINEAGE_KINDS",
+    "PERSON_STATUSES",
+    "REVIEW_STATUSES",
+    "Decision",
+    "LineagePublic",
+    "LinkJob",
+    "LinkJobPublic",
+    "Membership",
+    "Person",
+    "PersonLineage",
+    "ReviewPair",
+]
+
+PersonStatus = Literal["active", "merged", "split", "retired"]
+PERSON_STATUSES: tuple[str, ...] = ("active", "merged", "split", "retired")
+LINEAGE_KINDS: tuple[str, ...] = ("merge", "split")
+JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed")
+REVIEW_STATUSES: tuple[str, ...] = ("pending", "linked", "not_linked", "superseded")
+DECISION_KINDS: tuple[str, ...] = ("must", "cannot")
+
+
+class LinkJob(SQLModel, table=True):
+    """One run of the linkage job: status, progress, parameters, counts and timings."""
+
+    __tablename__ = "link_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = Field(default="queued", max_length=16, index=True)
+    progress: float = 0.0
+    stage: str = Field(default="", max_length=60)
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    timings: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    error: str | None = Field(default=None, max_length=500)
+    requested_by: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LinkJobPublic(SQLModel):
+    id: int
+    status: str
+    progress: float
+    stage: str
+    parameters: dict[str, Any]
+    counts: dict[str, Any]
+    timings: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class Person(SQLModel, table=True):
+    """A person of the bank. ``status`` other than ``active`` means the pseudonym lives on only
+    through lineage (merged into another, split into others, or retired: all records withdrawn).
+    """
+
+    __tablename__ = "person"
+
+    id: int | None = Field(default=None, primary_key=True)
+    pseudonym: str = Field(max_length=16, unique=True, index=True)
+    status: str = Field(default="active", max_length=16, index=True)
+    created_job_id: int | None = Field(default=None, foreign_key="link_job.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Membership(SQLModel, table=True):
+    """Record ``(source_id, record_ref)`` belongs (``current``) or belonged to a person."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        Index("ix_membership_current_record", "current", "source_id", "record_ref"),
+        Index("ix_membership_person_current", "person_id", "current"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    source_id: int = Field(foreign_key="source.id")
+    record_ref: bytes = Field(sa_type=LargeBinary)
+    record_row_id: int = Field(foreign_key="encoded_record.id")
+    job_id: int | None = Field(default=None, foreign_key="link_job.id")
+    current: bool = True
+    since: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PersonLineage(SQLModel, table=True):
+    """An edge old pseudonym → new pseudonym left by a merge or a split."""
+
+    __tablename__ = "person_lineage"
+
+    id: int | None = Field(default=None, primary_key=True)
+    old_pseudonym: str = Field(max_length=16, index=True)
+    new_pseudonym: str = Field(max_length=16, index=True)
+    kind: str = Field(max_length=8)
+    job_id: int | None = Field(default=None, foreign_key="link_job.id")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LineagePublic(SQLModel):
+    old_pseudonym: str
+    new_pseudonym: str
+    kind: str
+    job_id: int | None
+    at: datetime
+
+
+class ReviewPair(SQLModel, table=True):
+    """A pair in the review band, waiting for (or holding) a reviewer's decision.
+
+    Records are ordered (``a`` < ``b`` by source id, then reference), so each pair has one row.
+    ``evidence`` holds similarity and agreement flags only, never identities.
+    """
+
+    __tablename__ = "review_pair"
+    __table_args__ = (
+        UniqueConstraint("source_a", "ref_a", "source_b", "ref_b", name="uq_review_pair_records"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int | None = Field(default=None, foreign_key="link_job.id")
+    source_a: int = Field(foreign_key="source.id")
+    ref_a: bytes = Field(sa_type=LargeBinary)
+    source_b: int = Field(foreign_key="source.id")
+    ref_b: bytes = Field(sa_type=LargeBinary)
+    score: float
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    status: str = Field(default="pending", max_length=16, index=True)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Decision(SQLModel, table=True):
+    """A must-link or cannot-link between two records, respected by every later job."""
+
+    __tablename__ = "link_decision"
+    __table_args__ = (
+        UniqueConstraint("source_a", "ref_a", "source_b", "ref_b", name="uq_link_decision_records"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)
+    source_a: int = Field(foreign_key="source.id")
+    ref_a: bytes = Field(sa_type=LargeBinary)
+    source_b: int = Field(foreign_key="source.id")
+    ref_b: bytes = Field(sa_type=LargeBinary)
+    review_pair_id: int | None = Field(default=None, foreign_key="review_pair.id")
+    decided_by: str = Field(default="", max_length=200)
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
