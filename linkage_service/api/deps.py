@@ -45,6 +45,7 @@ __all__ = [
     "SessionDep",
     "SettingsDep",
     "api_routes",
+    "audit_in_session",
     "audit_record_function",
     "get_session",
     "record_outside_request",
@@ -203,6 +204,27 @@ def _call_record(
     if outcome is not None and "outcome" in inspect.signature(record).parameters:
         kwargs["outcome"] = outcome
     record(session, **kwargs)
+
+
+def audit_in_session(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    objects: Iterable[str | int],
+    reason: str | None = None,
+    outcome: str | None = None,
+) -> None:
+    """Append an audit entry in ``session`` (CLI commands and jobs; routes use AuditDep).
+
+    Example: ``audit_in_session(session, actor="cli:admin", action="source.add",
+    objects=["source:reta"])`` then ``session.commit()``.
+    """
+    record = audit_record_function()
+    if record is None:
+        return
+    _call_record(record, session, actor=actor, action=action, objects=[str(o) for o in objects],
+                 reason=reason, outcome=outcome, now=None)
 
 
 class Auditor:

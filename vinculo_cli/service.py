@@ -1,0 +1,185 @@
+"""Commands of the service's operator: ``vinculo serve`` and ``vinculo admin …``.
+
+They build the same app and call the same storage functions as the API.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from linkage_service.settings import Settings
+
+__all__ = ["register"]
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", envvar="VINCULO_DATABASE_URL",
+                 help="URL de la base: sqlite:///ARCHIVO o postgresql+psycopg://…"),
+]
+_CLI_ACTOR = "cli:admin"
+
+admin_app = typer.Typer(help="Administración del servicio (base de datos, fuentes, tokens).",
+                        no_args_is_help=True)
+source_app = typer.Typer(help="Fuentes (instituciones) registradas.", no_args_is_help=True)
+token_app = typer.Typer(help="Tokens de API.", no_args_is_help=True)
+admin_app.add_typer(source_app, name="source")
+admin_app.add_typer(token_app, name="token")
+
+
+def _settings(db: str | None) -> Settings:
+    from linkage_service.settings import load_settings
+
+    return load_settings(database_url=db) if db else load_settings()
+
+
+def _engine(db: str | None) -> Engine:
+    from linkage_service.db import make_engine, migrate
+
+    engine = make_engine(_settings(db).database_url)
+    migrate(engine)
+    return engine
+
+
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option("--host", help="interfaz de red")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="puerto TCP")] = 8000,
+) -> None:
+    """Inicia el servicio de enlace (start the linkage service).
+
+    Migra la base de datos y crea la clave del servicio junto a ella si falta.
+
+    Ejemplo: vinculo serve --db sqlite:///banco.db --port 8000
+    """
+    import uvicorn
+
+    from linkage_service.app import create_app
+
+    app = create_app(_settings(db))
+    print(f"vinculo: servicio en http://{host}:{port} (serving)", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@admin_app.command("migrate")
+def admin_migrate(db: DbOption = None) -> None:
+    """Aplica las migraciones pendientes a la base de datos (apply migrations).
+
+    Ejemplo: vinculo admin migrate --db sqlite:///banco.db
+    """
+    from linkage_service.db import current_revision
+
+    engine = _engine(db)
+    print(f"base de datos en la revisión {current_revision(engine)}")
+
+
+def _read_public(path: Path, what: str) -> str:
+    if not path.is_file():
+        private = path.with_suffix(".key")
+        hint = (" (hay una clave privada al lado: no se usa, entregue solo los archivos "
+                "públicos)") if private.exists() else ""
+        from vinculo_common.errors import ConfigError
+
+        raise ConfigError(f"falta {what}: {path}{hint}")
+    return path.read_text(encoding="ascii").strip()
+
+
+@source_app.command("add")
+def source_add(
+    source: Annotated[str, typer.Option("--source", help="nombre de la fuente: reta, sistra…")],
+    keys: Annotated[Path, typer.Option("--keys", help="carpeta de claves (solo se leen las "
+                                                      "públicas)")],
+    db: DbOption = None,
+) -> None:
+    """Registra una fuente con sus claves públicas (register a source).
+
+    Lee solo sources/S/signing.pub, sources/S/box.pub y linkage_secret.kcv; nunca una clave
+    privada.
+
+    Ejemplo: vinculo admin source add --db sqlite:///banco.db --source reta --keys claves/
+    """
+    from sqlmodel import Session
+
+    from linkage_service.api.deps import audit_in_session
+    from linkage_service.models import SourceCreate
+    from linkage_service.store.sources import register_source
+    from vinculo_common.keyfiles import KeyDir
+
+    keydir = KeyDir(keys)
+    paths = keydir.source(source)
+    create = SourceCreate(
+        name=source,
+        secret_check=_read_public(keydir.linkage_kcv, "el valor de control del secreto (.kcv)"),
+        signing_public_key_pem=_read_public(paths.signing_pub, "la clave pública de firma") + "\n",
+        box_public_key_pem=_read_public(paths.box_pub, "la clave pública de cifrado") + "\n",
+    )
+    engine = _engine(db)
+    with Session(engine) as session:
+        row = register_source(session, source=create)
+        audit_in_session(session, actor=_CLI_ACTOR, action="source.add",
+                         objects=[f"source:{row.name}"])
+        session.commit()
+        print(f"fuente {row.name} registrada (firma {row.signing_key_id}, "
+              f"cifrado {row.box_key_id})")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option("--role", help="uploader, operator, reviewer, analyst, "
+                                                     "reid_requester, reid_approver, auditor, "
+                                                     "admin")],
+    source: Annotated[str | None, typer.Option("--source", help="fuente (rol uploader)")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="etiqueta de la persona")] = None,
+    db: DbOption = None,
+) -> None:
+    """Crea un token de API; lo imprime una sola vez como última palabra (create a token).
+
+    Ejemplo: vinculo admin token create --db sqlite:///banco.db --role uploader --source reta
+    """
+    from sqlmodel import Session
+
+    from linkage_service.api.deps import audit_in_session
+    from linkage_service.auth import create_token
+
+    engine = _engine(db)
+    with Session(engine) as session:
+        token, row = create_token(session, role=role, source=source, user_label=user)
+        token_id = row.token_id
+        audit_in_session(session, actor=_CLI_ACTOR, action="token.create",
+                         objects=[f"token:{token_id}", f"role:{role}"])
+        session.commit()
+    print(f"token {token_id} para el rol {role} (guárdelo: no se vuelve a mostrar): {token}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="id del token (12 hex: vnc_<id>_…)")],
+    db: DbOption = None,
+) -> None:
+    """Revoca un token (revoke a token).
+
+    Ejemplo: vinculo admin token revoke 0123456789ab --db sqlite:///banco.db
+    """
+    from sqlmodel import Session
+
+    from linkage_service.api.deps import audit_in_session
+    from linkage_service.auth import revoke_token
+
+    engine = _engine(db)
+    with Session(engine) as session:
+        revoke_token(session, token_id=token_id)
+        audit_in_session(session, actor=_CLI_ACTOR, action="token.revoke",
+                         objects=[f"token:{token_id}"])
+        session.commit()
+    print(f"token {token_id} revocado")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(admin_app, name="admin")
