@@ -17,7 +17,6 @@ Per record (see schemas/batch-format.md and docs/encoding.md):
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,7 +71,7 @@ def record_ref(key: bytes, record_id: str) -> bytes:
     >>> record_ref(bytes(32), "R-1").hex()[:16]
     '5c13b25d0a0ea926'
     """
-    return hmac.new(key, record_id.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, record_id.encode("utf-8"), "sha256")
 
 
 def _birth_year(r: StandardizedRecord) -> str:
@@ -234,7 +233,7 @@ def doc_hash(
         return bytes(DOC_HASH_SIZE)
     klass = document_class(record.document_type, record.document_number, classes)
     message = klass.encode() + b"\x00" + record.document_number.encode("utf-8")
-    return hmac.new(key, message, hashlib.sha256).digest()
+    return hmac.digest(key, message, "sha256")
 
 
 @dataclass(frozen=True, slots=True)
