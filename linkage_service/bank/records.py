@@ -1,0 +1,136 @@
+"""Reading the bank's current records into arrays for the linkage job.
+
+One row per *current* record (``encoded_record.is_current``: withdrawn records and superseded
+versions are out), in a stable order (source id, record reference), with the person each record
+belonged to after the last job (``-1``: new, or re-uploaded with a new version since).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from linkage_service.models import EncodedRecord, Source
+from linkage_service.models.bank import Decision, Membership
+from linkage_service.models.record import CONTENT_COLUMNS
+
+__all__ = ["BankRecords", "DecisionPairs", "load_current_records", "load_decisions"]
+
+RecordKey = tuple[int, bytes]
+
+
+@dataclass
+class BankRecords:
+    """Current records as parallel arrays; ``index`` maps (source_id, record_ref) → row."""
+
+    row_ids: np.ndarray  # int64, encoded_record.id of the current version
+    source_ids: np.ndarray  # int64
+    record_refs: list[bytes]
+    clks: np.ndarray  # uint8 (n, clk bytes)
+    doc_hashes: list[bytes | None]
+    attributes: list[dict[str, Any]]
+    old_person: np.ndarray  # int64, -1 when not (or no longer) linked as this version
+    linked_person: np.ndarray  # int64, person of the record whatever its version, -1 if none
+    source_names: dict[int, str]
+    index: dict[RecordKey, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.record_refs)
+
+    def key(self, i: int) -> RecordKey:
+        return int(self.source_ids[i]), self.record_refs[i]
+
+
+_REC: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
+_MEM: sa.Table = Membership.__table__  # type: ignore[attr-defined]
+
+
+def load_current_records(session: Session, *, clk_bytes: int | None = None) -> BankRecords:
+    """Load every current record with its CLK, attributes and previous person.
+
+    ``clk_bytes`` (optional) checks that all CLKs have that length.
+    """
+    r = _REC.c
+    rows = session.execute(
+        sa.select(r.id, r.source_id, r.record_ref, r.clk, r.doc_hash,
+                  *[r[name] for name in CONTENT_COLUMNS])
+        .where(r.is_current.is_(True))
+        .order_by(r.source_id, r.record_ref)
+    ).all()
+    m = _MEM.c
+    members = {
+        (int(s), bytes(ref)): (int(p), int(row))
+        for s, ref, p, row in session.execute(
+            sa.select(m.source_id, m.record_ref, m.person_id, m.record_row_id)
+            .where(m.current.is_(True))
+        ).all()
+    }
+    src: sa.Table = Source.__table__  # type: ignore[attr-defined]
+    names = {int(i): str(n) for i, n in session.execute(sa.select(src.c.id, src.c.name)).all()}
+    n = len(rows)
+    width = clk_bytes or (len(rows[0].clk) if rows else 128)
+    clks = np.zeros((n, width), dtype=np.uint8)
+    row_ids = np.empty(n, dtype=np.int64)
+    source_ids = np.empty(n, dtype=np.int64)
+    old_person = np.full(n, -1, dtype=np.int64)
+    linked_person = np.full(n, -1, dtype=np.int64)
+    refs: list[bytes] = []
+    doc_hashes: list[bytes | None] = []
+    attributes: list[dict[str, Any]] = []
+    index: dict[RecordKey, int] = {}
+    for i, row in enumerate(rows):
+        clk = bytes(row.clk)
+        if len(clk) != width:
+            from vinculo_common.errors import SchemaMismatch
+
+            raise SchemaMismatch(
+                f"CLKs de distinto largo en el banco ({len(clk)} y {width} bytes): "
+                "no se pueden enlazar juntos (mixed CLK sizes)"
+            )
+        clks[i] = np.frombuffer(clk, dtype=np.uint8)
+        row_ids[i] = int(row.id)
+        source_ids[i] = int(row.source_id)
+        ref = bytes(row.record_ref)
+        refs.append(ref)
+        doc_hashes.append(bytes(row.doc_hash) if row.doc_hash is not None else None)
+        attributes.append({name: getattr(row, name) for name in CONTENT_COLUMNS})
+        key = (int(row.source_id), ref)
+        index[key] = i
+        member = members.get(key)
+        if member is not None:
+            linked_person[i] = member[0]
+            if member[1] == int(row.id):
+                old_person[i] = member[0]
+    return BankRecords(
+        row_ids=row_ids, source_ids=source_ids, record_refs=refs, clks=clks,
+        doc_hashes=doc_hashes, attributes=attributes, old_person=old_person,
+        linked_person=linked_person, source_names=names, index=index,
+    )
+
+
+@dataclass(frozen=True)
+class DecisionPairs:
+    """Reviewers' decisions between current records, as row indices into BankRecords."""
+
+    must_link: np.ndarray  # int64 (k, 2)
+    cannot_link: np.ndarray  # int64 (k, 2)
+
+
+def load_decisions(session: Session, *, records: BankRecords) -> DecisionPairs:
+    """Every decision whose two records are both current (others wait for their return)."""
+    must: list[tuple[int, int]] = []
+    cannot: list[tuple[int, int]] = []
+    for d in session.execute(sa.select(Decision)).scalars():
+        a = records.index.get((d.source_a, bytes(d.ref_a)))
+        b = records.index.get((d.source_b, bytes(d.ref_b)))
+        if a is None or b is None:
+            continue
+        (must if d.kind == "must" else cannot).append((a, b))
+    return DecisionPairs(
+        must_link=np.array(must, dtype=np.int64).reshape(-1, 2),
+        cannot_link=np.array(cannot, dtype=np.int64).reshape(-1, 2),
+    )

@@ -1,0 +1,96 @@
+"""Results for a source: for each of ITS OWN current records, the person pseudonym and where
+else that person appears (other registries, with event dates and places), never identities.
+
+The record is named by its reference (hex) and its sealed locator (base64) exactly as the source
+uploaded it; only the source's own private key opens the locator into its local record id.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from linkage_service.models import EncodedRecord, Source
+from linkage_service.models.bank import Membership, Person
+from vinculo_common.errors import InputError
+
+__all__ = ["MAX_PAGE", "results_for_source"]
+
+MAX_PAGE = 50_000
+_PERSON: sa.Table = Person.__table__  # type: ignore[attr-defined]
+_MEM: sa.Table = Membership.__table__  # type: ignore[attr-defined]
+_REC: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
+_SRC: sa.Table = Source.__table__  # type: ignore[attr-defined]
+
+
+def results_for_source(
+    session: Session, *, source_id: int, offset: int = 0, limit: int = 10_000
+) -> dict[str, Any]:
+    """One page of results for ``source_id``, ordered by record reference.
+
+    Returns ``{"source", "total", "offset", "next_offset", "results": [...]}``; each result has
+    ``record_ref`` (hex), ``locator`` (base64), ``person_id`` (pseudonym or None before the
+    first job), ``same_source_refs`` (the person's other records in this source, hex) and
+    ``other_sources`` (``[{"source", "event_date", "ubigeo_event", "ubigeo_residence"}]``).
+
+    Example: ``results_for_source(session, source_id=1, limit=100)["results"][0]["person_id"]``
+    → ``"P-7KQ2M4XZ3A"``
+    """
+    if offset < 0:
+        raise InputError("offset debe ser ≥ 0")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"limit debe estar entre 1 y {MAX_PAGE}")
+    r, m, p, s = _REC.c, _MEM.c, _PERSON.c, _SRC.c
+    name = session.execute(sa.select(s.name).where(s.id == source_id)).scalar_one()
+    own = sa.and_(r.source_id == source_id, r.is_current.is_(True))
+    total = int(session.execute(sa.select(sa.func.count()).select_from(_REC).where(own))
+                .scalar_one())
+    rows = session.execute(
+        sa.select(r.record_ref, r.locator, m.person_id, p.pseudonym)
+        .select_from(_REC)
+        .outerjoin(_MEM, sa.and_(m.source_id == r.source_id, m.record_ref == r.record_ref,
+                                 m.current.is_(True)))
+        .outerjoin(_PERSON, p.id == m.person_id)
+        .where(own)
+        .order_by(r.record_ref)
+        .offset(offset).limit(limit)
+    ).all()
+    person_ids = sorted({int(row.person_id) for row in rows if row.person_id is not None})
+    others: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    same: dict[int, list[str]] = defaultdict(list)
+    for start in range(0, len(person_ids), 5000):
+        chunk = person_ids[start:start + 5000]
+        for appearance in session.execute(
+            sa.select(m.person_id, m.source_id, s.name, r.record_ref, r.event_date,
+                      r.ubigeo_event, r.ubigeo_residence)
+            .join(_REC, r.id == m.record_row_id)
+            .join(_SRC, s.id == m.source_id)
+            .where(m.current.is_(True), r.is_current.is_(True), m.person_id.in_(chunk))
+            .order_by(m.person_id, s.name, r.event_date, r.id)
+        ).all():
+            pid = int(appearance.person_id)
+            if int(appearance.source_id) == source_id:
+                same[pid].append(bytes(appearance.record_ref).hex())
+            else:
+                others[pid].append({"source": str(appearance.name),
+                                    "event_date": appearance.event_date,
+                                    "ubigeo_event": appearance.ubigeo_event,
+                                    "ubigeo_residence": appearance.ubigeo_residence})
+    results = []
+    for row in rows:
+        ref = bytes(row.record_ref).hex()
+        owner = int(row.person_id) if row.person_id is not None else None
+        results.append({
+            "record_ref": ref,
+            "locator": base64.b64encode(bytes(row.locator)).decode("ascii"),
+            "person_id": row.pseudonym,
+            "same_source_refs": [x for x in same.get(owner, []) if x != ref] if owner else [],
+            "other_sources": others.get(owner, []) if owner else [],
+        })
+    end = offset + len(rows)
+    return {"source": str(name), "total": total, "offset": offset,
+            "next_offset": end if end < total else None, "results": results}

@@ -1,0 +1,56 @@
+"""The bank as a table for statistics: one row per current, linked record.
+
+Columns: ``person_id`` (pseudonym), ``source``, ``sex``, ``birth_year_min``, ``birth_year_max``,
+``age_at_event``, ``nationality``, ``ubigeo_birth``, ``ubigeo_residence``, ``ubigeo_event``,
+``event_date``, ``exploitation`` (a list of forms). Missing text is None, missing numbers are
+``pd.NA`` (the three numeric columns are ``Int64``), no form is an empty list. No record
+references, no locators: nothing that points back to a record.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from linkage_service.models import EncodedRecord, Source
+from linkage_service.models.bank import Membership, Person
+from linkage_service.models.record import CONTENT_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["SNAPSHOT_COLUMNS", "bank_snapshot"]
+
+SNAPSHOT_COLUMNS = ("person_id", "source", *CONTENT_COLUMNS)
+_PERSON: sa.Table = Person.__table__  # type: ignore[attr-defined]
+_MEM: sa.Table = Membership.__table__  # type: ignore[attr-defined]
+_REC: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
+_SRC: sa.Table = Source.__table__  # type: ignore[attr-defined]
+
+
+def bank_snapshot(session: Session) -> pd.DataFrame:
+    """Current records of active persons, one row each, ordered by person then event date.
+
+    Example: ``bank_snapshot(session).groupby("ubigeo_birth").person_id.nunique()``
+    """
+    import pandas as pd
+
+    m, r, s, p = _MEM.c, _REC.c, _SRC.c, _PERSON.c
+    rows = session.execute(
+        sa.select(p.pseudonym, s.name, *[r[c] for c in CONTENT_COLUMNS])
+        .select_from(_MEM)
+        .join(_PERSON, p.id == m.person_id)
+        .join(_REC, r.id == m.record_row_id)
+        .join(_SRC, s.id == m.source_id)
+        .where(m.current.is_(True), r.is_current.is_(True), p.status == "active")
+        .order_by(p.pseudonym, r.event_date, s.name, r.id)
+    ).all()
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(SNAPSHOT_COLUMNS))
+    frame["exploitation"] = [
+        sorted(x for x in str(v).split(";") if x) if v else [] for v in frame["exploitation"]
+    ]
+    for col in ("birth_year_min", "birth_year_max", "age_at_event"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
