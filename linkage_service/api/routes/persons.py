@@ -1,0 +1,32 @@
+"""Persons of the bank: ``GET /api/v1/persons/{pseudonym}``, following lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.auth import Actor
+from linkage_service.bank.persons import person_view
+from linkage_service.bank.pseudonyms import check_pseudonym
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/persons", tags=["persons"])
+
+
+@router.get("/{pseudonym}")
+def person(
+    pseudonym: str, session: SessionDep, audit: AuditDep,
+    actor: Actor = RequireRole("operator", "analyst"),
+) -> dict[str, Any]:
+    """A pseudonym's status and lineage, and the active person(s) it stands for today with
+    their records' sources and content attributes (never references or identities).
+
+    Example: ``GET /api/v1/persons/P-7KQ2M4XZ3A``
+    """
+    view = person_view(session, pseudonym=check_pseudonym(pseudonym))
+    audit("person.read", objects=[pseudonym, *[p["pseudonym"] for p in view["current"]]])
+    session.commit()
+    return view
