@@ -48,7 +48,8 @@ def _ubigeos() -> list[str]:
     from vinculo_common.paths import ubigeo_dir
 
     with open(ubigeo_dir() / "ubigeo_distrito.csv", encoding="utf-8") as fh:
-        return [row["inei"] for row in csv.DictReader(fh)]
+        codes = [row["inei"] for row in csv.DictReader(fh)]
+    return [c for c in codes if len(c) == 6 and c.isdigit()]
 
 
 def generate(path: Path, rows: int, seed: int = 7) -> None:

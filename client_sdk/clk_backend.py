@@ -16,6 +16,14 @@ Safety rails enforced here, whatever a schema file says:
   none. Folding, when we want it, belongs in our own post-processing step.
 - clkhash's errors are translated into ``VinculoError``; entry errors are never quoted, because
   clkhash puts the offending value (a name, a document number) in its messages.
+
+Speed: clkhash rebuilds every feature's filter for every record. ``ClkEncoder`` runs the same
+clkhash steps per feature value (``format_value``, the comparator's ``tokenize``, the
+strategy's ``bits_per_token``, ``blake_hash_token``) but memoises the resulting bit mask per
+(feature, value), so a record costs a few dictionary look-ups and integer ORs: names, years
+and months repeat heavily in a registry. The caches are bounded (cleared when full), so memory
+stays flat. ``tests/test_encoding_vectors.py`` proves the bytes equal clkhash's own
+``generate_clks``.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from clkhash import schema as clk_schema
-from clkhash.bloomfilter import stream_bloom_filters
+from clkhash.bloomfilter import blake_hash_token
 from clkhash.clk import generate_clks
 from clkhash.field_formats import InvalidEntryError, InvalidSchemaError
 from clkhash.key_derivation import generate_key_lists
@@ -35,6 +43,7 @@ from vinculo_common.errors import ConfigError, InputError, SchemaMismatch
 __all__ = ["ClkEncoder", "clkhash_part", "reference_clks"]
 
 VINCULO_SECTION = "vinculo"
+_CACHE_LIMIT = 1 << 15  # per feature; a cleared cache only costs recomputation
 
 
 def clkhash_part(schema: dict[str, Any]) -> dict[str, Any]:
@@ -95,9 +104,11 @@ class ClkEncoder:
                 raise SchemaMismatch("solo se acepta blakeHash (doubleHash refused)")
         if self._schema.l % 8:
             raise SchemaMismatch("la longitud del CLK debe ser múltiplo de 8 bits")
+        if self._schema.l & (self._schema.l - 1):
+            raise SchemaMismatch("blakeHash exige una longitud de CLK potencia de 2")
         self.feature_names: tuple[str, ...] = tuple(f.identifier for f in self._schema.fields)
         self.clk_bits: int = int(self._schema.l)
-        self._keys = generate_key_lists(
+        keys = generate_key_lists(
             secret,
             len(self._schema.fields),
             key_size=self._schema.kdf_key_size,
@@ -106,23 +117,56 @@ class ClkEncoder:
             kdf=self._schema.kdf_type,
             hash_algo=self._schema.kdf_hash,
         )
+        # blakeHash uses only the first key of each feature (clkhash.bloomfilter).
+        self._blake_keys = [bytes(k[0]) for k in keys]
+        self._caches: list[dict[str, int]] = [{} for _ in self._schema.fields]
+
+    def _feature_mask(self, index: int, value: str) -> int:
+        """The bits feature ``index`` sets for ``value``, as an int (bit l-1-j = filter bit j)."""
+        field = self._schema.fields[index]
+        props = field.hashing_properties
+        if props is None:
+            return 0
+        ngrams = list(props.comparator.tokenize(field.format_value(value)))
+        if not ngrams:
+            return 0
+        size = self.clk_bits
+        key = self._blake_keys[index]
+        mask = 0
+        for token, k in zip(ngrams, props.strategy.bits_per_token(len(ngrams)), strict=False):
+            for bit in blake_hash_token(token.encode(props.encoding), k, key, size):
+                mask |= 1 << (size - 1 - bit)
+        return mask
 
     def encode(self, rows: Sequence[Sequence[str]]) -> list[bytes]:
         """CLK bytes of each row; InputError (without the value) if a value cannot be encoded."""
         width = len(self.feature_names)
+        caches = self._caches
+        nbytes = self.clk_bits // 8
+        out = []
         for row in rows:
             if len(row) != width:
                 raise InputError(
                     f"se esperaban {width} valores por registro, no {len(row)} (feature count)"
                 )
-        try:
-            return [clk.tobytes() for clk, _, _ in stream_bloom_filters(rows, self._keys,
-                                                                         self._schema)]
-        except (InvalidEntryError, ValueError, UnicodeError) as exc:
-            feature = getattr(getattr(exc, "field_spec", None), "identifier", "?")
-            raise InputError(
-                f"valor no codificable en la característica {feature} (value cannot be encoded)"
-            ) from None
+            clk = 0
+            for index, value in enumerate(row):
+                cache = caches[index]
+                mask = cache.get(value)
+                if mask is None:
+                    try:
+                        mask = self._feature_mask(index, value)
+                    except (InvalidEntryError, ValueError, UnicodeError):
+                        raise InputError(
+                            f"valor no codificable en la característica {self.feature_names[index]}"
+                            " (value cannot be encoded)"
+                        ) from None
+                    if len(cache) >= _CACHE_LIMIT:
+                        cache.clear()
+                    cache[value] = mask
+                clk |= mask
+            out.append(clk.to_bytes(nbytes, "big"))
+        return out
 
 
 def reference_clks(

@@ -141,6 +141,11 @@ def resolve_mapping(
 
     if mapping is not None:
         loaded = load_mapping(mapping)
+        if loaded.source is not None and loaded.source != source:
+            raise InputError(
+                f"el mapeo {mapping} es de la fuente {loaded.source!r}, no de {source!r} "
+                "(mapping belongs to another source)"
+            )
         return loaded, dict(loaded.policy or {}), str(mapping)
     default = schemas_dir() / "sources" / f"{source}.json"
     if not default.is_file():
@@ -234,7 +239,7 @@ def encode_file(
         if strict and run.rejects:
             writer.abort()
             raise InputError(
-                f"modo estricto: {format_count(len(run.rejects))} filas rechazadas (ver "
+                f"modo estricto: {format_count(len(run.rejects))} rechazos (ver "
                 f"{rejects_path}); no se escribió el lote (strict: batch not written)"
             )
         if writer.count == 0:
@@ -253,7 +258,7 @@ def encode_file(
         rejects_path=rejects_path,
         rows_read=run.rows_read,
         encoded=int(header["record_count"]),
-        rejected=len(run.rejects),
+        rejected=run.rows_rejected,
         unknown_columns=tuple(run.unknown_columns),
         input_encoding=str(run.encoding),
         mapping=mapping_label,

@@ -139,3 +139,27 @@ def test_invalid_value_error_does_not_quote_it() -> None:
     with pytest.raises(InputError) as info:
         ClkEncoder(FROZEN_SCHEMA, secret=SECRET).encode([row])
     assert "NOVECIENTOS" not in str(info.value) and "birth_year" in str(info.value)
+
+
+def test_memoised_encoder_equals_clkhash_on_many_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from client_sdk import clk_backend
+
+    monkeypatch.setattr(clk_backend, "_CACHE_LIMIT", 7)  # force the caches to clear often
+    rng = random.Random(5)
+    given = ["ANA", "ROSA MARIA", "LUZ", "YORGELIS", "ÑUSTA", ""]
+    surnames = ["QUISPE", "DE LA CRUZ", "PEÑA", "MAMANI", ""]
+    rows = []
+    for _ in range(300):
+        g = rng.choice(given)
+        day, month = rng.choice(["", "3", "17"]), rng.choice(["", "1", "12"])
+        rows.append([g, g.split(" ")[0], " ".join(sorted({rng.choice(surnames),
+                     rng.choice(surnames)})).strip(), rng.choice(surnames),
+                     rng.choice(["", "1990", "2004"]), month, day,
+                     f"{int(day):02d} {int(month):02d}" if day and month else "",
+                     rng.choice(["", f"{rng.randint(0, 10**8 - 1):08d}"]),
+                     rng.choice("FM ").strip()])
+    schema = load_linkage_schema("vinculo-v1")
+    assert ClkEncoder(schema, secret=SECRET).encode(rows) == reference_clks(rows, schema,
+                                                                           secret=SECRET)
