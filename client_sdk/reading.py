@@ -139,10 +139,8 @@ class ExportTable:
         try:
             with reader:
                 for frame in reader:
-                    columns = {
-                        pos: [v if isinstance(v, str) else "" for v in frame.iloc[:, pos].tolist()]
-                        for pos in positions
-                    }
+                    # na_filter=False: every cell is already text ("" when missing)
+                    columns = {pos: frame.iloc[:, pos].tolist() for pos in positions}
                     yield first_row, columns
                     first_row += len(frame)
         except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:

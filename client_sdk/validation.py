@@ -17,10 +17,11 @@ unknown UBIGEO, values outside the code lists, malformed document numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import ParamSpec, TypeVar
+from functools import partial
+from typing import TypeVar
 
 from client_sdk.mapping import SourceMapping
 from client_sdk.records import StandardizedRecord
@@ -43,11 +44,10 @@ from client_sdk.standardize.places import standardize_ubigeo
 from client_sdk.standardize.text import InvalidValue
 from vinculo_common.batch import LOCATOR_PLAINTEXT_SIZE
 
-__all__ = ["MAX_RECORD_ID_BYTES", "Reject", "RowValidator"]
+__all__ = ["MAX_RECORD_ID_BYTES", "Reject", "RowValidator", "map_column"]
 
 MAX_RECORD_ID_BYTES = LOCATOR_PLAINTEXT_SIZE - 1  # what one sealed locator can carry
 T = TypeVar("T")
-P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,35 @@ class Reject:
     reason: str  # Spanish first, English in parentheses
 
 
+def map_column(
+    values: Sequence[str], rule: Callable[[str], T]
+) -> tuple[list[T | None], dict[int, str]]:
+    """Apply a one-value rule to a column, once per distinct value (codes repeat a lot).
+
+    Returns the results (None where the rule refused the value) and ``{index: reason}``.
+
+    >>> map_column(["F", "x", "F"], normalize_sex)[1]
+    {1: 'valor de sexo no reconocido (unknown sex value)'}
+    """
+    results: dict[str, T] = {}
+    refused: dict[str, str] = {}
+    for value in set(values):
+        try:
+            results[value] = rule(value)
+        except InvalidValue as exc:
+            refused[value] = str(exc)
+    mapped = [results.get(value) for value in values]
+    if not refused:
+        return mapped, {}
+    return mapped, {i: refused[v] for i, v in enumerate(values) if v in refused}
+
+
 class RowValidator:
-    """Checks and standardizes rows chunk by chunk, remembering record_ids across chunks."""
+    """Checks and standardizes rows chunk by chunk, remembering record_ids across chunks.
+
+    Work is done column by column (each distinct code, date or UBIGEO once per chunk), then
+    row by row only for what spans columns: names, document numbers, dates against each other.
+    """
 
     def __init__(self, *, mapping: SourceMapping, today: date) -> None:
         self.mapping = mapping
@@ -68,28 +95,6 @@ class RowValidator:
         self._first_row_of: dict[str, int] = {}
         self.rows_read = 0
         self.rows_blank = 0
-
-    def check_chunk(
-        self, first_row: int, columns: Mapping[str, list[str]]
-    ) -> tuple[list[StandardizedRecord], list[Reject]]:
-        """Standardize one chunk; ``columns`` maps canonical column -> its cells, in row order."""
-        count = len(next(iter(columns.values()))) if columns else 0
-        empty = [""] * count
-        cells = {name: columns.get(name, empty) for name in _ALL_COLUMNS}
-        records: list[StandardizedRecord] = []
-        rejects: list[Reject] = []
-        for index in range(count):
-            row = {name: values[index] for name, values in cells.items()}
-            if not any(value.strip() for value in row.values()):
-                self.rows_blank += 1  # an empty line is not a record
-                continue
-            self.rows_read += 1
-            record, problems = self._check_row(first_row + index, row)
-            if problems:
-                rejects.extend(Reject(first_row + index, col, why) for col, why in problems)
-            elif record is not None:
-                records.append(record)
-        return records, rejects
 
     def _check_record_id(self, row_number: int, raw: str) -> str | None:
         record_id = raw.strip()
@@ -103,80 +108,115 @@ class RowValidator:
             return f"record_id duplicado (ya en la fila {first})"
         return None
 
-    def _check_row(
-        self, row_number: int, row: dict[str, str]
-    ) -> tuple[StandardizedRecord | None, list[tuple[str, str]]]:
-        problems: list[tuple[str, str]] = []
+    def check_chunk(
+        self, first_row: int, columns: Mapping[str, list[str]]
+    ) -> tuple[list[StandardizedRecord], list[Reject]]:
+        """Standardize one chunk; ``columns`` maps canonical column -> its cells, in row order.
+
+        Rows whose cells are all empty are skipped (an empty line is not a record).
+        """
+        count = len(next(iter(columns.values()))) if columns else 0
+        empty = [""] * count
+        col = {name: columns.get(name, empty) for name in _ALL_COLUMNS}
         values = self.mapping.values
         systems = self.mapping.ubigeo_system
+        problems: dict[int, list[tuple[str, str]]] = {}
 
-        def attempt(
-            column: str, rule: Callable[P, T], *args: P.args, **kwargs: P.kwargs
-        ) -> T | None:
-            try:
-                return rule(*args, **kwargs)
-            except InvalidValue as exc:
-                problems.append((column, str(exc)))
-                return None
+        def column_rule(name: str, rule: Callable[[str], T]) -> list[T | None]:
+            mapped, refused = map_column(col[name], rule)
+            for index, reason in refused.items():
+                problems.setdefault(index, []).append((name, reason))
+            return mapped
 
-        if (why := self._check_record_id(row_number, row["record_id"])) is not None:
-            problems.append(("record_id", why))
-        names = standardize_names(
-            nombres=row["nombres"], paterno=row["apellido_paterno"], materno=row["apellido_materno"]
+        blank: set[int] = set()
+        record_ids = col["record_id"]
+        for index, raw in enumerate(record_ids):
+            if not raw.strip() and not any(col[name][index].strip() for name in _ALL_COLUMNS):
+                blank.add(index)
+                continue
+            if (why := self._check_record_id(first_row + index, raw)) is not None:
+                problems.setdefault(index, []).append(("record_id", why))
+        self.rows_blank += len(blank)
+        self.rows_read += count - len(blank)
+
+        sexes = column_rule("sexo", partial(normalize_sex, codes=values.get("sexo")))
+        doc_types = column_rule(
+            "tipo_documento", partial(normalize_document_type, codes=values.get("tipo_documento"))
         )
-        if not (names.given_names or names.surname_paternal or names.surname_maternal):
-            problems.append(("nombres", "sin nombres ni apellidos (no name at all)"))
-        sex = attempt("sexo", normalize_sex, row["sexo"], codes=values.get("sexo"))
-        document_type = attempt("tipo_documento", normalize_document_type, row["tipo_documento"],
-                                codes=values.get("tipo_documento")) or ""
-        document_number = attempt("numero_documento", clean_document_number,
-                                  row["numero_documento"], document_type=document_type)
-        nationality = attempt("nacionalidad", normalize_nationality, row["nacionalidad"],
-                              codes=values.get("nacionalidad"))
-        exploitation = attempt("forma_explotacion", normalize_exploitation,
-                               row["forma_explotacion"], codes=values.get("forma_explotacion"))
+        nationalities = column_rule(
+            "nacionalidad", partial(normalize_nationality, codes=values.get("nacionalidad"))
+        )
+        exploitations = column_rule(
+            "forma_explotacion",
+            partial(normalize_exploitation, codes=values.get("forma_explotacion")),
+        )
         places = {
-            column: attempt(column, standardize_ubigeo, row[column], system=systems[column])
-            for column in ("ubigeo_nacimiento", "ubigeo_residencia", "ubigeo_hecho")
+            name: column_rule(name, partial(standardize_ubigeo, system=systems[name]))
+            for name in ("ubigeo_nacimiento", "ubigeo_residencia", "ubigeo_hecho")
         }
-        event = attempt("fecha_hecho", parse_event_date, row["fecha_hecho"], today=self.today)
-        birth = attempt("fecha_nacimiento", parse_date, row["fecha_nacimiento"])
-        if birth is not None:
-            try:
-                check_birth_date(birth, event=event, today=self.today)
-            except InvalidValue as exc:
-                problems.append(("fecha_nacimiento", str(exc)))
-        age = attempt("edad", parse_age, row["edad"])
-        if problems:
-            return None, problems
-        if birth is not None and event is not None and (exact := age_at(birth, event)) is not None:
-            age = exact
-        year_min, year_max = birth_year_range(
-            birth=birth, age=age, event_year=event.year if event else None
-        )
-        record = StandardizedRecord(
-            row=row_number,
-            record_id=row["record_id"].strip(),
-            given_names=names.given_names,
-            first_given_name=names.first_given_name,
-            surname_paternal=names.surname_paternal,
-            surname_maternal=names.surname_maternal,
-            married_surname=names.married_surname,
-            birth_date=birth,
-            document_type=document_type,
-            document_number=document_number or "",
-            sex=sex or "",
-            birth_year_min=year_min,
-            birth_year_max=year_max,
-            age_at_event=age,
-            nationality=nationality or "",
-            ubigeo_birth=places["ubigeo_nacimiento"] or "",
-            ubigeo_residence=places["ubigeo_residencia"] or "",
-            ubigeo_event=places["ubigeo_hecho"] or "",
-            event_date=event,
-            exploitation=exploitation or (),
-        )
-        return record, []
+        events = column_rule("fecha_hecho", partial(parse_event_date, today=self.today))
+        births = column_rule("fecha_nacimiento", parse_date)
+        ages = column_rule("edad", parse_age)
+
+        records: list[StandardizedRecord] = []
+        rejects: list[Reject] = []
+        given_col, paternal_col, maternal_col = (
+            col["nombres"], col["apellido_paterno"], col["apellido_materno"])
+        numbers = col["numero_documento"]
+        for index in range(count):
+            if index in blank:
+                continue
+            row_problems = problems.get(index, [])
+            names = standardize_names(nombres=given_col[index], paterno=paternal_col[index],
+                                      materno=maternal_col[index])
+            if not (names.given_names or names.surname_paternal or names.surname_maternal):
+                row_problems.append(("nombres", "sin nombres ni apellidos (no name at all)"))
+            document_type = doc_types[index] or ""
+            document_number = ""
+            if numbers[index]:
+                try:
+                    document_number = clean_document_number(numbers[index],
+                                                            document_type=document_type)
+                except InvalidValue as exc:
+                    row_problems.append(("numero_documento", str(exc)))
+            event, birth, age = events[index], births[index], ages[index]
+            if birth is not None:
+                try:
+                    check_birth_date(birth, event=event, today=self.today)
+                except InvalidValue as exc:
+                    row_problems.append(("fecha_nacimiento", str(exc)))
+            if row_problems:
+                rejects.extend(Reject(first_row + index, c, why) for c, why in row_problems)
+                continue
+            if birth is not None and event is not None:
+                exact = age_at(birth, event)
+                age = exact if exact is not None else age
+            year_min, year_max = birth_year_range(
+                birth=birth, age=age, event_year=event.year if event else None
+            )
+            records.append(StandardizedRecord(
+                row=first_row + index,
+                record_id=record_ids[index].strip(),
+                given_names=names.given_names,
+                first_given_name=names.first_given_name,
+                surname_paternal=names.surname_paternal,
+                surname_maternal=names.surname_maternal,
+                married_surname=names.married_surname,
+                birth_date=birth,
+                document_type=document_type,
+                document_number=document_number,
+                sex=sexes[index] or "",
+                birth_year_min=year_min,
+                birth_year_max=year_max,
+                age_at_event=age,
+                nationality=nationalities[index] or "",
+                ubigeo_birth=places["ubigeo_nacimiento"][index] or "",
+                ubigeo_residence=places["ubigeo_residencia"][index] or "",
+                ubigeo_event=places["ubigeo_hecho"][index] or "",
+                event_date=event,
+                exploitation=exploitations[index] or (),
+            ))
+        return records, rejects
 
 
 _ALL_COLUMNS = (

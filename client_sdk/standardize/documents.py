@@ -113,6 +113,8 @@ def clean_document_number(raw: str, *, document_type: str) -> str:
     >>> clean_document_number("00000000", document_type="DNI")
     ''
     """
+    if document_type == "DNI" and len(raw) == 8 and raw.isdigit() and raw.isascii():
+        return "" if raw.count(raw[0]) == 8 else raw  # the common case, cheaply
     compact = _SEPARATORS.sub("", raw).upper()
     if not compact or (compact.isdigit() and len(set(compact)) == 1):
         return ""

@@ -179,6 +179,8 @@ def split_married(surname: str) -> tuple[str, str]:
     >>> split_married("DE LA CRUZ"), split_married("QUISPE VDA DE ROJAS")
     (('DE LA CRUZ', ''), ('QUISPE', 'ROJAS'))
     """
+    if "DE " not in surname:
+        return surname, ""
     tokens = surname.split()
     if len(tokens) < 2 or tokens[-2] != "DE":
         return surname, ""

@@ -1,0 +1,178 @@
+"""Name rules: folding, Ñ repair, particles, married surnames, whole names split back."""
+
+from __future__ import annotations
+
+import pytest
+
+from client_sdk.standardize.names import (
+    clean_name,
+    first_given_name,
+    join_particles,
+    normalize_particles,
+    repair_enye,
+    split_full_name,
+    split_married,
+    standardize_names,
+)
+from client_sdk.standardize.text import fold_name, repair_mojibake, value_key
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("maría josé", "MARIA JOSE"),
+        ("  Rosa   ELENA ", "ROSA ELENA"),
+        ("Muñoz", "MUÑOZ"),  # Ñ kept distinct from N
+        ("MUÑOZ", "MUÑOZ"),
+        ("Mun\u0303oz", "MUÑOZ"),  # decomposed Ñ
+        ("D'Angelo-Pérez", "D ANGELO PEREZ"),
+        ("Güímac", "GUIMAC"),
+        ("CASTA—EDA", "CASTAÑEDA"),  # em dash standing for Ñ
+        ("PEÐA", "PEÑA"),
+        ("—AHUI", "ÑAHUI"),
+        ("MUÃ‘OZ", "MUÑOZ"),  # UTF-8 read as Windows-1252
+        ("NÃºÃ±ez", "NUÑEZ"),
+        ("QUISPE 2", "QUISPE"),
+    ],
+)
+def test_fold_name(raw: str, expected: str) -> None:
+    assert fold_name(raw) == expected
+
+
+def test_fold_name_keeps_n_and_enye_apart() -> None:
+    assert fold_name("PEÑA") != fold_name("PENA")
+
+
+def test_em_dash_between_words_is_not_an_enye() -> None:
+    assert fold_name("QUISPE — MAMANI") == "QUISPE MAMANI"
+
+
+def test_repair_mojibake_leaves_clean_text_alone() -> None:
+    assert repair_mojibake("PEÑA") == "PEÑA"
+    assert repair_mojibake("ÁNGEL") == "ÁNGEL"
+
+
+def test_value_key_folds_enye_and_punctuation() -> None:
+    assert value_key("Niño") == "NINO"
+    assert value_key("C.E.") == "CE"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("MUNIOZ", "MUÑOZ"),
+        ("PENIA", "PEÑA"),
+        ("NUNIEZ", "NUÑEZ"),
+        ("CASTANIEDA", "CASTAÑEDA"),
+        ("IBANEZ", "IBAÑEZ"),  # N spelling of a name that only exists with Ñ
+        ("MUNOZ", "MUÑOZ"),
+        ("DANIEL", "DANIEL"),  # NI that is not an Ñ
+        ("ANTONIO", "ANTONIO"),
+        ("ANIBAL", "ANIBAL"),
+        ("PENA", "PENA"),  # a surname in its own right
+        ("QUISPE", "QUISPE"),
+    ],
+)
+def test_repair_enye(raw: str, expected: str) -> None:
+    assert repair_enye(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("DELA CRUZ", "DE LA CRUZ"),
+        ("DE LACRUZ", "DE LA CRUZ"),
+        ("DELACRUZ", "DE LA CRUZ"),
+        ("DE LA CRUZ", "DE LA CRUZ"),
+        ("DELOS SANTOS", "DE LOS SANTOS"),
+        ("DE LOSSANTOS", "DE LOS SANTOS"),
+        ("DELAS CASAS", "DE LAS CASAS"),
+        ("DELAGUILA", "DEL AGUILA"),
+        ("DEL AGUILA", "DEL AGUILA"),
+        ("DELGADO", "DELGADO"),
+        ("DELFIN", "DELFIN"),
+        ("LAZO", "LAZO"),
+        ("DE LAMA", "DE LAMA"),
+    ],
+)
+def test_normalize_particles(raw: str, expected: str) -> None:
+    assert normalize_particles(raw) == expected
+
+
+def test_join_particles() -> None:
+    assert join_particles("DE LA CRUZ") == join_particles(clean_name("Dela Cruz")) == "DELACRUZ"
+
+
+@pytest.mark.parametrize("placeholder", ["N.N.", "NN", "s/n", "Desconocido", "NO REGISTRA", "xxx"])
+def test_placeholders_are_no_name(placeholder: str) -> None:
+    assert clean_name(placeholder) == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("QUISPE DE FLORES", ("QUISPE", "FLORES")),
+        ("DE FLORES", ("", "FLORES")),
+        ("QUISPE VDA DE ROJAS", ("QUISPE", "ROJAS")),
+        ("QUISPE VIUDA DE ROJAS", ("QUISPE", "ROJAS")),
+        ("DE LA CRUZ", ("DE LA CRUZ", "")),
+        ("DE LOS SANTOS", ("DE LOS SANTOS", "")),
+        ("DEL AGUILA", ("DEL AGUILA", "")),
+        ("DE SOUZA", ("DE SOUZA", "")),
+        ("QUISPE", ("QUISPE", "")),
+        ("", ("", "")),
+    ],
+)
+def test_split_married(raw: str, expected: tuple[str, str]) -> None:
+    assert split_married(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ROSA ELENA QUISPE MAMANI", ("ROSA ELENA", "QUISPE", "MAMANI")),
+        ("ROSA QUISPE MAMANI", ("ROSA", "QUISPE", "MAMANI")),
+        ("ROSA QUISPE", ("ROSA", "QUISPE", "")),
+        ("ROSA ELENA DE LA CRUZ MAMANI", ("ROSA ELENA", "DE LA CRUZ", "MAMANI")),
+        ("QUISPE MAMANI, ROSA ELENA", ("ROSA ELENA", "QUISPE", "MAMANI")),
+        ("DE LA CRUZ QUISPE, ROSA", ("ROSA", "DE LA CRUZ", "QUISPE")),
+        ("MARIA ISABEL", ("MARIA ISABEL", "", "")),  # only given names: not split
+        ("ROSA", ("ROSA", "", "")),
+    ],
+)
+def test_split_full_name(raw: str, expected: tuple[str, str, str]) -> None:
+    assert split_full_name(raw) == expected
+
+
+def test_first_given_name() -> None:
+    assert first_given_name("MARIA DEL CARMEN") == "MARIA"
+    assert first_given_name("") == ""
+
+
+def test_standardize_names_whole_name_in_nombres() -> None:
+    parts = standardize_names(nombres="Rosa Elena Quispe Mamani", paterno="", materno=" ")
+    assert (parts.given_names, parts.surname_paternal, parts.surname_maternal) == (
+        "ROSA ELENA", "QUISPE", "MAMANI")
+    assert parts.first_given_name == "ROSA"
+
+
+def test_standardize_names_married_whole_name() -> None:
+    parts = standardize_names(nombres="ROSA QUISPE DE FLORES", paterno="", materno="")
+    assert (parts.surname_paternal, parts.surname_maternal, parts.married_surname) == (
+        "QUISPE", "", "FLORES")
+
+
+def test_standardize_names_married_in_maternal() -> None:
+    parts = standardize_names(nombres="Ana", paterno="Peña", materno="Rojas de Munioz")
+    assert (parts.surname_paternal, parts.surname_maternal, parts.married_surname) == (
+        "PEÑA", "ROJAS", "MUÑOZ")
+
+
+def test_standardize_names_married_in_paternal_when_maternal_empty() -> None:
+    parts = standardize_names(nombres="Ana", paterno="Rojas de Flores", materno="")
+    assert (parts.surname_paternal, parts.married_surname) == ("ROJAS", "FLORES")
+
+
+def test_standardize_names_keeps_given_names_with_surnames_present() -> None:
+    parts = standardize_names(nombres="ANA, LUCIA", paterno="ROJAS", materno="")
+    assert parts.given_names == "ANA LUCIA"
