@@ -57,7 +57,7 @@ class PostgresServer:
 
         with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
                              dbname=database, autocommit=True) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
 
     def new_database(self, prefix: str = "t") -> str:
         self.counter += 1
@@ -339,11 +339,11 @@ class RunningServer:
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[[str], RunningServer]]:
+def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Start ``vinculo serve --db URL`` on a free port; stopped at the end of the test."""
     servers: list[RunningServer] = []
 
-    def start(db_url: str) -> RunningServer:
+    def start(db_url: str, env: dict[str, str] | None = None) -> RunningServer:
         import httpx
 
         port = free_port()
@@ -352,7 +352,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[str], RunningServer]]:
             process = subprocess.Popen(
                 [sys.executable, "-m", "vinculo_cli.main", "serve", "--db", db_url,
                  "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
+                cwd=REPO, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, **(env or {})},
             )
         server = RunningServer(f"http://127.0.0.1:{port}", db_url, process, stderr_path)
         servers.append(server)
@@ -375,3 +375,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[str], RunningServer]]:
             server.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.process.kill()
+
+
+@pytest.fixture
+def vinculo() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``vinculo("admin", "migrate", "--db", url)``: the real command in a subprocess."""
+    return run_vinculo
