@@ -1,0 +1,159 @@
+"""``vinculo keys init`` and ``vinculo encode`` through the real console script, plus encoding of
+CSV UTF-8 / Windows-1252 / xlsx exports and the strict mode. Synthetic people only."""
+
+from __future__ import annotations
+
+import csv
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from client_sdk.encode import encode_file
+from client_sdk.keys import load_linkage_kcv, load_signing_public
+from vinculo_common.batch import read_batch
+from vinculo_common.schemas import known_fingerprints
+
+VINCULO = Path(sys.executable).with_name("vinculo")
+HEADER = ["record_id", "nombres", "apellido_paterno", "apellido_materno", "sexo",
+          "fecha_nacimiento", "edad", "tipo_documento", "numero_documento", "nacionalidad",
+          "ubigeo_nacimiento", "ubigeo_residencia", "fecha_hecho", "ubigeo_hecho",
+          "forma_explotacion"]
+# Synthetic people; names with Ñ and accents so the code-page paths are exercised.
+ROWS = [
+    ["SYN-A0001", "Yésica Marleny", "Ñaupari", "Huillcahuamán", "F", "2003-04-21", "",
+     "DNI", "47120398", "PER", "080101", "170101", "2019-06-02", "170101", "sexual"],
+    ["SYN-A0002", "Rosángela", "Peñaloza", "", "FEMENINO", "14/11/2006", "", "", "", "PER",
+     "", "170101", "2021-02-17", "170102", "laboral"],
+    ["SYN-A0003", "Dayanny Yuliet", "Castellanos", "Briceño", "F", "", "16", "PTP",
+     "PT0938271", "VEN", "", "150101", "2022-08-30", "150101", "sexual;laboral"],
+    ["SYN-A0004", "Wilmer", "Ccahuana", "Quisocala", "M", "2001-09", "", "DNI", "70913852",
+     "PER", "0801", "08", "2020-01-11", "080101", "laboral"],
+]
+
+
+def _run(*args: str, check_rc: int | None = 0) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(VINCULO), *args], capture_output=True, text=True, timeout=120,
+                          check=False)
+    if check_rc is not None:
+        assert proc.returncode == check_rc, proc.stderr
+    return proc
+
+
+def _write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(HEADER)
+        out.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli") / "claves"
+    _run("keys", "init", "--dir", str(root), "--sources", "reta,sistra")
+    return root
+
+
+def test_keys_init_modes_and_refusal(keys_dir: Path) -> None:
+    secret = keys_dir / "linkage_secret.key"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE((keys_dir / "sources" / "reta" / "box.key").stat().st_mode) == 0o600
+    before = secret.read_bytes()
+    proc = _run("keys", "init", "--dir", str(keys_dir), "--sources", "reta", check_rc=None)
+    assert proc.returncode != 0
+    assert len(proc.stderr.strip().splitlines()) == 1 and "--force" in proc.stderr
+    assert secret.read_bytes() == before
+
+
+def test_encode_csv_utf8_signed_and_stamped(keys_dir: Path, tmp_path: Path) -> None:
+    export = _write_csv(tmp_path / "reta.csv", ROWS)
+    out = tmp_path / "reta.vnb"
+    proc = _run("encode", "--source", "reta", "--input", str(export), "--keys", str(keys_dir),
+                "--output", str(out))
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Codificados 4 registros; rechazados 0")
+    assert proc.stdout == ""
+    batch = read_batch(out)
+    assert batch.record_count == 4 and batch.source == "reta"
+    batch.verify_signature(load_signing_public(keys_dir, "reta"))
+    assert known_fingerprints()[batch.header["schema_fingerprint"]] == "vinculo-v1"
+    batch.check_compatible(schema_fingerprints=set(known_fingerprints()),
+                           secret_check=load_linkage_kcv(keys_dir))
+    assert (tmp_path / "reta.vnb.rejects.csv").read_text().strip() == "row,column,reason"
+
+
+def test_cp1252_and_xlsx_give_the_same_encodings(keys_dir: Path, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    utf8 = _write_csv(tmp_path / "u.csv", ROWS)
+    latin = _write_csv(tmp_path / "l.csv", ROWS, encoding="cp1252")
+    wb = Workbook()
+    sheet = wb.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    for row in ROWS:
+        sheet.append(row)
+    wb.save(tmp_path / "x.xlsx")
+    clks = []
+    for name, path in (("u", utf8), ("l", latin), ("x", tmp_path / "x.xlsx")):
+        summary = encode_file(source="sistra", input_path=path, keys_dir=keys_dir,
+                              output=tmp_path / f"{name}.vnb")
+        assert summary.encoded == 4 and summary.rejected == 0, summary
+        clks.append(read_batch(tmp_path / f"{name}.vnb").clks.tobytes())
+    assert summary.input_encoding != ""
+    assert clks[0] == clks[1] == clks[2]
+
+
+def test_strict_writes_no_batch(keys_dir: Path, tmp_path: Path) -> None:
+    bad = [*ROWS, ["SYN-A0001", "Duplicada", "Mamani", "", "F", "", "", "", "", "", "", "",
+                   "", "", ""]]
+    export = _write_csv(tmp_path / "bad.csv", bad)
+    out = tmp_path / "bad.vnb"
+    proc = _run("encode", "--source", "reta", "--input", str(export), "--keys", str(keys_dir),
+                "--output", str(out), "--strict", check_rc=None)
+    assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1
+    assert "estricto" in proc.stderr
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("vinculo-batch")] == []
+    report = (tmp_path / "bad.vnb.rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert report[1].startswith("6,record_id,")
+    # without --strict the good rows are encoded and the bad one reported
+    proc = _run("encode", "--source", "reta", "--input", str(export), "--keys", str(keys_dir),
+                "--output", str(out), "--rejects", str(tmp_path / "r.csv"))
+    assert "Codificados 4 registros; rechazados 1" in proc.stderr
+    assert read_batch(out).record_count == 4
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [("missing_file", "no existe el archivo"), ("wrong_keys", "directorio de claves"),
+     ("unknown_source", "fuente 'care'"), ("bad_source", "nombre de fuente inválido")],
+)
+def test_failures_are_one_line_and_non_zero(keys_dir: Path, tmp_path: Path, case: str,
+                                            expected: str) -> None:
+    export = _write_csv(tmp_path / "e.csv", ROWS)
+    args = {"source": "reta", "input": str(export), "keys": str(keys_dir)}
+    if case == "missing_file":
+        args["input"] = str(tmp_path / "nope.csv")
+    elif case == "wrong_keys":
+        args["keys"] = str(tmp_path / "no-keys")
+    elif case == "unknown_source":
+        args["source"] = "care"
+    else:
+        args["source"] = "RETA!"
+    proc = _run("encode", "--source", args["source"], "--input", args["input"], "--keys",
+                args["keys"], "--output", str(tmp_path / "o.vnb"), check_rc=None)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o.vnb").exists()
+
+
+def test_help_shows_an_example() -> None:
+    for command in (["encode"], ["keys", "init"]):
+        proc = _run(*command, "--help")
+        assert "Ejemplo: vinculo" in proc.stdout
