@@ -1,7 +1,7 @@
 """Identity documents: type code lists, DNI cleaning and RENIEC check character.
 
->>> clean_document_number("10117410-G", document_type="DNI")
-'10117410'
+>>> clean_document_number("12345678-E", document_type="DNI")
+'12345678'
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ _TYPE_ALIASES: dict[str, str] = {
     "INDOCUMENTADA": "", "NO REGISTRA": "",
 }
 _SEPARATORS = re.compile(r"[\s.\-/_]+")
-_EXPLICIT_CHECK = re.compile(r"^\s*(\d{6,8})\s*-\s*([0-9A-K])\s*$")  # 10117410-2
+_EXPLICIT_CHECK = re.compile(r"^\s*(\d{6,8})\s*-\s*([0-9A-K])\s*$")  # 12345678-1
 _WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 _CHECK_DIGITS = "65432110987"
 _CHECK_LETTERS = "KJIHGFEDCBA"
@@ -70,8 +70,8 @@ def dni_check_characters(number: str) -> str:
     Weights 3,2,7,6,5,4,3,2; the weighted sum modulo 11 indexes ``65432110987`` (digit) and
     ``KJIHGFEDCBA`` (letter).
 
-    >>> dni_check_characters("10117410")
-    '2G'
+    >>> dni_check_characters("12345678")  # 138 mod 11 = 6
+    '1E'
     """
     remainder = sum(w * int(d) for w, d in zip(_WEIGHTS, number, strict=True)) % 11
     return _CHECK_DIGITS[remainder] + _CHECK_LETTERS[remainder]
@@ -83,10 +83,10 @@ def clean_dni(raw: str) -> str:
 
     Raises :class:`InvalidValue` for letters, fewer than 6 digits, or a wrong check character.
 
-    >>> clean_dni("01011741"), clean_dni("1011741"), clean_dni("10117410-2")
-    ('01011741', '01011741', '10117410')
-    >>> clean_dni("101174102"), clean_dni("1011741-6")
-    ('10117410', '01011741')
+    >>> clean_dni("01234567"), clean_dni("1234567"), clean_dni("12345678-1")
+    ('01234567', '01234567', '12345678')
+    >>> clean_dni("123456781"), clean_dni("1234567-D")
+    ('12345678', '01234567')
     """
     explicit = _EXPLICIT_CHECK.match(raw.upper())
     compact = _SEPARATORS.sub("", raw).upper()
