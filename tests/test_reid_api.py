@@ -34,12 +34,11 @@ BANK = {
 }
 
 
-def upload_real_batch(service: Any, tmp_path: Path, source: str, record_ids: list[str]) -> None:
+def write_real_batch(keys: Path, folder: Path, source: str, record_ids: list[str]) -> Path:
     """A batch with real record refs and locators sealed to the source's own key."""
-    keys = service.keys
     ref_key = load_record_ref_key(keys, source)
     sealer = Sealer(load_box_public(keys, source), LOCATOR_CONTEXT)
-    path = tmp_path / f"{source}.vnb"
+    path = folder / f"{source}.vnb"
     writer = BatchWriter(path, source=source, schema_id="vinculo-v1",
                          schema_fingerprint=next(iter(known_fingerprints())),
                          secret_check=load_linkage_kcv(keys), clk_bits=1024,
@@ -50,7 +49,7 @@ def upload_real_batch(service: Any, tmp_path: Path, source: str, record_ids: lis
                    locator=sealer.seal(pad_record_id(rid), aad=ref),
                    attributes={"sex": "F", "nationality": "PER"})
     writer.close()
-    service.uploader(source).upload(path)
+    return path
 
 
 @pytest.fixture
@@ -58,7 +57,7 @@ def bank(service: Any, tmp_path: Path) -> Any:
     """Upload the synthetic records, then place them in the bank as the linkage job would."""
     for source in ("reta", "sistra", "care"):
         ids = [rid for held in BANK.values() for s, rid in held if s == source]
-        upload_real_batch(service, tmp_path, source, ids)
+        service.uploader(source).upload(write_real_batch(service.keys, tmp_path, source, ids))
     with Session(service.engine) as session:
         for pseudonym, held in BANK.items():
             person = Person(pseudonym=pseudonym)
