@@ -194,6 +194,8 @@ def init_keys(
         box = X25519PrivateKey.generate()
         write_private(sp.box_key, private_key_pem(box))
         write_public(sp.box_pub, public_key_pem(box.public_key()))
+    for folder in {p.parent for p in planned}:
+        os.chmod(folder, 0o700)  # private files are 0600 anyway; keep listings private too
     return planned
 
 

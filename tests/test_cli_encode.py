@@ -157,3 +157,19 @@ def test_help_shows_an_example() -> None:
     for command in (["encode"], ["keys", "init"]):
         proc = _run(*command, "--help")
         assert "Ejemplo: vinculo" in proc.stdout
+
+
+def test_passphrase_protected_secret_encodes(tmp_path: Path) -> None:
+    from client_sdk.keys import init_keys
+    from vinculo_common.errors import ConfigError
+
+    init_keys(keys_dir=tmp_path / "k", sources=["reta"], passphrase=b"frase de prueba")
+    (tmp_path / "frase.txt").write_text("frase de prueba\n", encoding="utf-8")
+    export = _write_csv(tmp_path / "e.csv", ROWS)
+    with pytest.raises(ConfigError, match="--passphrase-file"):
+        encode_file(source="reta", input_path=export, keys_dir=tmp_path / "k",
+                    output=tmp_path / "o.vnb")
+    proc = _run("encode", "--source", "reta", "--input", str(export), "--keys",
+                str(tmp_path / "k"), "--output", str(tmp_path / "o.vnb"), "--passphrase-file",
+                str(tmp_path / "frase.txt"))
+    assert proc.stderr.startswith("Codificados 4 registros")

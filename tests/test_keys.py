@@ -105,3 +105,9 @@ def test_passphrase_file(tmp_path: Path) -> None:
     (tmp_path / "e").write_bytes(b"")
     with pytest.raises(InputError, match="vacío"):
         K.read_passphrase_file(tmp_path / "e")
+
+
+def test_key_folders_are_private(tmp_path: Path) -> None:
+    K.init_keys(keys_dir=tmp_path / "k", sources=["reta"])
+    assert _mode(tmp_path / "k") == 0o700
+    assert _mode(tmp_path / "k" / "sources" / "reta") == 0o700
