@@ -139,6 +139,10 @@ class ExportTable:
         try:
             with reader:
                 for frame in reader:
+                    if not isinstance(frame.index, pd.RangeIndex):
+                        # pandas takes surplus leading fields of the first row as an index
+                        raise ValueError("la primera fila de datos tiene más campos que el "
+                                         "encabezado (more fields than headers)")
                     # na_filter=False: every cell is already text ("" when missing)
                     columns = {pos: frame.iloc[:, pos].tolist() for pos in positions}
                     yield first_row, columns

@@ -99,7 +99,8 @@ def test_check_birth_date_accepts() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("17", 17), ("0", 0), ("110", 110), ("17 años", 17), ("17 ANOS", 17), ("17.0", 17), ("", None)],
+    [("17", 17), ("0", 0), ("110", 110), ("17 años", 17), ("17 ANOS", 17), ("17.0", 17),
+     ("", None)],
 )
 def test_parse_age(raw: str, expected: int | None) -> None:
     assert parse_age(raw) == expected
@@ -122,6 +123,7 @@ def test_birth_year_range() -> None:
     # age a at event year Y -> birth year in [Y - a - 1, Y - a]
     assert birth_year_range(birth=None, age=17, event_year=2020) == (2002, 2003)
     assert birth_year_range(birth=None, age=0, event_year=2020) == (2019, 2020)
-    assert birth_year_range(birth=PartialDate(2001, 5, 1), age=None, event_year=None) == (2001, 2001)
+    full = PartialDate(2001, 5, 1)
+    assert birth_year_range(birth=full, age=None, event_year=None) == (2001, 2001)
     assert birth_year_range(birth=None, age=17, event_year=None) == (None, None)
     assert birth_year_range(birth=None, age=None, event_year=2020) == (None, None)
