@@ -174,7 +174,8 @@ def write_outcome(
         )
     for start in range(0, len(to_open), _CHUNK):
         session.execute(sa.insert(_MEM), to_open[start:start + _CHUNK])
-    kept = [p for p in touched if p in set(person_of.values())]
+    active = set(person_of.values())
+    kept = [p for p in touched if p in active]
     for start in range(0, len(kept), _CHUNK):
         session.execute(sa.update(_PERSON).where(_PERSON.c.id.in_(kept[start:start + _CHUNK]))
                         .values(updated_at=now))
