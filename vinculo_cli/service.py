@@ -138,7 +138,7 @@ def token_create(
     user: Annotated[str | None, typer.Option("--user", help="etiqueta de la persona")] = None,
     db: DbOption = None,
 ) -> None:
-    """Crea un token de API; lo imprime una sola vez como última palabra (create a token).
+    """Crea un token de API y lo imprime una sola vez en stdout (create a token, shown once).
 
     Ejemplo: vinculo admin token create --db sqlite:///banco.db --role uploader --source reta
     """
@@ -154,7 +154,10 @@ def token_create(
         audit_in_session(session, actor=_CLI_ACTOR, action="token.create",
                          objects=[f"token:{token_id}", f"role:{role}"])
         session.commit()
-    print(f"token {token_id} para el rol {role} (guárdelo: no se vuelve a mostrar): {token}")
+    # The token alone on stdout, so `T=$(vinculo admin token create ...)` works in scripts.
+    print(f"token {token_id} para el rol {role} (guárdelo: no se vuelve a mostrar; "
+          "shown once):", file=sys.stderr)
+    print(token)
 
 
 @token_app.command("revoke")
