@@ -59,13 +59,17 @@ def test_dni_check_characters(number: str, expected: str) -> None:
         ("12345678E", "12345678"),  # check letter
         ("12345678-e", "12345678"),
         ("1234567-0", "01234567"),  # explicit check after a short number
+        ("12-345-678", "12345678"),
+        ("I234S678", "12345678"),  # letters a scanner reads for digits
+        ("O1234567", "01234567"),
+        ("1234S678-1", "12345678"),
     ],
 )
 def test_clean_dni(raw: str, expected: str) -> None:
     assert clean_dni(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["123456782", "12345678-A", "1234567-1"])
+@pytest.mark.parametrize("raw", ["123456782", "12345678-A", "1234567-1", "12345678B"])
 def test_wrong_check_character_is_refused(raw: str) -> None:
     with pytest.raises(InvalidValue, match="dígito verificador"):
         clean_dni(raw)

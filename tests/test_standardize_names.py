@@ -33,6 +33,13 @@ from client_sdk.standardize.text import fold_name, repair_mojibake, value_key
         ("MUÃ‘OZ", "MUÑOZ"),  # UTF-8 read as Windows-1252
         ("NÃºÃ±ez", "NUÑEZ"),
         ("QUISPE 2", "QUISPE"),
+        ("PE?A", "PEÑA"),  # Ñ lost to "?" between vowels
+        ("MU\ufffdOZ", "MUÑOZ"),
+        ("?AHUI", "ÑAHUI"),
+        ("RAM?REZ", "RAMREZ"),  # an accented vowel lost: dropped, the word stays whole
+        ("QUI5PE", "QUISPE"),  # scanner digits inside a word
+        ("R0SA", "ROSA"),
+        ("8ARRIENTOS", "BARRIENTOS"),
     ],
 )
 def test_fold_name(raw: str, expected: str) -> None:

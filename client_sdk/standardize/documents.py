@@ -37,7 +37,8 @@ _TYPE_ALIASES: dict[str, str] = {
     "INDOCUMENTADA": "", "NO REGISTRA": "",
 }
 _SEPARATORS = re.compile(r"[\s.\-/_]+")
-_EXPLICIT_CHECK = re.compile(r"^\s*(\d{6,8})\s*-\s*([0-9A-K])\s*$")  # 12345678-1
+# A scanner or a tired clerk reads these letters for digits; a DNI has no letters but the check.
+_OCR_DIGITS = str.maketrans("OQDILZSBG", "001112586")
 _WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 _CHECK_DIGITS = "65432110987"
 _CHECK_LETTERS = "KJIHGFEDCBA"
@@ -81,26 +82,34 @@ def dni_check_characters(number: str) -> str:
 def clean_dni(raw: str) -> str:
     """8 digits, leading zeros restored; a 9th check character is verified and dropped.
 
-    Raises :class:`InvalidValue` for letters, fewer than 6 digits, or a wrong check character.
+    Letters a scanner reads for digits (``O``→0, ``I``/``L``→1, ``S``→5, ``B``→8, …) are read
+    back as digits in the first 8 places. Raises :class:`InvalidValue` for other letters, fewer
+    than 6 digits, or a wrong check character.
 
     >>> clean_dni("01234567"), clean_dni("1234567"), clean_dni("12345678-1")
     ('01234567', '01234567', '12345678')
     >>> clean_dni("123456781"), clean_dni("1234567-D")
     ('12345678', '01234567')
     """
-    explicit = _EXPLICIT_CHECK.match(raw.upper())
-    compact = _SEPARATORS.sub("", raw).upper()
-    if explicit or (len(compact) == 9 and compact[:8].isdigit()):
-        number, check = (explicit.group(1).zfill(8), explicit.group(2)) if explicit else (
-            compact[:8], compact[8])
-        if check not in dni_check_characters(number):
-            raise InvalidValue(
-                "dígito verificador del DNI no coincide (DNI check character does not match)"
-            )
-        return number
-    if not compact.isdigit() or not 6 <= len(compact) <= 8:
+    upper = raw.strip().upper()
+    head, dash, tail = upper.rpartition("-")
+    if dash and len(tail.strip()) == 1:  # "12345678-1": the check character is explicit
+        number, check = _SEPARATORS.sub("", head).translate(_OCR_DIGITS), tail.strip()
+    else:
+        compact = _SEPARATORS.sub("", upper)
+        number, check = compact[:8].translate(_OCR_DIGITS), compact[8:]
+        if len(compact) < 9:
+            check = ""
+        elif len(compact) > 9:
+            number = compact  # too long: reported as malformed below
+    if not number.isdigit() or not number.isascii() or not 6 <= len(number) <= 8:
         raise InvalidValue("número de DNI mal formado (malformed DNI number)")
-    return compact.zfill(8)
+    number = number.zfill(8)
+    if check and check not in dni_check_characters(number):
+        raise InvalidValue(
+            "dígito verificador del DNI no coincide (DNI check character does not match)"
+        )
+    return number
 
 
 def clean_document_number(raw: str, *, document_type: str) -> str:

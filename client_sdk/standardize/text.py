@@ -25,6 +25,14 @@ class InvalidValue(ValueError):
 _DOUBLE_ENCODED = re.compile("Ã[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
                              "\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
 _ENYE_STANDINS = re.compile(r"(?<=[A-Z])[—Ð¥¤]|[—Ð¥¤](?=[A-Z])")
+# A lost character shown as "?" or U+FFFD: between vowels (or starting a word before a vowel)
+# it was an Ñ (PE?A, MU?OZ, ?AHUI); elsewhere an accented vowel we cannot know, so it is
+# dropped rather than split the word in two.
+_LOST_ENYE = re.compile(r"(?<=[AEIOU])[?\ufffd](?=[AEIOU])|(?<![A-ZÑ])[?\ufffd](?=[AEIOU])")
+_LOST_OTHER = re.compile(r"(?<=[A-ZÑ])[?\ufffd]+(?=[A-ZÑ])")
+# Scanner confusions: a digit inside a word is the letter it looks like (QUI5PE, R0SA).
+_OCR_IN_WORD = re.compile(r"(?<=[A-ZÑ])[0-8]|[0-8](?=[A-ZÑ])")
+_OCR_LETTERS = str.maketrans("012345678", "OIZEASGTB")
 _NOT_NAME = re.compile(r"[^A-ZÑ ]+")
 _SPACES = re.compile(r"\s+")
 _NOT_KEY = re.compile(r"[^0-9A-Z ]+")
@@ -70,13 +78,17 @@ def fold_name(text: str) -> str:
 
     >>> fold_name("  María-José  Muñoz ")
     'MARIA JOSE MUÑOZ'
-    >>> fold_name("CASTA—EDA"), fold_name("PEÐA")
-    ('CASTAÑEDA', 'PEÑA')
+    >>> fold_name("CASTA—EDA"), fold_name("PEÐA"), fold_name("MU?OZ"), fold_name("QUI5PE")
+    ('CASTAÑEDA', 'PEÑA', 'MUÑOZ', 'QUISPE')
     """
     text = repair_mojibake(text).upper()
     text = _ENYE_STANDINS.sub("Ñ", text)
     if not text.isascii():
         text = _strip_accents_keep_enye(text)
+    if "?" in text or "\ufffd" in text:
+        text = _LOST_OTHER.sub("", _LOST_ENYE.sub("Ñ", text))
+    if not text.isalpha():
+        text = _OCR_IN_WORD.sub(lambda m: m.group(0).translate(_OCR_LETTERS), text)
     text = _NOT_NAME.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
 
