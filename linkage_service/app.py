@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from linkage_service.api.deps import api_routes
@@ -26,17 +27,11 @@ from vinculo_common.schemas import known_fingerprints
 __all__ = ["create_app"]
 
 
-def _audit_session_info(service_key: Any) -> dict[str, Any]:
-    """Session info the audit log reads (its checkpoint policy), when that module exists."""
-    try:
-        from linkage_service.audit import log as audit_log
-    except ImportError:
-        return {}
-    policy_key = getattr(audit_log, "POLICY_KEY", None)
-    policy_cls = getattr(audit_log, "CheckpointPolicy", None)
-    if policy_key is None or policy_cls is None:
-        return {}
-    return {policy_key: policy_cls(signer=service_key)}
+def _audit_session_info(service_key: Ed25519PrivateKey, settings: Settings) -> dict[str, Any]:
+    """Session info the audit log reads: its checkpoint policy."""
+    from linkage_service.audit.log import POLICY_KEY, CheckpointPolicy
+
+    return {POLICY_KEY: CheckpointPolicy(signer=service_key, every=settings.audit_checkpoint_every)}
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
@@ -72,7 +67,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.state.schema_fingerprints = set(known_fingerprints()) | set(
         settings.extra_schema_fingerprints
     )
-    app.state.session_info = _audit_session_info(service_key)
+    app.state.session_info = _audit_session_info(service_key, settings)
     install_exception_handlers(app)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(api_router)

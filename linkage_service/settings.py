@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     service_key_passphrase: SecretStr | None = None
     data_dir: Path | None = None
     extra_schema_fingerprints: list[str] = Field(default_factory=list)
+    reid_max_persons: int = Field(default=20, ge=1, description="persons per reid request")
+    reid_max_requests_per_day: int = Field(default=10, ge=1, description="per requester, 24 h")
+    reid_ttl_hours: float = Field(default=168, gt=0, description="a reid request expires")
+    reid_second_approval_above: int = Field(
+        default=5, description="more persons than this need two approvals; negative: never"
+    )
+    audit_checkpoint_every: int = Field(
+        default=100, ge=0, description="sign an audit checkpoint every N entries (0: on demand)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vinculo_common.errors import ConfigError
+
+if TYPE_CHECKING:
+    from linkage_service.settings import Settings
 
 __all__ = ["ReidPolicy", "policy_from_settings"]
 
@@ -40,19 +43,13 @@ class ReidPolicy:
         return 2 if above is not None and persons > above else 1
 
 
-def policy_from_settings(settings: Any) -> ReidPolicy:
-    """Build the policy from ``Settings`` fields ``reid_max_persons``,
-    ``reid_max_requests_per_day``, ``reid_ttl_hours`` and ``reid_second_approval_above``
-    (a negative value turns the second approval off); missing fields keep the defaults.
-    """
-    default = ReidPolicy()
-    above = getattr(settings, "reid_second_approval_above", default.second_approval_above)
-    ttl_hours = getattr(settings, "reid_ttl_hours", None)
+def policy_from_settings(settings: Settings) -> ReidPolicy:
+    """The policy from the ``reid_*`` settings (a negative ``reid_second_approval_above`` turns
+    the second approval off)."""
+    above = settings.reid_second_approval_above
     return ReidPolicy(
-        max_persons=int(getattr(settings, "reid_max_persons", default.max_persons)),
-        max_requests_per_day=int(
-            getattr(settings, "reid_max_requests_per_day", default.max_requests_per_day)
-        ),
-        ttl=timedelta(hours=float(ttl_hours)) if ttl_hours is not None else default.ttl,
-        second_approval_above=None if above is None or int(above) < 0 else int(above),
+        max_persons=settings.reid_max_persons,
+        max_requests_per_day=settings.reid_max_requests_per_day,
+        ttl=timedelta(hours=settings.reid_ttl_hours),
+        second_approval_above=None if above < 0 else above,
     )
