@@ -63,6 +63,8 @@ def test_dni_check_characters(number: str, expected: str) -> None:
         ("I234S678", "12345678"),  # letters a scanner reads for digits
         ("O1234567", "01234567"),
         ("1234S678-1", "12345678"),
+        ("1234567D", "01234567"),  # lost leading zero and a check letter
+        ("1234567B", "12345678"),  # B is no check letter of 01234567: a scanner's 8
     ],
 )
 def test_clean_dni(raw: str, expected: str) -> None:

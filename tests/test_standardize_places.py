@@ -76,6 +76,9 @@ def test_indicators() -> None:
         ("", "inei", ""),
         ("140101", "reniec", "150101"),
         ("140000", "reniec", "15"),
+        ("070207", "inei", "080204"),  # only RENIEC knows it: translated
+        ("0702", "inei", "0802"),
+        ("140101", "inei", "140101"),  # valid INEI code: read as INEI
     ],
 )
 def test_standardize_ubigeo(raw: str, system: str, expected: str) -> None:
@@ -88,7 +91,7 @@ def test_standardize_ubigeo(raw: str, system: str, expected: str) -> None:
         ("15-01-01", "inei", "mal formado"),
         ("LIMA", "inei", "mal formado"),
         ("1501011", "inei", "mal formado"),
-        ("159999", "inei", "desconocido"),
+        ("159999", "inei", "desconocido en las tablas INEI y RENIEC"),
         ("990000", "inei", "desconocido"),
         ("999999", "reniec", "RENIEC desconocido"),
     ],

@@ -102,6 +102,12 @@ def clean_dni(raw: str) -> str:
             check = ""
         elif len(compact) > 9:
             number = compact  # too long: reported as malformed below
+        if compact[-1:] and compact[-1] in _CHECK_LETTERS and compact[:-1].isdigit() and (
+                6 <= len(compact) - 1 <= 7):
+            # a lost leading zero and a check letter: "1234567D" is 01234567 + D
+            short, letter = compact[:-1].zfill(8), compact[-1]
+            if letter in dni_check_characters(short) or not number.isdigit():
+                number, check = short, letter
     if not number.isdigit() or not number.isascii() or not 6 <= len(number) <= 8:
         raise InvalidValue("número de DNI mal formado (malformed DNI number)")
     number = number.zfill(8)

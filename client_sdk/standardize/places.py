@@ -23,11 +23,14 @@ def standardize_ubigeo(text: str, *, system: str = "inei") -> str:
 
     A leading zero lost by a spreadsheet is restored (``10101`` → ``010101``); a 6-digit code
     ending in ``00``/``0000`` is a province/department. With ``system="reniec"`` the code is
-    translated from RENIEC's numbering. Raises :class:`InvalidValue` for a malformed or
-    unknown code.
+    translated from RENIEC's numbering. With ``system="inei"`` an INEI code is kept as it is
+    and a code that only RENIEC knows is translated (its only valid reading; a code valid in
+    both is read as INEI). Raises :class:`InvalidValue` for a malformed or unknown code.
 
     >>> standardize_ubigeo("10101"), standardize_ubigeo("15"), standardize_ubigeo("")
     ('010101', '15', '')
+    >>> standardize_ubigeo("070207")  # RENIEC-only code: Cusco, Acomayo, in INEI numbering
+    '080204'
     """
     code = text.strip()
     if code.endswith(".0"):  # a number cell read back as float text
@@ -44,9 +47,14 @@ def standardize_ubigeo(text: str, *, system: str = "inei") -> str:
         if translated is None:
             raise InvalidValue("UBIGEO RENIEC desconocido (unknown RENIEC UBIGEO)")
         return translated
-    if not ubigeo.is_inei(code):
-        raise InvalidValue("UBIGEO desconocido en la tabla INEI (unknown INEI UBIGEO)")
-    return code
+    if ubigeo.is_inei(code):
+        return code
+    # Not an INEI code but a RENIEC one: RENIEC codes (copied from a DNI) are the usual slip in
+    # an INEI column, and this is the code's only valid reading.
+    translated = ubigeo.reniec_to_inei(code)
+    if translated is None:
+        raise InvalidValue("UBIGEO desconocido en las tablas INEI y RENIEC (unknown UBIGEO)")
+    return translated
 
 
 def coarsen_ubigeo(code: str, *, level: str) -> str:
