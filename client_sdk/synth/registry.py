@@ -148,8 +148,8 @@ def _date_typo(d: date, rnd: random.Random, latest: date) -> date | None:
     return None
 
 
-def _format_noise(number: str, doc_type: str, rnd: random.Random) -> str:
-    if doc_type == "OTRO" and rnd.random() < 0.5:
+def _format_noise(number: str, doc_type: str, nationality: str, rnd: random.Random) -> str:
+    if doc_type == "OTRO" and nationality == "VEN" and rnd.random() < 0.5:
         return "V-" + f"{int(number):,}".replace(",", ".") if number.isdigit() else number
     style = rnd.random()
     if style < 0.4:
@@ -299,7 +299,7 @@ class _Renderer:
         if seen("ocr_error_document", bool(mask & _BIT["ocr_error_document"]), q):
             number = ocr_confusion(number, rnd, table=OCR_DIGITS)
         if seen("document_format_noise", bool(mask & _BIT["document_format_noise"]), q):
-            number = _format_noise(number, kind, rnd)
+            number = _format_noise(number, kind, p.nationality, rnd)
         if seen("document_type_missing", bool(mask & _BIT["document_type_missing"]), q):
             kind = ""
         elif seen("document_type_wrong", bool(mask & _BIT["document_type_wrong"]), q):
