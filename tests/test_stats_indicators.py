@@ -215,3 +215,16 @@ def test_counting_rules_by_hand() -> None:
     assert dict(zip(revisits["episodios"], revisits["personas"], strict=True)) == {
         "Un episodio": 1, "Dos episodios": 1, "Tres o más episodios": 0,
         "Sin fecha conocida": 1, "Total": 3}
+    overlap = overlap_table(snapshot).frame()
+    assert dict(zip(overlap["registros"], overlap["personas"], strict=True)) == {
+        "Solo policía (RETA)": 1, "Solo fiscalía (SISTRA)": 1, "Solo atención (CARE)": 0,
+        "Policía (RETA) y fiscalía (SISTRA)": 0, "Policía (RETA) y atención (CARE)": 0,
+        "Fiscalía (SISTRA) y atención (CARE)": 0, "Los tres registros": 1, "Total": 3}
+
+
+def test_an_empty_bank_gives_empty_tables() -> None:
+    from linkage_service.stats import SNAPSHOT_COLUMNS, build_tables
+
+    tables = build_tables(pd.DataFrame(columns=list(SNAPSHOT_COLUMNS)))
+    assert tables["personas_por_sexo"]["rows"] == [["Total", 0]]
+    assert tables["superposicion_registros"]["rows"][-1][-1] == 0

@@ -115,7 +115,7 @@ def overlap_table(snapshot: pd.DataFrame, *,
     combos: list[tuple[str, ...]] = [("police",), ("prosecutor",), ("care",),
                                      ("police", "prosecutor"), ("police", "care"),
                                      ("prosecutor", "care"), ("police", "prosecutor", "care")]
-    main = roles.map(lambda r: tuple(x for x in _MAIN_ROLES if x in r))
+    main = roles.map(lambda r: "+".join(x for x in _MAIN_ROLES if x in r)).astype(str)
     values: dict[VarKey, int] = {TOTAL_KEY: len(roles)}
     rows: list[Row] = []
     for combo in combos:
@@ -124,9 +124,9 @@ def overlap_table(snapshot: pd.DataFrame, *,
             " y ".join(parts) if len(combo) < 3 else "Los tres registros")
         flags = tuple("Sí" if r in combo else "No" for r in _MAIN_ROLES)
         key = ("registros", ("+".join(combo),))
-        values[key] = int((main == combo).sum())
+        values[key] = int((main == "+".join(combo)).sum())
         rows.append(((label[0].upper() + label[1:], *flags), key))
-    others = int((main == ()).sum())
+    others = int((main == "").sum())
     if others:
         values[("registros", ("otras",))] = others
         rows.append((("Solo otras fuentes", "No", "No", "No"), ("registros", ("otras",))))

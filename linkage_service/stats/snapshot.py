@@ -125,16 +125,17 @@ def normalize_snapshot(snapshot: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(index=range(len(snapshot)))
     for column in _TEXT:
         values = snapshot[column] if column in snapshot.columns else pd.Series([""] * len(frame))
-        frame[column] = [
+        frame[column] = pd.Series([
             "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
             for value in values
-        ]
+        ], index=frame.index, dtype=object).astype(str)
     for column in _INTS:
         values = snapshot[column] if column in snapshot.columns else pd.Series([None] * len(frame))
         numbers = pd.to_numeric(pd.Series(list(values)), errors="coerce").round()
         frame[column] = numbers.astype("Int64")
     raw = snapshot["exploitation"] if "exploitation" in snapshot.columns else [None] * len(frame)
-    frame["exploitation"] = [_forms(value) for value in raw]
+    frame["exploitation"] = pd.Series([_forms(value) for value in raw], index=frame.index,
+                                      dtype=object)
     if (frame["person_id"] == "").any() or (frame["source"] == "").any():
         raise InputError("la instantánea del banco tiene filas sin person_id o sin source")
     frame["sex"] = frame["sex"].str.upper()
