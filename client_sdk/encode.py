@@ -70,6 +70,7 @@ class EncodeSummary:
     schema_fingerprint: str
     seconds: float
     header: dict[str, Any] = field(default_factory=dict)
+    notes: int = 0  # rows kept with one field dropped (see the rejects report)
 
     def message(self) -> str:
         """Spanish first, then English, one line.
@@ -82,6 +83,8 @@ class EncodeSummary:
             f"Codificados {format_count(self.encoded)} registros; rechazados "
             f"{format_count(self.rejected)} (ver {self.rejects_path})"
         )
+        if self.notes:
+            text += f"; {format_count(self.notes)} conservados sin un campo inválido"
         if self.unknown_columns:
             text += f"; columnas desconocidas: {', '.join(self.unknown_columns)}"
         return (
@@ -229,17 +232,17 @@ def encode_file(
     header: dict[str, Any] = {}
     try:
         for chunk in run:
-            if not (strict and run.rejects):
+            if not (strict and run.rows_rejected):
                 for enc in encoder.encode_chunk(chunk):
                     writer.add(record_ref=enc.record_ref, clk=enc.clk, locator=enc.locator,
                                attributes=enc.attributes, extras=enc.extras)
             if progress is not None:
                 progress(run.rows_read)
         write_rejects(rejects_path, run.rejects)
-        if strict and run.rejects:
+        if strict and run.rows_rejected:
             writer.abort()
             raise InputError(
-                f"modo estricto: {format_count(len(run.rejects))} rechazos (ver "
+                f"modo estricto: {format_count(run.rows_rejected)} filas rechazadas (ver "
                 f"{rejects_path}); no se escribió el lote (strict: batch not written)"
             )
         if writer.count == 0:
@@ -259,6 +262,7 @@ def encode_file(
         rows_read=run.rows_read,
         encoded=int(header["record_count"]),
         rejected=run.rows_rejected,
+        notes=sum(1 for r in run.rejects if r.kept and r.column),
         unknown_columns=tuple(run.unknown_columns),
         input_encoding=str(run.encoding),
         mapping=mapping_label,

@@ -60,7 +60,8 @@ class StandardizeRun:
         self.encoding = table.encoding
         self.unknown_columns: list[str] = list(resolution.unknown)
         self.rejects: list[Reject] = [
-            Reject(table.header_row, "", f"columna desconocida: {name} (unknown column)")
+            Reject(table.header_row, "", f"columna desconocida: {name} (unknown column)",
+                   kept=True)
             for name in resolution.unknown
         ]
         self._table = table

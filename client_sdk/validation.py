@@ -57,6 +57,9 @@ class Reject:
     row: int  # as a spreadsheet shows it: header = 1, first data row = 2
     column: str  # canonical column name; "" for the whole row or the file
     reason: str  # Spanish first, English in parentheses
+    # True for a note: the row was kept (only this field dropped), or a file-level remark such
+    # as an unknown column. A victim's record is not lost for a mistyped document number.
+    kept: bool = False
 
 
 def map_column(
@@ -160,6 +163,7 @@ class RowValidator:
 
         records: list[StandardizedRecord] = []
         rejects: list[Reject] = []
+        notes: list[Reject] = []
         given_col, paternal_col, maternal_col = (
             col["nombres"], col["apellido_paterno"], col["apellido_materno"])
         numbers = col["numero_documento"]
@@ -178,7 +182,11 @@ class RowValidator:
                     document_number = clean_document_number(numbers[index],
                                                             document_type=document_type)
                 except InvalidValue as exc:
-                    row_problems.append(("numero_documento", str(exc)))
+                    # A wrong check character or a malformed number is usually a typo: keep
+                    # the record (names and dates still link it) without the document.
+                    notes.append(Reject(first_row + index, "numero_documento",
+                                        f"{exc}; se conserva el registro sin documento "
+                                        "(record kept without document)", kept=True))
             event, birth, age = events[index], births[index], ages[index]
             if birth is not None:
                 try:
@@ -187,7 +195,10 @@ class RowValidator:
                     row_problems.append(("fecha_nacimiento", str(exc)))
             if row_problems:
                 rejects.extend(Reject(first_row + index, c, why) for c, why in row_problems)
+                notes.clear()
                 continue
+            rejects.extend(notes)
+            notes.clear()
             if birth is not None and event is not None:
                 exact = age_at(birth, event)
                 age = exact if exact is not None else age

@@ -64,10 +64,27 @@ BAD_VALUES = [
     ("forma_explotacion", "sexual;pesca", "explotación no reconocida"),
     ("nacionalidad", "ATLANTIDA", "nacionalidad no reconocida"),
     ("numero_documento", "4567812", None),  # 7 digits: a lost zero, accepted
-    ("numero_documento", "45678", "DNI mal formado"),
-    ("numero_documento", "4567812X", "DNI mal formado"),
-    ("numero_documento", "456781231", "dígito verificador"),  # right one is 9 / C
 ]
+
+# A bad document number drops only the document: the record is kept and the note says so.
+BAD_DOCUMENTS = [
+    ("45678", "DNI mal formado"),
+    ("4567812X", "DNI mal formado"),
+    ("456781231", "dígito verificador"),  # right one is 9 / C
+]
+
+
+@pytest.mark.parametrize(("value", "fragment"), BAD_DOCUMENTS)
+def test_bad_document_keeps_the_record_without_it(tmp_path: Path, value: str,
+                                                  fragment: str) -> None:
+    records, run = _run(tmp_path, [{**GOOD, "numero_documento": value}])
+    [record] = records
+    assert record.document_number == ""
+    [note] = run.rejects
+    assert (note.row, note.column, note.kept) == (2, "numero_documento", True)
+    assert fragment in note.reason and "sin documento" in note.reason
+    assert value not in note.reason
+    assert (run.rows_read, run.rows_accepted, run.rows_rejected) == (1, 1, 0)
 
 
 @pytest.mark.parametrize(("column", "value", "fragment"), BAD_VALUES)
@@ -155,7 +172,8 @@ def test_unknown_columns_are_reported_on_row_1(tmp_path: Path) -> None:
     assert len([r for chunk in run for r in chunk]) == 1
     assert run.unknown_columns == ["Color favorito", "(sin nombre, posición 4)",
                                    "(sin nombre, posición 5)"]
-    assert run.rejects[0] == Reject(1, "", "columna desconocida: Color favorito (unknown column)")
+    assert run.rejects[0] == Reject(1, "", "columna desconocida: Color favorito (unknown column)",
+                                    kept=True)
 
 
 def test_age_and_birth_years(tmp_path: Path) -> None:
