@@ -1,0 +1,295 @@
+"""Persons from scored pairs: best-first merging that stays coherent, respects decisions,
+and keeps labels stable across incremental runs.
+
+Rules, in order:
+
+1. Start from the existing persons (``existing_labels``; None for a new record). A person
+   holding a pair that a reviewer marked *cannot-link* is dissolved into single records and
+   rebuilt below (that is how a split happens).
+2. *Must-link* decisions join their records' clusters unconditionally; a must-link that would
+   put a cannot-link pair in one person raises ``Conflict``.
+3. Pairs at or above ``link_threshold`` are taken best first. Two clusters merge only when
+   no cannot-link joins them, the merged size stays ≤ ``max_cluster_size``, and the mean match
+   probability over *all* their cross pairs (pairs never scored count as 0) is at least
+   ``min_cohesion``. So a chain A–B–C–D cannot become one person on its links alone: {A,B}
+   and {C,D} share one scored pair out of four. Refused pairs are returned for review.
+4. Labels: each final cluster takes the existing label it holds most records of (ties: the
+   label whose first record has the lowest row index, i.e. the oldest if rows are ordered
+   oldest first), each label at most once; other clusters get ``new_label_prefix`` + k.
+   Lineage: a cluster with records of several old labels is a *merge* (old labels → kept
+   label); an old label whose records end in several clusters is a *split*.
+
+>>> import numpy as np
+>>> pairs = ScoredPairs(left=np.array([0, 1]), right=np.array([1, 2]),
+...                     probability=np.array([0.99, 0.98]))
+>>> result = cluster(n=4, pairs=pairs, existing_labels=[None, None, None, None])
+>>> result.labels.tolist()
+['new-0', 'new-0', 'new-0', 'new-1']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vinculo_common.errors import Conflict
+
+__all__ = [
+    "ClusterParams",
+    "Clustering",
+    "Decisions",
+    "LineageEvent",
+    "ScoredPairs",
+    "cluster",
+]
+
+
+@dataclass(frozen=True)
+class ScoredPairs:
+    """Record pairs (row indices) and their match probability."""
+
+    left: np.ndarray
+    right: np.ndarray
+    probability: np.ndarray
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Reviewers' decisions as (k, 2) arrays of row-index pairs."""
+
+    must_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
+    cannot_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """Merging rules; see the module docstring."""
+
+    link_threshold: float = 0.9
+    min_cohesion: float = 0.4
+    max_cluster_size: int = 50
+    min_probability_kept: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.link_threshold <= 1.0:
+            raise ValueError(f"link_threshold must be in (0, 1] (got {self.link_threshold})")
+        if not 0.0 <= self.min_cohesion <= 1.0:
+            raise ValueError(f"min_cohesion must be in [0, 1] (got {self.min_cohesion})")
+        if self.max_cluster_size < 2:
+            raise ValueError(f"max_cluster_size must be ≥ 2 (got {self.max_cluster_size})")
+
+
+@dataclass(frozen=True)
+class LineageEvent:
+    """``merge``: old labels → [kept label]; ``split``: [old label] → labels of its parts."""
+
+    kind: str
+    old: tuple[str, ...]
+    new: tuple[str, ...]
+
+
+@dataclass
+class Clustering:
+    """Label per record, lineage, and the links refused (left, right, reason)."""
+
+    labels: np.ndarray  # object array of str
+    events: list[LineageEvent]
+    refused: list[tuple[int, int, str]]
+    warnings: list[str]
+
+
+class _Clusters:
+    """Disjoint sets with, per root, size, Σ probability to neighbouring roots and cannot-links."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = np.arange(n)
+        self.size = np.ones(n, dtype=np.int64)
+        self.adj: dict[int, dict[int, float]] = {}
+        self.cannot: dict[int, set[int]] = {}
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        root = i
+        while parent[root] != root:
+            root = int(parent[root])
+        while parent[i] != root:
+            parent[i], i = root, int(parent[i])
+        return root
+
+    def union(self, a: int, b: int) -> int:
+        """Merge roots a and b; the larger stays root. Returns the new root."""
+        if self.size[a] < self.size[b]:
+            a, b = b, a
+        self.parent[b] = a
+        self.size[a] += self.size[b]
+        small_adj = self.adj.pop(b, {})
+        big_adj = self.adj.setdefault(a, {})
+        for x, p in small_adj.items():
+            if x == a:
+                continue
+            other = self.adj[x]
+            other[a] = other.get(a, 0.0) + other.pop(b)
+            big_adj[x] = big_adj.get(x, 0.0) + p
+        big_adj.pop(b, None)
+        self.adj[a].pop(a, None)
+        small_cannot = self.cannot.pop(b, set())
+        if small_cannot:
+            big_cannot = self.cannot.setdefault(a, set())
+            for x in small_cannot:
+                other_set = self.cannot[x]
+                other_set.discard(b)
+                other_set.add(a)
+                big_cannot.add(x)
+        return a
+
+    def add_probability(self, a: int, b: int, p: float) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        row_a = self.adj.setdefault(ra, {})
+        row_b = self.adj.setdefault(rb, {})
+        row_a[rb] = row_a.get(rb, 0.0) + p
+        row_b[ra] = row_b.get(ra, 0.0) + p
+
+    def add_cannot(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        self.cannot.setdefault(ra, set()).add(rb)
+        self.cannot.setdefault(rb, set()).add(ra)
+
+
+def _pair_array(values: np.ndarray, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.int64).reshape(-1, 2)
+    if len(arr) and (arr.min() < 0 or arr.max() >= n):
+        raise ValueError(f"{what} pairs must hold row indices in [0, {n})")
+    return arr
+
+
+def cluster(
+    *,
+    n: int,
+    pairs: ScoredPairs,
+    existing_labels: Sequence[str | None] | np.ndarray,
+    decisions: Decisions | None = None,
+    params: ClusterParams | None = None,
+    new_label_prefix: str = "new-",
+) -> Clustering:
+    """Assign every record to a person; see the module docstring for the rules.
+
+    >>> import numpy as np
+    >>> pairs = ScoredPairs(left=np.array([0]), right=np.array([1]), probability=np.array([0.99]))
+    >>> cluster(n=2, pairs=pairs, existing_labels=["P1", None]).labels.tolist()
+    ['P1', 'P1']
+    """
+    params = params or ClusterParams()
+    decisions = decisions or Decisions()
+    if len(existing_labels) != n:
+        raise ValueError(f"existing_labels must have one entry per record ({n})")
+    old = [lab if lab else None for lab in existing_labels]
+    if any(lab is not None and lab.startswith(new_label_prefix) for lab in old):
+        raise ValueError(f"existing labels must not start with {new_label_prefix!r}")
+    must = _pair_array(decisions.must_link, n, "must_link")
+    cannot = _pair_array(decisions.cannot_link, n, "cannot_link")
+    left = np.asarray(pairs.left, dtype=np.int64)
+    right = np.asarray(pairs.right, dtype=np.int64)
+    prob = np.asarray(pairs.probability, dtype=float)
+    warnings: list[str] = []
+
+    # 1. existing persons, except those a cannot-link now splits.
+    first_row: dict[str, int] = {}
+    for i, lab in enumerate(old):
+        if lab is not None:
+            first_row.setdefault(lab, i)
+    dissolved = {old[a] for a, b in cannot.tolist() if old[a] is not None and old[a] == old[b]}
+    cl = _Clusters(n)
+    for i, lab in enumerate(old):
+        if lab is not None and lab not in dissolved:
+            ra, rb = cl.find(first_row[lab]), cl.find(i)
+            if ra != rb:
+                cl.union(ra, rb)
+    # 2. must-links, then cannot-links checked.
+    for a, b in must.tolist():
+        ra, rb = cl.find(a), cl.find(b)
+        if ra != rb:
+            cl.union(ra, rb)
+    for a, b in cannot.tolist():
+        if cl.find(a) == cl.find(b):
+            raise Conflict(
+                "decisiones contradictorias: un par 'no enlazar' quedaría en la misma persona "
+                "por decisiones 'enlazar' (conflicting must-link and cannot-link decisions)"
+            )
+        cl.add_cannot(a, b)
+    kept = prob >= params.min_probability_kept
+    for a, b, p in zip(left[kept].tolist(), right[kept].tolist(), prob[kept].tolist(), strict=True):
+        cl.add_probability(a, b, p)
+    # 3. best-first coherent merging.
+    refused: list[tuple[int, int, str]] = []
+    strong = np.flatnonzero(prob >= params.link_threshold)
+    strong = strong[np.argsort(-prob[strong], kind="stable")]
+    for a, b in zip(left[strong].tolist(), right[strong].tolist(), strict=True):
+        ra, rb = cl.find(a), cl.find(b)
+        if ra == rb:
+            continue
+        if rb in cl.cannot.get(ra, ()):
+            refused.append((a, b, "cannot_link"))
+            continue
+        size_a, size_b = int(cl.size[ra]), int(cl.size[rb])
+        if size_a + size_b > params.max_cluster_size:
+            refused.append((a, b, "size_cap"))
+            continue
+        cohesion = cl.adj.get(ra, {}).get(rb, 0.0) / (size_a * size_b)
+        if cohesion < params.min_cohesion:
+            refused.append((a, b, "cohesion"))
+            continue
+        cl.union(ra, rb)
+    caps = sum(1 for *_, why in refused if why == "size_cap")
+    if caps:
+        warnings.append(
+            f"{caps} enlaces rechazados por el tamaño máximo de persona "
+            f"({params.max_cluster_size}) (links refused by the cluster size cap)"
+        )
+    roots = np.fromiter((cl.find(i) for i in range(n)), dtype=np.int64, count=n)
+    refused = [r for r in refused if roots[r[0]] != roots[r[1]]]
+    labels, events = _assign_labels(roots, old, first_row, new_label_prefix)
+    return Clustering(labels=labels, events=events, refused=refused, warnings=warnings)
+
+
+def _assign_labels(
+    roots: np.ndarray, old: list[str | None], first_row: dict[str, int], prefix: str
+) -> tuple[np.ndarray, list[LineageEvent]]:
+    overlap: dict[tuple[int, str], int] = {}
+    parts: dict[str, set[int]] = {}
+    for i, lab in enumerate(old):
+        if lab is not None:
+            r = int(roots[i])
+            overlap[(r, lab)] = overlap.get((r, lab), 0) + 1
+            parts.setdefault(lab, set()).add(r)
+    ranked = sorted(overlap.items(), key=lambda kv: (-kv[1], first_row[kv[0][1]], kv[0][0]))
+    label_of_root: dict[int, str] = {}
+    used: set[str] = set()
+    for (r, lab), _count in ranked:
+        if r not in label_of_root and lab not in used:
+            label_of_root[r] = lab
+            used.add(lab)
+    k = 0
+    labels = np.empty(len(roots), dtype=object)
+    for i, r in enumerate(roots.tolist()):
+        if r not in label_of_root:
+            label_of_root[r] = f"{prefix}{k}"
+            k += 1
+        labels[i] = label_of_root[r]
+    events: list[LineageEvent] = []
+    for lab in sorted(parts, key=lambda x: first_row[x]):
+        if len(parts[lab]) > 1:
+            new = sorted({label_of_root[r] for r in parts[lab]}, key=lambda x: (x != lab, x))
+            events.append(LineageEvent(kind="split", old=(lab,), new=tuple(new)))
+    olds_by_root: dict[int, set[str]] = {}
+    for r, lab in overlap:
+        olds_by_root.setdefault(r, set()).add(lab)
+    for r, labs in olds_by_root.items():
+        if len(labs) > 1:
+            kept = label_of_root[r]
+            ordered = sorted(labs, key=lambda x: (x != kept, first_row[x]))
+            events.append(LineageEvent(kind="merge", old=tuple(ordered), new=(kept,)))
+    return labels, events

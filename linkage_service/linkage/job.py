@@ -1,0 +1,465 @@
+"""The linkage job: one pure function from arrays to an assignment, ``link(inputs, params)``.
+
+Stages (each timed in ``LinkResult.timings``):
+
+1. ``candidates``: Hamming-LSH pairs over the CLKs (``blocking``) ∪ pairs sharing a keyed
+   document hash; in an incremental run only pairs touching a new record.
+2. ``dice``: exact Dice of every candidate (vectorised popcount); kept at ≥ ``dice_floor``
+   (pairs with an equal document hash are kept whatever their Dice).
+3. ``completion``: pairs the clustering needs to judge a merge fairly: a new record against
+   every member of an existing person it touches, all pairs inside a person a cannot-link
+   decision splits, and the decided pairs themselves.
+4. ``scoring``: comparison vectors, Fellegi–Sunter m/u/λ by EM (or the fixed model in
+   ``params``), match probabilities, thresholds (from the posterior unless fixed).
+5. ``clustering``: best-first coherent merging with decisions (``clustering.cluster``); merges
+   refused for low cohesion get their missing cross pairs scored and are judged once more.
+
+Nothing here touches a database, a clock or global randomness: the same inputs give the same
+result. That is also what makes it partitionable: on Dask, stage 1 is a ``map_partitions``
+over record chunks (band keys) followed by a shuffle on (band, key) so that each bucket's pairs
+come out of one partition; stage 2 is a ``map_partitions`` over pair chunks holding the CLKs
+they need; EM needs only per-partition ``bincount`` sums of responsibilities (a tree
+reduction per iteration); stage 5 runs in one task on the strong pairs, which are few (about
+one per true match). The in-process executor below is that plan with one partition.
+
+>>> from linkage_service.linkage.synthetic import synthetic_registries
+>>> d = synthetic_registries(records_per_source=200, seed=4)
+>>> result = link(LinkInputs(clks=d.clks, sources=d.sources, sex=d.sex), LinkParams())
+>>> len(result.labels) == 600 and result.counts["persons"] < 600
+True
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from linkage_service.linkage.blocking import (
+    LshParams,
+    key_block_pairs,
+    lsh_candidate_pairs,
+    merge_pairs,
+)
+from linkage_service.linkage.clustering import (
+    ClusterParams,
+    Decisions,
+    LineageEvent,
+    ScoredPairs,
+    cluster,
+)
+from linkage_service.linkage.scoring import (
+    FellegiSunterModel,
+    PairAttributes,
+    Thresholds,
+    choose_thresholds,
+    compare_pairs,
+    estimate_model,
+    match_probability,
+    u_from_random_pairs,
+)
+from linkage_service.linkage.similarity import (
+    check_clks,
+    dice_candidates_within,
+    dice_of_pairs,
+    popcounts,
+)
+
+__all__ = ["LinkInputs", "LinkParams", "LinkResult", "PairTable", "link"]
+
+
+@dataclass(frozen=True)
+class LinkInputs:
+    """Everything a job reads. Row index = record key; rows ordered oldest first.
+
+    ``existing_labels``: the person label of each record already in the bank, None for a new
+    record (None for the whole argument: every record is new). ``must_link`` /
+    ``cannot_link``: reviewers' decisions as (k, 2) row-index pairs.
+    """
+
+    clks: np.ndarray
+    sources: np.ndarray
+    sex: np.ndarray | None = None
+    birth_year_min: np.ndarray | None = None
+    birth_year_max: np.ndarray | None = None
+    nationality: np.ndarray | None = None
+    event_date: np.ndarray | None = None
+    doc_hash: np.ndarray | None = None
+    existing_labels: Sequence[str | None] | np.ndarray | None = None
+    must_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
+    cannot_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """Parameters of a job; ``to_dict`` of the result records them.
+
+    ``blocking``: "lsh" (default) or "exact" (anonlink all-pairs; small inputs and checks).
+    ``thresholds`` None: chosen from the data (``scoring.choose_thresholds``) with the two
+    rates. ``model`` None: estimated by EM; pass a recorded model to reuse its weights.
+    ``cluster.link_threshold`` is replaced by the upper threshold.
+    """
+
+    dice_floor: float = 0.7
+    blocking: str = "lsh"
+    lsh: LshParams = field(default_factory=LshParams)
+    doc_blocks: bool = True
+    thresholds: Thresholds | None = None
+    max_false_link_rate: float = 0.005
+    max_missed_rate: float = 0.005
+    model: FellegiSunterModel | None = None
+    cluster: ClusterParams = field(default_factory=ClusterParams)
+    completion_max_pairs: int = 2500
+    new_label_prefix: str = "new-"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.dice_floor < 1.0:
+            raise ValueError(f"dice_floor must be in (0, 1) (got {self.dice_floor})")
+        if self.blocking not in ("lsh", "exact"):
+            raise ValueError(f"blocking must be 'lsh' or 'exact' (got {self.blocking!r})")
+
+
+@dataclass(frozen=True)
+class PairTable:
+    """Pairs with their Dice, match probability and comparison levels (−1 = missing)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    dice: np.ndarray
+    probability: np.ndarray
+    levels: dict[str, np.ndarray]
+    reason: np.ndarray  # object: "band" | "cohesion" | "cannot_link" | "size_cap" | ""
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def take(self, index: np.ndarray, reason: np.ndarray | None = None) -> PairTable:
+        return PairTable(
+            left=self.left[index],
+            right=self.right[index],
+            dice=self.dice[index],
+            probability=self.probability[index],
+            levels={k: v[index] for k, v in self.levels.items()},
+            reason=self.reason[index] if reason is None else reason,
+        )
+
+
+@dataclass
+class LinkResult:
+    """What a job decided; a bank layer writes it (labels ``new-k`` become new pseudonyms)."""
+
+    labels: np.ndarray
+    events: list[LineageEvent]
+    auto_links: PairTable
+    review: PairTable
+    model: FellegiSunterModel
+    thresholds: Thresholds
+    counts: dict[str, int]
+    timings: dict[str, float]
+    params: dict[str, Any]
+    warnings: list[str]
+
+
+def _attributes(inputs: LinkInputs) -> PairAttributes:
+    return PairAttributes(
+        sources=np.asarray(inputs.sources),
+        sex=inputs.sex,
+        birth_year_min=inputs.birth_year_min,
+        birth_year_max=inputs.birth_year_max,
+        nationality=inputs.nationality,
+        event_date=inputs.event_date,
+        doc_hash=inputs.doc_hash,
+    )
+
+
+def _doc_keys(doc_hash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    docs = np.ascontiguousarray(doc_hash, dtype=np.uint8)
+    words = docs.view(np.uint64)
+    keys = words[:, 0] ^ (words[:, 1] * np.uint64(0x9E3779B97F4A7C15))
+    return keys, np.asarray(words.any(axis=1), dtype=bool)
+
+
+def _validate(inputs: LinkInputs) -> tuple[np.ndarray, int, list[str | None]]:
+    clks = check_clks(inputs.clks)
+    n = len(clks)
+    for name in (
+        "sources",
+        "sex",
+        "birth_year_min",
+        "birth_year_max",
+        "nationality",
+        "event_date",
+        "doc_hash",
+        "existing_labels",
+    ):
+        value = getattr(inputs, name)
+        if value is not None and len(value) != n:
+            raise ValueError(f"{name} must have one entry per CLK ({n}), got {len(value)}")
+    labels: list[str | None] = (
+        [None] * n
+        if inputs.existing_labels is None
+        else [
+            str(x) if x is not None and x == x and x != "" else None for x in inputs.existing_labels
+        ]
+    )
+    return clks, n, labels
+
+
+def _completion_pairs(
+    left: np.ndarray, right: np.ndarray, old: list[str | None], inputs: LinkInputs, limit: int
+) -> tuple[np.ndarray, np.ndarray]:
+    members: dict[str, list[int]] = {}
+    for i, lab in enumerate(old):
+        if lab is not None:
+            members.setdefault(lab, []).append(i)
+    extra: list[tuple[np.ndarray, np.ndarray]] = []
+    touched: set[tuple[int, str]] = set()
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        for new, other in ((a, b), (b, a)):
+            lab = old[other]
+            if old[new] is None and lab is not None:
+                touched.add((new, lab))
+    for new, lab in touched:
+        rows = np.asarray(members[lab][:limit], dtype=np.int64)
+        extra.append((np.full(len(rows), new, dtype=np.int64), rows))
+    for a, b in np.asarray(inputs.cannot_link, dtype=np.int64).reshape(-1, 2).tolist():
+        lab_a = old[a]
+        if lab_a is not None and lab_a == old[b]:
+            rows = np.asarray(members[lab_a], dtype=np.int64)
+            if len(rows) ** 2 <= 4 * limit:
+                ii, jj = np.triu_indices(len(rows), k=1)
+                extra.append((rows[ii], rows[jj]))
+    for decided in (inputs.must_link, inputs.cannot_link):
+        arr = np.asarray(decided, dtype=np.int64).reshape(-1, 2)
+        extra.append((arr[:, 0], arr[:, 1]))
+    if not extra:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty.copy()
+    a = np.concatenate([x for x, _ in extra])
+    b = np.concatenate([y for _, y in extra])
+    keep = a != b
+    return np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+
+
+def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
+    """Run one linkage job over arrays; see the module docstring for the stages."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter
+    t0 = clock()
+    clks, n, old = _validate(inputs)
+    involve = np.array([lab is None for lab in old], dtype=bool)
+    warnings: list[str] = []
+    counts = popcounts(clks)
+
+    # 1. candidates
+    skipped = 0
+    if params.blocking == "exact":
+        exact = dice_candidates_within(clks, threshold=params.dice_floor)
+        keep = involve[exact.left] | involve[exact.right]
+        cand_l, cand_r = exact.left[keep], exact.right[keep]
+    else:
+        cand_l, cand_r, skipped = lsh_candidate_pairs(clks, params=params.lsh, involve=involve)
+    doc_l = doc_r = np.empty(0, dtype=np.int64)
+    if params.doc_blocks and inputs.doc_hash is not None:
+        keys, has = _doc_keys(inputs.doc_hash)
+        doc_l, doc_r = key_block_pairs(keys, valid=has)
+        keep = involve[doc_l] | involve[doc_r]
+        doc_l, doc_r = doc_l[keep], doc_r[keep]
+        cand_l, cand_r = merge_pairs([(cand_l, cand_r), (doc_l, doc_r)], n=n)
+    if skipped:
+        warnings.append(f"{skipped} record-band memberships skipped in oversized LSH buckets")
+    timings["candidates"] = clock() - t0
+
+    # 2. dice
+    t = clock()
+    dice = dice_of_pairs(clks, cand_l, cand_r, counts=counts)
+    keep = dice >= params.dice_floor
+    if len(doc_l):
+        keep |= np.isin(cand_l * n + cand_r, doc_l * n + doc_r)
+    n_candidates = len(cand_l)
+    left, right, dice = cand_l[keep], cand_r[keep], dice[keep]
+    timings["dice"] = clock() - t
+
+    # 3. completion
+    t = clock()
+    comp_l, comp_r = _completion_pairs(left, right, old, inputs, params.completion_max_pairs)
+    if len(comp_l):
+        n_core = len(left)
+        all_l, all_r = merge_pairs([(left, right), (comp_l, comp_r)], n=n)
+        all_d = dice_of_pairs(clks, all_l, all_r, counts=counts)
+        core = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
+        left, right, dice = all_l, all_r, all_d
+        n_completion = len(left) - n_core
+    else:
+        core = np.ones(len(left), dtype=bool)
+        n_completion = 0
+    timings["completion"] = clock() - t
+
+    # 4. scoring
+    t = clock()
+    attributes = _attributes(inputs)
+    levels = compare_pairs(left=left, right=right, dice=dice, attributes=attributes)
+    model = estimate_model(
+        {k: v[core] for k, v in levels.items()},
+        dice=dice[core],
+        fixed=params.model,
+        fixed_u=u_from_random_pairs(attributes, seed=params.lsh.seed),
+    )
+    prob = match_probability(model, levels)
+    thresholds = params.thresholds or choose_thresholds(
+        prob[core],
+        max_false_link_rate=params.max_false_link_rate,
+        max_missed_rate=params.max_missed_rate,
+    )
+    timings["scoring"] = clock() - t
+
+    # 5. clustering (a second round scores the cross pairs of merges refused for cohesion)
+    t = clock()
+    cparams = ClusterParams(
+        link_threshold=thresholds.upper,
+        min_cohesion=params.cluster.min_cohesion,
+        max_cluster_size=params.cluster.max_cluster_size,
+        min_probability_kept=params.cluster.min_probability_kept,
+    )
+    decisions = Decisions(must_link=inputs.must_link, cannot_link=inputs.cannot_link)
+
+    def run(lf: np.ndarray, rt: np.ndarray, pr: np.ndarray):
+        return cluster(
+            n=n,
+            pairs=ScoredPairs(left=lf, right=rt, probability=pr),
+            existing_labels=old,
+            decisions=decisions,
+            params=cparams,
+            new_label_prefix=params.new_label_prefix,
+        )
+
+    clustering = run(left, right, prob)
+    extra_l, extra_r = _cohesion_pairs(
+        clustering.labels, clustering.refused, params.completion_max_pairs
+    )
+    if len(extra_l):
+        all_l, all_r = merge_pairs([(left, right), (extra_l, extra_r)], n=n)
+        if len(all_l) > len(left):
+            was = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
+            all_d = dice_of_pairs(clks, all_l, all_r, counts=counts)
+            levels = compare_pairs(left=all_l, right=all_r, dice=all_d, attributes=attributes)
+            prob = match_probability(model, levels)
+            n_completion += int((~was).sum())
+            core = np.isin(all_l * n + all_r, (left * n + right)[core], assume_unique=True)
+            left, right, dice = all_l, all_r, all_d
+            clustering = run(left, right, prob)
+    warnings.extend(clustering.warnings)
+    timings["clustering"] = clock() - t
+
+    labels = clustering.labels
+    same = labels[left] == labels[right]
+    table = PairTable(
+        left=left,
+        right=right,
+        dice=dice,
+        probability=prob,
+        levels=levels,
+        reason=np.full(len(left), "", dtype=object),
+    )
+    auto = table.take(np.flatnonzero(same & (prob >= thresholds.upper)))
+    decided = np.concatenate(
+        [
+            np.asarray(x, dtype=np.int64).reshape(-1, 2)
+            for x in (inputs.must_link, inputs.cannot_link)
+        ]
+    )
+    decided_codes = np.minimum(decided[:, 0], decided[:, 1]) * n + np.maximum(
+        decided[:, 0], decided[:, 1]
+    )
+    codes = left * n + right
+    reason = np.full(len(left), "", dtype=object)
+    reason[(prob >= thresholds.lower) & (prob < thresholds.upper)] = "band"
+    refused = {min(a, b) * n + max(a, b): why for a, b, why in clustering.refused}
+    if refused:
+        hit = np.isin(codes, np.fromiter(refused, dtype=np.int64))
+        reason[hit] = [refused[c] for c in codes[hit].tolist()]
+    review_idx = np.flatnonzero(
+        (reason != "")
+        & ~same
+        & (involve[left] | involve[right] | (reason != "band"))
+        & ~np.isin(codes, decided_codes)
+    )
+    review_idx = review_idx[np.argsort(-prob[review_idx], kind="stable")]
+    review = table.take(review_idx)
+    timings["total"] = clock() - t0
+    n_labels = len(set(labels.tolist()))
+    return LinkResult(
+        labels=labels,
+        events=clustering.events,
+        auto_links=auto,
+        review=review,
+        model=model,
+        thresholds=thresholds,
+        counts={
+            "records": n,
+            "new_records": int(involve.sum()),
+            "candidate_pairs": n_candidates,
+            "pairs_above_floor": int(core.sum()),
+            "completion_pairs": n_completion,
+            "auto_links": len(auto),
+            "review_pairs": len(review),
+            "persons": n_labels,
+            "lsh_skipped": skipped,
+            "merges": sum(e.kind == "merge" for e in clustering.events),
+            "splits": sum(e.kind == "split" for e in clustering.events),
+        },
+        timings=timings,
+        params=_params_dict(params, thresholds),
+        warnings=warnings,
+    )
+
+
+def _cohesion_pairs(
+    labels: np.ndarray, refused: list[tuple[int, int, str]], limit: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if not refused:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty.copy()
+    members: dict[str, np.ndarray] = {}
+    order = np.argsort(labels.astype(str), kind="stable")
+    sorted_labels = labels[order]
+    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    for s, e in zip(starts, np.r_[starts[1:], len(order)], strict=True):
+        members[str(sorted_labels[s])] = order[s:e]
+    out_l, out_r = [], []
+    seen: set[tuple[str, str]] = set()
+    for a, b, why in refused:
+        la, lb = str(labels[a]), str(labels[b])
+        key = (min(la, lb), max(la, lb))
+        if why != "cohesion" or key in seen:
+            continue
+        seen.add(key)
+        ma, mb = members[la], members[lb]
+        if len(ma) * len(mb) > limit:
+            continue
+        out_l.append(np.repeat(ma, len(mb)))
+        out_r.append(np.tile(mb, len(ma)))
+    if not out_l:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty.copy()
+    a_arr, b_arr = np.concatenate(out_l), np.concatenate(out_r)
+    return np.minimum(a_arr, b_arr).astype(np.int64), np.maximum(a_arr, b_arr).astype(np.int64)
+
+
+def _params_dict(params: LinkParams, thresholds: Thresholds) -> dict[str, Any]:
+    out = {
+        "dice_floor": params.dice_floor,
+        "blocking": params.blocking,
+        "lsh": asdict(params.lsh),
+        "doc_blocks": params.doc_blocks,
+        "thresholds": asdict(thresholds),
+        "max_false_link_rate": params.max_false_link_rate,
+        "max_missed_rate": params.max_missed_rate,
+        "cluster": asdict(params.cluster) | {"link_threshold": thresholds.upper},
+        "completion_max_pairs": params.completion_max_pairs,
+        "model_fixed": params.model is not None,
+    }
+    return out

@@ -1,0 +1,371 @@
+"""Pair scores: Dice combined with content-attribute evidence, Fellegi–Sunter style.
+
+Each candidate pair gets a *comparison vector*: one level per comparison (Dice band, sex,
+birth-year ranges, keyed document hash, nationality, same-source/same-event), −1 where a
+record lacks the attribute (a missing value is no evidence either way). A Fellegi–Sunter model
+holds, per comparison and level, m = P(level | same person) and u = P(level | different
+people), and the prior λ = P(same person) among candidates; the match weight of a pair is
+log2(λ/(1−λ)) + Σ log2(m/u), its match probability 2^w / (1 + 2^w).
+
+m, u and λ are estimated without labels by expectation–maximisation over the candidate pairs
+(``estimate_model``), assuming comparisons independent given the match status. The model is a
+plain dataclass (``to_dict``) so a job can record the weights it used.
+
+Thresholds on the match probability come from the same posterior (``choose_thresholds``): the
+upper one is the lowest at which the expected share of false links among pairs above it stays
+under ``max_false_link_rate``; the lower one the highest at which the expected share of true
+matches left below it stays under ``max_missed_rate``.
+
+>>> import numpy as np
+>>> levels = {"dice": np.array([5, 5, 0, 0]), "sex": np.array([0, 1, 1, -1])}
+>>> model = FellegiSunterModel(
+...     prior=0.5, m={"dice": [0.1] * 5 + [0.5], "sex": [0.9, 0.1]},
+...     u={"dice": [0.5] + [0.1] * 5, "sex": [0.5, 0.5]})
+>>> [round(p, 3) for p in match_probability(model, levels).tolist()]
+[0.9, 0.5, 0.038, 0.167]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "COMPARISONS",
+    "DICE_LEVELS",
+    "FellegiSunterModel",
+    "PairAttributes",
+    "Thresholds",
+    "choose_thresholds",
+    "compare_pairs",
+    "estimate_model",
+    "match_probability",
+    "match_weight",
+    "u_from_random_pairs",
+]
+
+# Lower edges of the Dice levels above the candidate floor (level 0 = floor … first edge).
+DICE_LEVELS: tuple[float, ...] = (0.75, 0.8, 0.85, 0.9, 0.95)
+
+# name → labels of its levels (index = level; −1 = missing, no evidence).
+COMPARISONS: dict[str, tuple[str, ...]] = {
+    "dice": ("<0.75", "0.75-0.8", "0.8-0.85", "0.85-0.9", "0.9-0.95", ">=0.95"),
+    "sex": ("agree", "disagree"),
+    "birth_year": ("same_year", "compatible", "disjoint"),
+    "doc_hash": ("equal", "different"),
+    "nationality": ("agree", "disagree"),
+    "same_source": ("other_source", "same_source", "same_source_same_event"),
+}
+
+
+@dataclass(frozen=True)
+class PairAttributes:
+    """Content attributes per record (row index = record), all arrays of length n.
+
+    ``birth_year_min/max``: float with NaN = unknown. ``sex``, ``nationality``,
+    ``event_date``: str with "" = unknown. ``doc_hash``: (n, 32) uint8, all-zero = none.
+    """
+
+    sources: np.ndarray
+    sex: np.ndarray | None = None
+    birth_year_min: np.ndarray | None = None
+    birth_year_max: np.ndarray | None = None
+    nationality: np.ndarray | None = None
+    event_date: np.ndarray | None = None
+    doc_hash: np.ndarray | None = None
+
+
+@dataclass
+class FellegiSunterModel:
+    """λ and per-comparison m/u probabilities (lists indexed by level)."""
+
+    prior: float
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    iterations: int = 0
+    converged: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def weights(self) -> dict[str, list[float]]:
+        """log2(m/u) per comparison and level: what each level adds to the match weight."""
+        return {
+            name: [
+                float(np.log2(mi / ui)) for mi, ui in zip(self.m[name], self.u[name], strict=True)
+            ]
+            for name in self.m
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for a job record (JSON-serialisable)."""
+        return {
+            "prior": self.prior,
+            "m": self.m,
+            "u": self.u,
+            "weights_log2": self.weights(),
+            "levels": {name: list(COMPARISONS.get(name, ())) for name in self.m},
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """On the match probability: ≥ upper links; [lower, upper) goes to review."""
+
+    upper: float
+    lower: float
+    method: str
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.lower <= self.upper < 1.0 + 1e-12:
+            raise ValueError(
+                f"thresholds must satisfy 0 < lower ≤ upper ≤ 1 (got {self.lower}, {self.upper})"
+            )
+
+
+def _dice_level(dice: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.asarray(DICE_LEVELS), dice, side="right").astype(np.int8)
+
+
+def _str_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    a, b = values[left], values[right]
+    missing = (a == "") | (b == "")
+    out = np.where(a == b, 0, 1).astype(np.int8)
+    out[missing] = -1
+    return out
+
+
+def compare_pairs(
+    *, left: np.ndarray, right: np.ndarray, dice: np.ndarray, attributes: PairAttributes
+) -> dict[str, np.ndarray]:
+    """Comparison vectors (name → int8 level per pair, −1 = missing) for the given pairs.
+
+    Birth years: ``same_year`` when both ranges are at most two years wide and intersect,
+    ``compatible`` when they intersect after one year of slack on each side, else ``disjoint``.
+
+    >>> attrs = PairAttributes(sources=np.array([0, 1]), sex=np.array(["F", "M"], dtype=object))
+    >>> v = compare_pairs(left=np.array([0]), right=np.array([1]), dice=np.array([0.91]),
+    ...                   attributes=attrs)
+    >>> {k: int(x[0]) for k, x in v.items()}
+    {'dice': 4, 'sex': 1, 'same_source': 0}
+    """
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    out: dict[str, np.ndarray] = {"dice": _dice_level(np.asarray(dice))}
+    a = attributes
+    if a.sex is not None:
+        out["sex"] = _str_levels(np.asarray(a.sex, dtype=object), left, right)
+    if a.birth_year_min is not None and a.birth_year_max is not None:
+        lo = np.asarray(a.birth_year_min, dtype=float)
+        hi = np.asarray(a.birth_year_max, dtype=float)
+        lo_a, hi_a, lo_b, hi_b = lo[left], hi[left], lo[right], hi[right]
+        with np.errstate(invalid="ignore"):
+            intersect = (lo_a <= hi_b) & (lo_b <= hi_a)
+            slack = (lo_a - 1 <= hi_b + 1) & (lo_b - 1 <= hi_a + 1)
+            narrow = (hi_a - lo_a <= 2) & (hi_b - lo_b <= 2)
+        level = np.where(intersect & narrow, 0, np.where(slack, 1, 2)).astype(np.int8)
+        level[np.isnan(lo_a) | np.isnan(hi_a) | np.isnan(lo_b) | np.isnan(hi_b)] = -1
+        out["birth_year"] = level
+    if a.doc_hash is not None:
+        docs = np.ascontiguousarray(a.doc_hash, dtype=np.uint8)
+        if docs.ndim != 2 or docs.shape[1] % 8:
+            raise ValueError(f"doc_hash must be (n, 32) uint8 (got shape {docs.shape})")
+        words = docs.view(np.uint64)
+        has = np.asarray(words.any(axis=1), dtype=bool)
+        level = np.where((words[left] == words[right]).all(axis=1), 0, 1).astype(np.int8)
+        level[~(has[left] & has[right])] = -1
+        out["doc_hash"] = level
+    if a.nationality is not None:
+        out["nationality"] = _str_levels(np.asarray(a.nationality, dtype=object), left, right)
+    sources = np.asarray(a.sources)
+    same = sources[left] == sources[right]
+    level = same.astype(np.int8)
+    if a.event_date is not None:
+        ev = np.asarray(a.event_date, dtype=object)
+        same_event = same & (ev[left] == ev[right]) & (ev[left] != "")
+        level[same_event] = 2
+    out["same_source"] = level
+    return out
+
+
+def match_weight(model: FellegiSunterModel, levels: dict[str, np.ndarray]) -> np.ndarray:
+    """log2 Bayes factor plus log2 prior odds, per pair."""
+    n = len(next(iter(levels.values())))
+    w = np.full(n, np.log2(model.prior / (1.0 - model.prior)))
+    for name, lev in levels.items():
+        if name not in model.m:
+            continue
+        table = np.log2(np.asarray(model.m[name]) / np.asarray(model.u[name]))
+        present = lev >= 0
+        w[present] += table[lev[present]]
+    return w
+
+
+def match_probability(model: FellegiSunterModel, levels: dict[str, np.ndarray]) -> np.ndarray:
+    """Posterior probability that each pair is the same person."""
+    w = np.clip(match_weight(model, levels), -60, 60)
+    return 1.0 / (1.0 + np.exp2(-w))
+
+
+def _level_counts(levels: dict[str, np.ndarray]) -> dict[str, int]:
+    return {
+        name: len(COMPARISONS.get(name, ())) or int(lev.max()) + 1 for name, lev in levels.items()
+    }
+
+
+def _m_step(
+    levels: dict[str, np.ndarray],
+    resp: np.ndarray,
+    sizes: dict[str, int],
+    pseudo: float,
+    fixed_u: dict[str, list[float]],
+) -> tuple[float, dict[str, list[float]], dict[str, list[float]]]:
+    m: dict[str, list[float]] = {}
+    u: dict[str, list[float]] = {}
+    for name, lev in levels.items():
+        present = lev >= 0
+        k = sizes[name]
+        cm = np.bincount(lev[present], weights=resp[present], minlength=k)[:k] + pseudo
+        m[name] = (cm / cm.sum()).tolist()
+        if name in fixed_u:
+            u[name] = list(fixed_u[name])
+        else:
+            cu = np.bincount(lev[present], weights=1 - resp[present], minlength=k)[:k] + pseudo
+            u[name] = (cu / cu.sum()).tolist()
+    prior = float(np.clip(resp.mean(), 1e-6, 1 - 1e-6))
+    return prior, m, u
+
+
+def estimate_model(
+    levels: dict[str, np.ndarray],
+    *,
+    dice: np.ndarray,
+    max_iterations: int = 200,
+    tolerance: float = 1e-6,
+    pseudo_count: float = 0.5,
+    fixed: FellegiSunterModel | None = None,
+    fixed_u: dict[str, list[float]] | None = None,
+) -> FellegiSunterModel:
+    """Estimate λ, m and u by EM over candidate pairs (no labels).
+
+    EM starts from responsibilities set by Dice alone (a logistic around 0.85), so the
+    "match" class is the high-similarity one. ``fixed_u`` holds u probabilities measured
+    elsewhere (``u_from_random_pairs``: almost every random pair is a non-match), which EM
+    then keeps: as in Splink, this anchors the "non-match" class when candidates are mostly
+    matches (small inputs), where free EM can swap the classes. With ``fixed`` the given
+    model is returned unchanged (a job that reuses recorded weights). Too few pairs (< 50)
+    give a model with a note, estimated all the same.
+
+    >>> rng = np.random.default_rng(0)
+    >>> is_match = rng.random(4000) < 0.3
+    >>> d = np.where(is_match, rng.uniform(0.85, 1, 4000), rng.uniform(0.7, 0.85, 4000))
+    >>> lv = {"dice": np.searchsorted(DICE_LEVELS, d, side="right").astype(np.int8)}
+    >>> sorted(estimate_model(lv, dice=d).m)
+    ['dice']
+    """
+    if fixed is not None:
+        return fixed
+    if not levels or "dice" not in levels:
+        raise ValueError("levels must contain at least the 'dice' comparison")
+    n = len(levels["dice"])
+    sizes = _level_counts(levels)
+    notes = []
+    if n < 50:
+        notes.append(f"only {n} candidate pairs: m/u estimates are rough")
+    if n == 0:
+        return FellegiSunterModel(
+            prior=0.5,
+            m={k: [1.0 / s] * s for k, s in sizes.items()},
+            u={k: [1.0 / s] * s for k, s in sizes.items()},
+            notes=notes,
+        )
+    fixed_u = {k: v for k, v in (fixed_u or {}).items() if k in levels}
+    resp = 1.0 / (1.0 + np.exp(-40.0 * (np.asarray(dice, dtype=float) - 0.85)))
+    prior, m, u = _m_step(levels, resp, sizes, pseudo_count, fixed_u)
+    converged = False
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):  # noqa: B007
+        model = FellegiSunterModel(prior=prior, m=m, u=u)
+        resp = match_probability(model, levels)
+        new_prior, new_m, new_u = _m_step(levels, resp, sizes, pseudo_count, fixed_u)
+        change = abs(new_prior - prior) + max(
+            float(np.max(np.abs(np.asarray(new_m[k]) - np.asarray(m[k])))) for k in m
+        )
+        prior, m, u = new_prior, new_m, new_u
+        if change < tolerance:
+            converged = True
+            break
+    return FellegiSunterModel(
+        prior=prior, m=m, u=u, iterations=iterations, converged=converged, notes=notes
+    )
+
+
+def u_from_random_pairs(
+    attributes: PairAttributes, *, samples: int = 100_000, seed: int = 0, pseudo_count: float = 0.5
+) -> dict[str, list[float]]:
+    """u probabilities of the attribute comparisons (not Dice) from random record pairs.
+
+    Among random pairs matches are negligible (about persons⁻¹), so level frequencies there
+    estimate u directly, without labels.
+
+    >>> attrs = PairAttributes(sources=np.zeros(1000), sex=np.array(["F", "M"] * 500, dtype=object))
+    >>> [round(x, 1) for x in u_from_random_pairs(attrs)["sex"]]
+    [0.5, 0.5]
+    """
+    n = len(attributes.sources)
+    if n < 2:
+        return {}
+    rng = np.random.default_rng(seed)
+    a = rng.integers(n, size=samples)
+    b = rng.integers(n, size=samples)
+    keep = a != b
+    a, b = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+    levels = compare_pairs(left=a, right=b, dice=np.zeros(len(a)), attributes=attributes)
+    levels.pop("dice")
+    sizes = _level_counts(levels)
+    out = {}
+    for name, lev in levels.items():
+        present = lev >= 0
+        counts = np.bincount(lev[present], minlength=sizes[name])[: sizes[name]] + pseudo_count
+        out[name] = (counts / counts.sum()).tolist()
+    return out
+
+
+def choose_thresholds(
+    probability: np.ndarray,
+    *,
+    max_false_link_rate: float = 0.005,
+    max_missed_rate: float = 0.005,
+    floor_upper: float = 0.5,
+) -> Thresholds:
+    """Upper and lower thresholds on the match probability, from the posterior itself.
+
+    upper: the lowest t ≥ ``floor_upper`` with mean(1 − p | p ≥ t) ≤ max_false_link_rate
+    (expected share of wrong auto-links). lower: the highest t ≤ upper with
+    Σ p[p < t] ≤ max_missed_rate · Σ p (expected share of true matches never seen by anyone).
+
+    >>> t = choose_thresholds(np.r_[np.full(990, 0.999), np.full(10, 0.5), np.full(1000, 0.001)])
+    >>> (t.upper, t.lower)
+    (0.999, 0.5)
+    """
+    p = np.sort(np.asarray(probability, dtype=float))[::-1]
+    if not 0 < max_false_link_rate < 1 or not 0 < max_missed_rate < 1:
+        raise ValueError("rates must be in (0, 1)")
+    if len(p) == 0:
+        return Thresholds(upper=0.99, lower=0.5, method="default (no candidate pairs)")
+    false_share = np.cumsum(1.0 - p) / np.arange(1, len(p) + 1)
+    tie_end = np.r_[p[1:] != p[:-1], True]  # a threshold takes every pair with p ≥ t
+    ok = np.flatnonzero((false_share <= max_false_link_rate) & (p >= floor_upper) & tie_end)
+    upper = float(p[ok[-1]]) if len(ok) else 0.99
+    upper = max(upper, floor_upper)
+    asc = p[::-1]
+    below = np.cumsum(asc) - asc  # Σ p strictly before each position (ascending)
+    allowed = max_missed_rate * float(p.sum())
+    tie_start = np.r_[True, asc[1:] != asc[:-1]]
+    cand = np.flatnonzero((below <= allowed) & (asc <= upper) & tie_start)
+    lower = float(asc[cand[-1]]) if len(cand) else upper
+    lower = min(max(lower, 1e-6), upper)
+    return Thresholds(upper=upper, lower=lower, method="em-posterior")
