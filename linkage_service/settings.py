@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     reid_second_approval_above: int = Field(
         default=5, description="more persons than this need two approvals; negative: never"
     )
+    stats_min_cell_floor: int = Field(
+        default=10, ge=1, description="smallest min_cell an analyst may ask for"
+    )
+    stats_dp_epsilon: float | None = Field(
+        default=None, gt=0, description="discrete Laplace noise per published cell; None: off"
+    )
     audit_checkpoint_every: int = Field(
         default=100, ge=0, description="sign an audit checkpoint every N entries (0: on demand)"
     )

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from linkage_service.api.deps import AuditDep, RequireRole, ServiceKeyDep, SessionDep, SettingsDep
 from linkage_service.auth import Actor
-from linkage_service.stats import DEFAULT_MIN_CELL, build_tables
+from linkage_service.stats import build_tables
 from vinculo_common.errors import InputError
 
 __all__ = ["load_snapshot", "router", "snapshot_digest"]
@@ -57,8 +57,8 @@ def tables(
 
     Example: ``GET /api/v1/stats/tables?min_cell=15``
     """
-    floor = int(getattr(settings, "stats_min_cell_floor", DEFAULT_MIN_CELL))
-    epsilon = getattr(settings, "stats_dp_epsilon", None)
+    floor = settings.stats_min_cell_floor
+    epsilon = settings.stats_dp_epsilon
     chosen = floor if min_cell is None else min_cell
     if chosen < floor:
         raise InputError(
