@@ -4,7 +4,6 @@ example; README gives the two set-up commands."""
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 import pytest
