@@ -32,6 +32,7 @@ from linkage_service.linkage.similarity import check_clks
 __all__ = [
     "LshParams",
     "band_keys",
+    "bands_for",
     "bits_per_band_for",
     "key_block_pairs",
     "lsh_candidate_pairs",
@@ -47,24 +48,32 @@ class LshParams:
     """Hamming-LSH parameters.
 
     ``bits_per_band`` None: chosen from the data (``bits_per_band_for``) so that an unrelated
-    record meets about ``random_partners`` others per band. ``max_bucket``: buckets larger
+    record meets about ``random_partners`` others per band. ``bands`` None: chosen
+    (``bands_for``) so that a pair at Dice ``design_dice`` (with the mean popcount of the data)
+    meets in at least one band with probability ``design_recall``; as n grows, k grows like
+    log n and the bands with it, which keeps recall flat. ``max_bucket``: buckets larger
     than this are skipped (their key carries no information, e.g. a run of zero bits) and
     counted in the result.
     """
 
-    bands: int = 48
+    bands: int | None = None
     bits_per_band: int | None = None
     random_partners: float = 0.5
+    design_dice: float = 0.8
+    design_recall: float = 0.9995
+    max_bands: int = 1024
     max_bucket: int = 2000
     seed: int = 20240601
 
     def __post_init__(self) -> None:
-        if not 1 <= self.bands <= 4096:
+        if self.bands is not None and not 1 <= self.bands <= 4096:
             raise ValueError(f"bands must be in [1, 4096] (got {self.bands})")
         if self.bits_per_band is not None and not 1 <= self.bits_per_band <= 64:
             raise ValueError(f"bits_per_band must be in [1, 64] (got {self.bits_per_band})")
         if self.random_partners <= 0:
             raise ValueError(f"random_partners must be > 0 (got {self.random_partners})")
+        if not 0.0 < self.design_dice < 1.0 or not 0.0 < self.design_recall < 1.0:
+            raise ValueError("design_dice and design_recall must be in (0, 1)")
         if self.max_bucket < 2:
             raise ValueError(f"max_bucket must be ≥ 2 (got {self.max_bucket})")
 
@@ -87,6 +96,32 @@ def bits_per_band_for(clks: np.ndarray, *, random_partners: float = 0.5) -> int:
     agree = float(np.clip(np.mean(freq**2 + (1 - freq) ** 2), 0.5, 0.999))
     k = math.log(max(n / (2 * random_partners), 2.0)) / -math.log(agree)
     return int(min(64, max(1, math.ceil(k))))
+
+
+def bands_for(
+    clks: np.ndarray,
+    *,
+    bits_per_band: int,
+    design_dice: float,
+    design_recall: float,
+    max_bands: int = 1024,
+) -> int:
+    """Bands L with 1 − (1 − q^k)^L ≥ design_recall, q = 1 − 2·popcount·(1 − d)/bits.
+
+    >>> c = np.zeros((10, 128), dtype=np.uint8); c[:, :48] = 0xFF  # popcount 384 of 1024
+    >>> bands_for(c, bits_per_band=17, design_dice=0.8, design_recall=0.9995)
+    117
+    """
+    arr = check_clks(clks)
+    nbits = arr.shape[1] * 8
+    sample = arr[:: max(1, len(arr) // 20000)]
+    mean_pc = float(np.bitwise_count(sample.view(np.uint64)).sum(axis=1).mean()) if len(arr) else 0
+    q = max(1e-6, 1.0 - 2.0 * mean_pc * (1.0 - design_dice) / nbits)
+    hit = q**bits_per_band
+    if hit >= 1.0:
+        return 1
+    bands = math.log(1.0 - design_recall) / math.log1p(-hit)
+    return int(min(max_bands, max(1, math.ceil(bands))))
 
 
 def band_keys(clks: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -211,15 +246,22 @@ def lsh_candidate_pairs(
     arr = check_clks(clks)
     n = len(arr)
     k = params.bits_per_band or bits_per_band_for(arr, random_partners=params.random_partners)
+    bands = params.bands or bands_for(
+        arr,
+        bits_per_band=k,
+        design_dice=params.design_dice,
+        design_recall=params.design_recall,
+        max_bands=params.max_bands,
+    )
     rng = np.random.default_rng(params.seed)
     nbits = arr.shape[1] * 8
     positions = np.stack(
-        [rng.choice(nbits, size=min(k, nbits), replace=False) for _ in range(params.bands)]
+        [rng.choice(nbits, size=min(k, nbits), replace=False) for _ in range(bands)]
     )
     keys = band_keys(arr, positions)
     parts = []
     skipped = 0
-    for band in range(params.bands):
+    for band in range(bands):
         left, right, s = pairs_within_groups(keys[band], max_group=params.max_bucket)
         skipped += s
         if involve is not None:
