@@ -1,0 +1,207 @@
+"""Hardening transforms (client_sdk.hardening): deterministic under the linkage secret,
+different under another secret, declared by the schema, refused when the schema differs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from client_sdk import hardening
+from client_sdk.encoding import RecordEncoder, record_ref
+from client_sdk.records import PartialDate, StandardizedRecord
+from vinculo_common.batch import LOCATOR_SIZE, BatchWriter, read_batch
+from vinculo_common.errors import InputError, SchemaMismatch
+from vinculo_common.schemas import load_linkage_schema, schema_fingerprint
+
+SECRET_A = b"A" * 32
+SECRET_B = b"B" * 32
+
+
+def _clks(n: int = 40, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, 1024)) < 0.45).astype(np.uint8).reshape(n, 128, 8).dot(
+        1 << np.arange(7, -1, -1)).astype(np.uint8)
+
+
+def _schema(*steps: dict) -> dict:
+    schema = load_linkage_schema("vinculo-v1")
+    schema["vinculo"]["schema_id"] = "test-hardened"
+    schema["vinculo"]["hardening"] = {"steps": list(steps)}
+    return schema
+
+
+def _ones(a: np.ndarray) -> np.ndarray:
+    return np.unpackbits(a, axis=1).sum(axis=1)
+
+
+def test_public_surface() -> None:
+    assert hardening.__all__ == [
+        "SALT_ATTRIBUTES", "STEP_TYPES", "Hardener", "HardeningStep", "apply", "balance",
+        "blip", "blip_epsilon", "diffuse", "diffusion_taps", "hardening_steps",
+        "keyed_permutation", "output_bits", "salt_permute", "salt_values", "xor_fold",
+    ]
+
+
+def test_xor_fold_halves_and_xors() -> None:
+    c = _clks()
+    out = hardening.xor_fold(c)
+    assert out.shape == (40, 64)
+    assert (out == (c[:, :64] ^ c[:, 64:])).all()
+    assert hardening.xor_fold(c, folds=2).shape == (40, 32)
+    with pytest.raises(InputError):
+        hardening.xor_fold(np.zeros((1, 3), dtype=np.uint8))
+
+
+def test_balance_constant_weight_and_keyed() -> None:
+    c = _clks()
+    a = hardening.balance(c, key=SECRET_A)
+    assert a.shape == (40, 256)
+    assert (_ones(a) == 1024).all()
+    assert (a == hardening.balance(c, key=SECRET_A)).all()
+    assert not (a == hardening.balance(c, key=SECRET_B)).all()
+    # Hamming distances are kept (doubled): Dice on balanced filters is 1 - d/L.
+    d_in = _ones(c[:1] ^ c[1:2])[0]
+    d_out = _ones(a[:1] ^ a[1:2])[0]
+    assert d_out == 2 * d_in
+
+
+def test_blip_rate_stability_and_key() -> None:
+    c = _clks(200)
+    refs = [bytes([i % 256, i // 256]) for i in range(200)]
+    a = hardening.blip(c, key=SECRET_A, f=0.1, record_keys=refs)
+    flipped = _ones(a ^ c).sum() / (200 * 1024)
+    assert 0.035 < flipped < 0.065  # f/2 = 0.05 of the bits change
+    assert (a == hardening.blip(c, key=SECRET_A, f=0.1, record_keys=refs)).all()
+    assert not (a == hardening.blip(c, key=SECRET_B, f=0.1, record_keys=refs)).all()
+    # Identical filters of different records get different noise.
+    twins = np.repeat(c[:1], 2, axis=0)
+    t = hardening.blip(twins, key=SECRET_A, f=0.1, record_keys=[b"r1", b"r2"])
+    assert not (t[0] == t[1]).all()
+    with pytest.raises(InputError):
+        hardening.blip(c, key=SECRET_A, f=1.5)
+
+
+def test_salt_same_salt_comparable_other_salt_not() -> None:
+    c = np.repeat(_clks(1), 3, axis=0)
+    out = hardening.salt_permute(c, key=SECRET_A, salts=["y=1990", "y=1990", "y=1991"])
+    assert (out[0] == out[1]).all()
+    assert not (out[0] == out[2]).all()
+    assert (_ones(out) == _ones(c)).all()
+    unsalted = hardening.salt_permute(c, key=SECRET_A, salts=["", "", ""])
+    assert (unsalted == c).all()
+    other = hardening.salt_permute(c, key=SECRET_B, salts=["y=1990"] * 3)
+    assert not (other[0] == out[0]).all()
+
+
+def test_salt_values_fall_back_to_coarser_attribute() -> None:
+    recs = [
+        StandardizedRecord(row=2, record_id="a", birth_date=PartialDate(1990, 5, 1), sex="F"),
+        StandardizedRecord(row=3, record_id="b", birth_year_min=1990, birth_year_max=1991,
+                           sex="F"),
+        StandardizedRecord(row=4, record_id="c"),
+    ]
+    assert hardening.salt_values(recs, ["birth_year", "birth_decade", "sex"]) == [
+        "birth_year=1990", "birth_decade=199", ""]
+
+
+def test_diffusion_is_linear_keyed_and_sized() -> None:
+    c = _clks(4)
+    a = hardening.diffuse(c, key=SECRET_A, t=3, output_bits=2048)
+    assert a.shape == (4, 256)
+    xor_in = hardening.diffuse(c[:1] ^ c[1:2], key=SECRET_A, t=3, output_bits=2048)
+    assert (xor_in[0] == (a[0] ^ a[1])).all()
+    assert (a == hardening.diffuse(c, key=SECRET_A, t=3, output_bits=2048)).all()
+    assert not (a == hardening.diffuse(c, key=SECRET_B, t=3, output_bits=2048)).all()
+
+
+def test_hardener_derives_keys_from_secret() -> None:
+    schema = _schema({"type": "blip", "f": 0.05}, {"type": "diffusion", "t": 2})
+    c = _clks()
+    refs = [bytes([i]) for i in range(40)]
+    a = hardening.apply(c, schema, SECRET_A, record_keys=refs)
+    assert (a == hardening.apply(c, schema, SECRET_A, record_keys=refs)).all()
+    assert not (a == hardening.apply(c, schema, SECRET_B, record_keys=refs)).all()
+    assert hardening.output_bits(schema) == 1024
+    # No hardening block: unchanged.
+    assert (hardening.apply(c, load_linkage_schema("vinculo-v1"), SECRET_A) == c).all()
+
+
+@pytest.mark.parametrize("steps", [
+    [{"type": "rot13"}],
+    [{"type": "blip", "f": 0}],
+    [{"type": "blip", "f": 0.1, "extra": 1}],
+    [{"type": "xor_fold", "folds": 5}],
+    [{"type": "diffusion", "t": 3, "output_bits": 1000}],
+    [{"type": "salt", "attributes": ["document_number"]}],
+    [],
+])
+def test_bad_hardening_declarations_refused(steps: list) -> None:
+    with pytest.raises(SchemaMismatch):
+        hardening.hardening_steps(_schema(*steps) if steps else
+                                  {**_schema(), "vinculo": {"hardening": {"steps": []}}})
+
+
+def test_salt_step_needs_salts() -> None:
+    h = hardening.Hardener(_schema({"type": "salt", "attributes": ["birth_year"]}),
+                           secret=SECRET_A)
+    with pytest.raises(InputError):
+        h.apply(_clks())
+
+
+def _encoder(schema: dict) -> RecordEncoder:
+    return RecordEncoder(schema=schema, linkage_secret=SECRET_A, record_ref_key=bytes(32),
+                         box_public=X25519PrivateKey.generate().public_key())
+
+
+RECORDS = [
+    StandardizedRecord(row=2, record_id="A1", given_names="ROSA", first_given_name="ROSA",
+                       surname_paternal="QUISPE", birth_date=PartialDate(1990, 5, 2), sex="F"),
+    StandardizedRecord(row=3, record_id="A2", given_names="ANA", first_given_name="ANA",
+                       surname_paternal="FLORES", sex="F"),
+]
+
+
+def test_record_encoder_applies_declared_hardening() -> None:
+    plain = _encoder(load_linkage_schema("vinculo-v1")).encode_chunk(RECORDS)
+    schema = _schema({"type": "salt", "attributes": ["birth_year"]}, {"type": "balance"},
+                     {"type": "blip", "f": 0.02})
+    enc = _encoder(schema)
+    assert enc.clk_bits == 2048
+    hard = enc.encode_chunk(RECORDS)
+    raw = np.frombuffer(b"".join(r.clk for r in plain), dtype=np.uint8).reshape(2, -1)
+    expected = hardening.apply(raw, schema, SECRET_A,
+                               record_keys=[record_ref(bytes(32), r.record_id) for r in RECORDS],
+                               salts=["birth_year=1990", ""])
+    assert [r.clk for r in hard] == [row.tobytes() for row in expected]
+    assert [r.clk for r in _encoder(schema).encode_chunk(RECORDS)] == [r.clk for r in hard]
+
+
+def test_batch_hardened_otherwise_is_refused(tmp_path: Path) -> None:
+    schema_a = _schema({"type": "balance"}, {"type": "blip", "f": 0.02})
+    schema_b = _schema({"type": "balance"}, {"type": "blip", "f": 0.05})
+    schema_c = copy.deepcopy(schema_a)
+    schema_c["vinculo"]["hardening"]["steps"].reverse()
+    fps = {schema_fingerprint(s) for s in (schema_a, schema_b, schema_c)}
+    assert len(fps) == 3
+    enc = _encoder(schema_a)
+    out = tmp_path / "a.vnb"
+    writer = BatchWriter(out, source="reta", schema_id=enc.schema_id,
+                         schema_fingerprint=enc.schema_fingerprint, secret_check="k",
+                         clk_bits=enc.clk_bits, signing_key=Ed25519PrivateKey.generate(),
+                         extra_sections=enc.extra_sections)
+    for r in enc.encode_chunk(RECORDS):
+        writer.add(record_ref=r.record_ref, clk=r.clk, locator=r.locator[:LOCATOR_SIZE],
+                   attributes=r.attributes, extras=r.extras)
+    writer.close()
+    batch = read_batch(out)
+    assert batch.clks.shape == (2, 256)
+    batch.check_compatible(schema_fingerprints={schema_fingerprint(schema_a)}, secret_check="k")
+    for other in (schema_b, schema_c, load_linkage_schema("vinculo-v1")):
+        with pytest.raises(SchemaMismatch):
+            batch.check_compatible(schema_fingerprints={schema_fingerprint(other)},
+                                   secret_check="k")
