@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from client_sdk.clk_backend import ClkEncoder
+from client_sdk.hardening import Hardener, salt_values
 from client_sdk.records import StandardizedRecord
 from vinculo_common.batch import ATTRIBUTE_FIELDS, pad_record_id, unpad_record_id
 from vinculo_common.crypto import Opener, Sealer
@@ -283,7 +284,10 @@ class RecordEncoder:
                 f"el esquema usa características que esta versión no sabe derivar: {unknown}"
             )
         self.feature_names = self._clk.feature_names
-        self.clk_bits = self._clk.clk_bits
+        # Post-processing of the CLK the schema declares (client_sdk.hardening, issue 7).
+        self._hardener = Hardener(schema, secret=linkage_secret)
+        self.clk_bits = self._hardener.output_bits if self._hardener.active \
+            else self._clk.clk_bits
         sections = meta.get("sections") or {}
         unknown_sections = set(sections) - {"doc_hash"}
         if unknown_sections:
@@ -305,9 +309,15 @@ class RecordEncoder:
         """Encode records in order; the i-th result belongs to the i-th record."""
         names = self.feature_names
         clks = self._clk.encode([[FEATURES[n](r) for n in names] for r in records])
+        refs = [record_ref(self._ref_key, rec.record_id) for rec in records]
+        if self._hardener.active and records:
+            raw = np.frombuffer(b"".join(clks), dtype=np.uint8).reshape(len(clks), -1)
+            salts = (salt_values(records, self._hardener.salt_attributes)
+                     if self._hardener.salt_attributes else None)
+            hardened = self._hardener.apply(raw, record_keys=refs, salts=salts)
+            clks = [row.tobytes() for row in hardened]
         out = []
-        for rec, clk in zip(records, clks, strict=True):
-            ref = record_ref(self._ref_key, rec.record_id)
+        for rec, clk, ref in zip(records, clks, refs, strict=True):
             extras = {}
             if self._doc_key is not None:
                 extras["doc_hash"] = doc_hash(self._doc_key, rec, self._doc_classes)
