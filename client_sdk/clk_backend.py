@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from clkhash import schema as clk_schema
@@ -120,6 +122,35 @@ class ClkEncoder:
         # blakeHash uses only the first key of each feature (clkhash.bloomfilter).
         self._blake_keys = [bytes(k[0]) for k in keys]
         self._caches: list[dict[str, int]] = [{} for _ in self._schema.fields]
+        # Per feature: token -> masks of its first k bits, k = 0, 1, 2, ... (see _token_masks).
+        self._token_caches: list[dict[str, list[int]]] = [{} for _ in self._schema.fields]
+        self._bit_masks = [1 << (self.clk_bits - 1 - bit) for bit in range(self.clk_bits)]
+
+    def _token_masks(self, index: int, token: str, k: int, encoding: str) -> list[int]:
+        """Masks of the first 0, 1, …, ≥ k bits one token sets under feature ``index``.
+
+        clkhash's ``blake_hash_token(token, k, …)`` takes the first k of a sequence of
+        positions that depends only on the token and the key (one BLAKE2b per 32 positions),
+        so the bits for k are a prefix of the bits for any larger k: one list per token
+        answers every k the bits-per-feature strategy asks for.
+        """
+        cache = self._token_caches[index]
+        masks = cache.get(token)
+        if masks is not None and len(masks) > k:
+            return masks
+        size = self.clk_bits
+        bits = blake_hash_token(token.encode(encoding), max(32, -(-k // 32) * 32),
+                                self._blake_keys[index], size)
+        bit_masks = self._bit_masks
+        masks = [0]
+        mask = 0
+        for bit in bits:
+            mask |= bit_masks[bit]
+            masks.append(mask)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[token] = masks
+        return masks
 
     def _feature_mask(self, index: int, value: str) -> int:
         """The bits feature ``index`` sets for ``value``, as an int (bit l-1-j = filter bit j)."""
@@ -130,43 +161,84 @@ class ClkEncoder:
         ngrams = list(props.comparator.tokenize(field.format_value(value)))
         if not ngrams:
             return 0
-        size = self.clk_bits
-        key = self._blake_keys[index]
+        cache = self._token_caches[index]
         mask = 0
         for token, k in zip(ngrams, props.strategy.bits_per_token(len(ngrams)), strict=False):
-            for bit in blake_hash_token(token.encode(props.encoding), k, key, size):
-                mask |= 1 << (size - 1 - bit)
+            masks = cache.get(token)
+            if masks is None or len(masks) <= k:
+                masks = self._token_masks(index, token, k, props.encoding)
+            mask |= masks[k]
         return mask
+
+    def _value_masks(self, index: int, values: Sequence[str]) -> dict[str, int]:
+        """Masks of the distinct ``values`` of one feature (memoised across calls)."""
+        cache = self._caches[index]
+        found: dict[str, int] = {}
+        for value in set(values):
+            mask = cache.get(value)
+            if mask is None:
+                try:
+                    mask = self._feature_mask(index, value)
+                except (InvalidEntryError, ValueError, UnicodeError):
+                    raise _Unencodable(index) from None
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[value] = mask
+            found[value] = mask
+        return found
 
     def encode(self, rows: Sequence[Sequence[str]]) -> list[bytes]:
         """CLK bytes of each row; InputError (without the value) if a value cannot be encoded."""
         width = len(self.feature_names)
-        caches = self._caches
-        nbytes = self.clk_bits // 8
-        out = []
         for row in rows:
             if len(row) != width:
                 raise InputError(
                     f"se esperaban {width} valores por registro, no {len(row)} (feature count)"
                 )
-            clk = 0
+        return self.encode_columns([list(values) for values in zip(*rows, strict=True)]
+                                   if rows else [[] for _ in range(width)])
+
+    def encode_columns(self, columns: Sequence[Sequence[str]]) -> list[bytes]:
+        """Like :meth:`encode`, given one sequence of values per feature (schema order).
+
+        Work goes feature by feature: each distinct value is looked up once, then each record
+        is the OR of its features' masks.
+        """
+        if len(columns) != len(self.feature_names) or len({len(c) for c in columns}) > 1:
+            raise InputError("columnas de características incompletas (feature columns)")
+        try:
+            masks = [self._column_masks(index, values) for index, values in enumerate(columns)]
+        except _Unencodable:
+            raise self._first_unencodable(columns) from None
+        nbytes = self.clk_bits // 8
+        return [reduce(or_, row, 0).to_bytes(nbytes, "big") for row in zip(*masks, strict=True)]
+
+    def _column_masks(self, index: int, values: Sequence[str]) -> list[int]:
+        found = self._value_masks(index, values)
+        if len(found) == 1:  # a feature the whole chunk leaves empty, or one constant value
+            return [found[values[0]]] * len(values)
+        return [found[value] for value in values]
+
+    def _first_unencodable(self, columns: Sequence[Sequence[str]]) -> InputError:
+        """The error for the first value, in row order, that clkhash refuses."""
+        for row in zip(*columns, strict=True):
             for index, value in enumerate(row):
-                cache = caches[index]
-                mask = cache.get(value)
-                if mask is None:
-                    try:
-                        mask = self._feature_mask(index, value)
-                    except (InvalidEntryError, ValueError, UnicodeError):
-                        raise InputError(
-                            f"valor no codificable en la característica {self.feature_names[index]}"
-                            " (value cannot be encoded)"
-                        ) from None
-                    if len(cache) >= _CACHE_LIMIT:
-                        cache.clear()
-                    cache[value] = mask
-                clk |= mask
-            out.append(clk.to_bytes(nbytes, "big"))
-        return out
+                try:
+                    self._feature_mask(index, value)
+                except (InvalidEntryError, ValueError, UnicodeError):
+                    return InputError(
+                        f"valor no codificable en la característica {self.feature_names[index]}"
+                        " (value cannot be encoded)"
+                    )
+        return InputError("valor no codificable (value cannot be encoded)")
+
+
+class _Unencodable(Exception):
+    """A value of feature ``index`` that clkhash refuses (internal: becomes InputError)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
 
 
 def reference_clks(

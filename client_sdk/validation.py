@@ -11,8 +11,8 @@ unknown UBIGEO, values outside the code lists, malformed document numbers.
 >>> checker = RowValidator(mapping=SourceMapping.canonical(), today=date(2024, 1, 1))
 >>> records, rejects = checker.check_chunk(
 ...     2, {"record_id": ["A1", "A1"], "nombres": ["Rosa Quispe", "Ana"]})
->>> [r.surname_paternal for r in records], rejects
-(['QUISPE'], [Reject(row=3, column='record_id', reason='record_id duplicado (ya en la fila 2)')])
+>>> [r.surname_paternal for r in records], [(r.row, r.column, r.reason) for r in rejects]
+(['QUISPE'], [(3, 'record_id', 'record_id duplicado (ya en la fila 2)')])
 """
 
 from __future__ import annotations
