@@ -30,8 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_AREAS = ("keys", "encode", "synth", "service", "client", "evaluate", "reid", "audit", "stats",
-          "demo")
+_AREAS = ("keys", "encode", "synth", "service", "client", "bank", "evaluate", "reid", "audit",
+          "stats", "demo")
 
 for _area in _AREAS:
     try:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from linkage_service.bank.jobs import create_job, get_job, job_public, run_job, start_job
 from linkage_service.bank.persons import (
     current_records,
     person_view,
@@ -27,12 +28,17 @@ from linkage_service.bank.snapshot import bank_snapshot
 __all__ = [
     "bank_snapshot",
     "check_pseudonym",
+    "create_job",
     "current_records",
     "decide_pair",
+    "get_job",
+    "job_public",
     "list_pending",
     "new_pseudonym",
     "person_view",
     "records_of_persons",
     "resolve_pseudonym",
     "results_for_source",
+    "run_job",
+    "start_job",
 ]

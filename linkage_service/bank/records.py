@@ -59,7 +59,7 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
         sa.select(r.id, r.source_id, r.record_ref, r.clk, r.doc_hash,
                   *[r[name] for name in CONTENT_COLUMNS])
         .where(r.is_current.is_(True))
-        .order_by(r.source_id, r.record_ref)
+        .order_by(r.id)
     ).all()
     m = _MEM.c
     members = {

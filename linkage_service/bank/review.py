@@ -42,8 +42,9 @@ def _years(a: dict[str, Any]) -> tuple[int, int] | None:
 def attribute_agreement(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Agreement]:
     """Per content attribute: agree, disagree, or unknown (missing on either side).
 
-    Birth years agree when the two ranges overlap; UBIGEOs when one is a prefix of the other
-    (a department code agrees with its districts).
+    Birth years agree when the two ranges overlap; UBIGEOs and event dates when one is a prefix
+    of the other (a department agrees with its districts, a month with its days: sources may
+    coarsen them).
 
     >>> attribute_agreement({"sex": "F", "birth_year_min": 1990, "birth_year_max": 1991},
     ...                     {"sex": "F", "birth_year_min": 1991, "birth_year_max": 1991})
@@ -58,7 +59,7 @@ def attribute_agreement(left: dict[str, Any], right: dict[str, Any]) -> dict[str
             continue
         if a in (None, "") or b in (None, ""):
             out[name] = "unknown"
-        elif name.startswith("ubigeo_"):
+        elif name.startswith("ubigeo_") or name == "event_date":
             out[name] = "agree" if str(a).startswith(str(b)) or str(b).startswith(str(a)) \
                 else "disagree"
         else:

@@ -1,0 +1,67 @@
+"""Linkage jobs: ``POST /api/v1/jobs`` starts one, ``GET /api/v1/jobs/{job_id}`` follows it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.auth import Actor
+from linkage_service.bank.jobs import create_job, forget_job, get_job, job_public, start_job
+from linkage_service.models.bank import LinkJobPublic
+from linkage_service.models.common import utcnow
+from vinculo_common.errors import InputError
+
+__all__ = ["JobCreate", "router"]
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+class JobCreate(BaseModel):
+    """Optional fixed thresholds on the match probability for this run; by default the
+    linkage core chooses them from the data (expected false-link and missed-link rates)."""
+
+    upper_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    lower_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+@router.post("", status_code=202)
+def start(
+    request: Request,
+    session: SessionDep,
+    audit: AuditDep,
+    body: JobCreate | None = None,
+    actor: Actor = RequireRole("operator"),
+) -> LinkJobPublic:
+    """Queue a linkage job over the whole bank and start it in the background (202).
+
+    Example: ``POST /api/v1/jobs {}`` → ``{"id": 4, "status": "queued", …}``
+    """
+    body = body or JobCreate()
+    parameters = body.model_dump(exclude_none=True)
+    if parameters.get("lower_threshold", 0.0) > parameters.get("upper_threshold", 1.0):
+        raise InputError("lower_threshold debe ser ≤ upper_threshold")
+    job = create_job(session, requested_by=actor.label, parameters=parameters, now=utcnow())
+    assert job.id is not None
+    try:
+        audit("link.job.create", objects=[f"job:{job.id}"])
+        session.commit()
+    except BaseException:
+        forget_job(job.id)
+        raise
+    start_job(request.app.state.engine, job_id=job.id)
+    return job_public(job)
+
+
+@router.get("/{job_id}")
+def status(
+    job_id: int, session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("operator"),
+) -> LinkJobPublic:
+    """Status, progress, parameters, counts and timings of a job.
+
+    Example: ``GET /api/v1/jobs/4`` → ``{"status": "running", "progress": 0.4, …}``
+    """
+    job = job_public(get_job(session, job_id=job_id))
+    audit("link.job.read", objects=[f"job:{job_id}"])
+    session.commit()
+    return job

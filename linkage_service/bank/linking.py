@@ -1,0 +1,157 @@
+"""The executor: hands the bank's arrays to the pure linkage core and reads its result back.
+
+This is the only module of the bank that knows the shape of ``linkage_service.linkage.link``'s
+inputs and result; the rest of the bank speaks ``BankRecords`` / ``ClusterOutcome``. Running the
+core elsewhere (a distributed engine, partitioned by blocks) means replacing this executor.
+
+Labels: the core keeps an existing person's label on the cluster holding most of its records and
+names other clusters ``new-k``; the bank turns labels into clusters and decides pseudonyms and
+lineage itself (``bank.plan``), so a split part never silently inherits an old pseudonym.
+Thresholds: chosen by the core from the data unless the job's parameters fix them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from linkage_service.bank.records import BankRecords, DecisionPairs
+from linkage_service.bank.writer import ClusterOutcome, ReviewCandidate
+
+__all__ = ["Linker", "Progress", "core_linker", "run_linkage"]
+
+Progress = Callable[[str, float], None]
+_EVIDENCE_DIGITS = 4
+
+
+class Linker(Protocol):
+    """A linkage executor: arrays in, clustering out (plus counts and the parameters used)."""
+
+    def __call__(
+        self, *, records: BankRecords, decisions: DecisionPairs, parameters: dict[str, Any],
+        progress: Progress,
+    ) -> tuple[ClusterOutcome, dict[str, Any], dict[str, Any]]: ...
+
+
+def run_linkage(
+    *, records: BankRecords, decisions: DecisionPairs, parameters: dict[str, Any],
+    progress: Progress, linker: Linker | None = None,
+) -> tuple[ClusterOutcome, dict[str, Any], dict[str, Any]]:
+    """Run ``linker`` (default: the in-process core) and return (outcome, counts, parameters)."""
+    return (linker or core_linker)(records=records, decisions=decisions, parameters=parameters,
+                                   progress=progress)
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python numbers, NaN/inf to None, tuples to lists.
+
+    >>> plain({"a": np.float64(0.5), "b": (np.int64(2), float("nan"))})
+    {'a': 0.5, 'b': [2, None]}
+    """
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _column(records: BankRecords, name: str) -> np.ndarray:
+    return np.array([a.get(name) or "" for a in records.attributes], dtype=object)
+
+
+def _years(records: BankRecords, name: str) -> np.ndarray:
+    return np.array([float(a[name]) if a.get(name) is not None else np.nan
+                     for a in records.attributes], dtype=float)
+
+
+def _doc_hashes(records: BankRecords) -> np.ndarray | None:
+    if not any(records.doc_hashes):
+        return None
+    width = max(len(d) for d in records.doc_hashes if d)
+    out = np.zeros((len(records), width), dtype=np.uint8)
+    for i, d in enumerate(records.doc_hashes):
+        if d and len(d) == width:
+            out[i] = np.frombuffer(d, dtype=np.uint8)
+    return out
+
+
+def _comparisons(levels: dict[str, np.ndarray], k: int) -> dict[str, str]:
+    """Per comparison, the label of the pair's level ("missing" when either side lacks it)."""
+    from linkage_service.linkage.scoring import COMPARISONS
+
+    out = {}
+    for name, level in levels.items():
+        value = int(level[k])
+        labels = COMPARISONS.get(name, ())
+        out[name] = "missing" if value < 0 else (labels[value] if value < len(labels)
+                                                 else str(value))
+    return out
+
+
+def core_linker(
+    *, records: BankRecords, decisions: DecisionPairs, parameters: dict[str, Any],
+    progress: Progress,
+) -> tuple[ClusterOutcome, dict[str, Any], dict[str, Any]]:
+    """Run ``linkage_service.linkage.link`` in this process.
+
+    ``parameters``: optional ``upper_threshold`` / ``lower_threshold`` (fixed thresholds on the
+    match probability; otherwise chosen from the data).
+    """
+    from linkage_service.linkage import LinkInputs, LinkParams, link
+    from linkage_service.linkage.scoring import Thresholds
+
+    if len(records) == 0:
+        used = {"note": "banco vacío (empty bank)", **parameters}
+        return ClusterOutcome(labels=np.empty(0, dtype=np.int64)), {"persons": 0}, used
+    upper, lower = parameters.get("upper_threshold"), parameters.get("lower_threshold")
+    thresholds = None
+    if upper is not None or lower is not None:
+        up = float(upper if upper is not None else 1.0)
+        lo = float(lower if lower is not None else up)
+        thresholds = Thresholds(upper=up, lower=max(min(lo, up), 1e-9), method="fixed by operator")
+    existing = [str(int(p)) if p >= 0 else None for p in records.old_person.tolist()]
+    inputs = LinkInputs(
+        clks=records.clks,
+        sources=records.source_ids,
+        sex=_column(records, "sex"),
+        birth_year_min=_years(records, "birth_year_min"),
+        birth_year_max=_years(records, "birth_year_max"),
+        nationality=_column(records, "nationality"),
+        event_date=_column(records, "event_date"),
+        doc_hash=_doc_hashes(records),
+        existing_labels=existing if any(x is not None for x in existing) else None,
+        must_link=decisions.must_link,
+        cannot_link=decisions.cannot_link,
+    )
+    progress("enlazando", 0.0)
+    result = link(inputs, LinkParams(thresholds=thresholds))
+    progress("enlazado", 1.0)
+    _, labels = np.unique(np.asarray(result.labels).astype(str), return_inverse=True)
+    review = result.review
+    candidates = [
+        ReviewCandidate(
+            left=int(review.left[k]),
+            right=int(review.right[k]),
+            score=float(review.probability[k]),
+            evidence={
+                "probability": round(float(review.probability[k]), _EVIDENCE_DIGITS),
+                "dice": round(float(review.dice[k]), _EVIDENCE_DIGITS),
+                "comparisons": _comparisons(review.levels, k),
+                "reason": str(review.reason[k]),
+            },
+        )
+        for k in range(len(review))
+    ]
+    used = plain({**parameters, **result.params, "model": result.model.to_dict(),
+                  "warnings": list(result.warnings)})
+    counts = plain(dict(result.counts))
+    return ClusterOutcome(labels=labels.astype(np.int64), review=candidates), counts, used
