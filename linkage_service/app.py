@@ -21,6 +21,7 @@ from linkage_service.db import current_revision, make_engine, migrate
 from linkage_service.logs import configure_logging, log_event
 from linkage_service.service_key import load_or_create_service_key
 from linkage_service.settings import Settings
+from linkage_service.web import install_console
 from vinculo_common.crypto import key_id
 from vinculo_common.schemas import known_fingerprints
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     install_exception_handlers(app)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(api_router)
+    install_console(app)  # /consola: HTML pages over the same functions (docs/console.md)
     # Full path template of each route, for logs and audit labels (routers nest their paths).
     app.state.route_paths = {id(route): path for path, _m, route in api_routes(app)}
     return app
