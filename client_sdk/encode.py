@@ -233,9 +233,10 @@ def encode_file(
     try:
         for chunk in run:
             if not (strict and run.rows_rejected):
-                for enc in encoder.encode_chunk(chunk):
-                    writer.add(record_ref=enc.record_ref, clk=enc.clk, locator=enc.locator,
-                               attributes=enc.attributes, extras=enc.extras)
+                encoded = encoder.encode_columns(chunk)
+                writer.add_many(record_refs=encoded.record_refs, clks=encoded.clks,
+                                locators=encoded.locators, attributes=encoded.attributes,
+                                extras=encoded.extras)
             if progress is not None:
                 progress(run.rows_read)
         write_rejects(rejects_path, run.rejects)

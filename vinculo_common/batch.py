@@ -27,9 +27,10 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -80,6 +81,49 @@ ATTRIBUTE_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_ATTRIBUTE_KEYS = sorted(ATTRIBUTE_FIELDS)
+_JSON_KEYS = [encode_basestring(key) + ":" for key in _ATTRIBUTE_KEYS]
+
+
+def _attribute_line(attributes: dict[str, Any]) -> bytes:
+    """``canonical_json(attributes) + b"\\n"``, refusing keys outside ATTRIBUTE_FIELDS.
+
+    The usual record (every field, plain str/int/None values, a list of str) is written
+    directly, which is several times faster than json.dumps and gives the same bytes;
+    anything else goes through canonical_json.
+
+    >>> a = {"sex": "F", "birth_year_min": 1990, "birth_year_max": None, "age_at_event": 17,
+    ...      "nationality": "PER", "ubigeo_birth": "1501", "ubigeo_residence": "",
+    ...      "ubigeo_event": "150101", "event_date": "2021-03", "exploitation": ["sexual"]}
+    >>> _attribute_line(a) == canonical_json(a) + b"\\n"
+    True
+    """
+    if len(attributes) == len(_ATTRIBUTE_KEYS):
+        parts = []
+        try:
+            for key, prefix in zip(_ATTRIBUTE_KEYS, _JSON_KEYS, strict=True):
+                value = attributes[key]
+                kind = type(value)
+                if kind is str:
+                    parts.append(prefix + encode_basestring(value))
+                elif kind is int:
+                    parts.append(prefix + int.__repr__(value))
+                elif value is None:
+                    parts.append(prefix + "null")
+                elif kind is list and all(type(item) is str for item in value):
+                    parts.append(prefix + "[" + ",".join(map(encode_basestring, value)) + "]")
+                else:
+                    raise KeyError(key)  # an unusual value: the general path below
+        except KeyError:
+            pass
+        else:
+            return ("{" + ",".join(parts) + "}\n").encode()
+    unknown = set(attributes) - set(ATTRIBUTE_FIELDS)
+    if unknown:
+        raise InputError(f"atributos no permitidos en claro: {sorted(unknown)}")
+    return canonical_json(attributes) + b"\n"
 
 
 def pad_record_id(record_id: str) -> bytes:
@@ -213,11 +257,33 @@ class BatchWriter:
             if value is None or len(value) != size:
                 raise InputError(f"sección {name}: se esperaban {size} bytes")
             self._files[name].write(value)
-        unknown = set(attributes) - set(ATTRIBUTE_FIELDS)
-        if unknown:
-            raise InputError(f"atributos no permitidos en claro: {sorted(unknown)}")
-        self._files["attributes"].write(canonical_json(attributes) + b"\n")
+        self._files["attributes"].write(_attribute_line(attributes))
         self._count += 1
+
+    def add_many(
+        self,
+        *,
+        record_refs: Sequence[bytes],
+        clks: Sequence[bytes],
+        locators: Sequence[bytes],
+        attributes: Sequence[dict[str, Any]],
+        extras: dict[str, Sequence[bytes]] | None = None,
+    ) -> None:
+        """``add`` for many records at once (one list per section, in record order).
+
+        Checks everything before writing anything, so a refused call adds no record.
+        """
+        columns = {"record_ref": record_refs, "clk": clks, "locator": locators, **(extras or {})}
+        count = len(attributes)
+        for name, size in self._fixed.items():
+            column = columns.get(name)
+            if column is None or len(column) != count or any(len(v) != size for v in column):
+                raise InputError(f"sección {name}: se esperaban {size} bytes")
+        lines = b"".join(map(_attribute_line, attributes))
+        for name in self._fixed:
+            self._files[name].write(b"".join(columns[name]))
+        self._files["attributes"].write(lines)
+        self._count += count
 
     @property
     def count(self) -> int:
