@@ -143,21 +143,42 @@ def test_review_decisions_are_respected_by_later_jobs(
     assert pair["agreement"]["ubigeo_birth"] == "agree"  # care sends provinces: 2101 ⊃ 210101
     assert pair["evidence"]["comparisons"]["sex"] == "agree"
 
-    def together() -> bool:
+    def persons() -> tuple[str, str]:
         reta = person_by_record(service, keys_dir, "reta")
         care = person_by_record(service, keys_dir, "care")
-        return reta["R-002"] == care["C-02"]
+        return reta["R-002"], care["C-02"]
 
     reviewer.post(f"/review/{pair['id']}", json={"decision": "not_link"})
     run_job(service)
-    assert not together()
+    b_reta, b_care = persons()
+    assert b_reta != b_care
     run_job(service, upper_threshold=0.5, lower_threshold=0.5)  # a band that would link them
-    assert not together()
+    assert persons() == (b_reta, b_care)
+
+    # The reviewer changes her mind: link → the next job merges, keeping one pseudonym.
     reviewer.post(f"/review/{pair['id']}", json={"decision": "link"})
-    run_job(service, upper_threshold=1.0, lower_threshold=1.0)
-    assert together()
+    job = run_job(service, upper_threshold=1.0, lower_threshold=1.0)
+    assert job["counts"]["persons_merged"] == 1
+    merged, _ = persons()
+    assert persons() == (merged, merged) and merged in (b_reta, b_care)
+    gone = b_care if merged == b_reta else b_reta
+    operator = service.client(service.token("operator"))
+    view = operator.get(f"/persons/{gone}")
+    assert view["status"] == "merged" and [p["pseudonym"] for p in view["current"]] == [merged]
     run_job(service)
-    assert together()
+    assert persons() == (merged, merged)
+
+    # ... and back: not_link splits the person; both parts get new pseudonyms, and both old
+    # pseudonyms (the survivor and the one merged into it) still lead to the right persons.
+    reviewer.post(f"/review/{pair['id']}", json={"decision": "not_link"})
+    job = run_job(service)
+    assert job["counts"]["persons_split"] == 1
+    part_reta, part_care = persons()
+    assert len({part_reta, part_care, merged, gone}) == 4
+    for old in (merged, gone):
+        view = operator.get(f"/persons/{old}")
+        assert sorted(p["pseudonym"] for p in view["current"]) == sorted([part_reta, part_care])
+    assert operator.get(f"/persons/{merged}")["status"] == "split"
 
 
 def test_one_job_at_a_time_and_status(loaded: Any) -> None:
@@ -221,3 +242,17 @@ def test_cli_against_a_real_server(db_url: str, keys_dir: Path, tmp_path: Path,
     failed = run_vinculo("link", "--server", server.url, "--token", uploader["reta"], "--wait",
                          check=False)
     assert failed.returncode != 0
+    if db_url.startswith("sqlite"):
+        # No identifier of the input in the database, the server's log or a response.
+        import httpx
+
+        from tests.privacy_scan import identifiers_of, scan_bytes, scan_paths
+
+        ids = identifiers_of(sorted(tmp_path.glob("cli-*.csv")))
+        assert ids["names"] and ids["record_ids"]
+        db_file = Path(db_url.removeprefix("sqlite:///"))
+        files = [db_file, db_file.with_name(db_file.name + "-wal"), server.stderr_path]
+        assert scan_paths(files, ids) == []
+        raw = httpx.get(server.url + "/api/v1/results",
+                        headers={"Authorization": f"Bearer {uploader['reta']}"}).content
+        assert scan_bytes(raw, ids, "results") == []

@@ -34,9 +34,14 @@ from vinculo_common.errors import Conflict, NotFound, VinculoError
 __all__ = ["create_job", "forget_job", "get_job", "job_public", "run_job", "start_job"]
 
 _JOB: sa.Table = LinkJob.__table__  # type: ignore[attr-defined]
-_ALIVE: set[int] = set()
+# Jobs running in this process, by (database, job id): one process may serve several databases.
+_ALIVE: set[tuple[str, int]] = set()
 _ALIVE_LOCK = threading.Lock()
 _ACTOR = "service:link-job"
+
+
+def _db_key(bind: Any) -> str:
+    return str(bind.url.render_as_string(hide_password=True))
 
 
 def create_job(
@@ -46,12 +51,13 @@ def create_job(
 
     Example: ``create_job(session, requested_by="operator:ab12", parameters={}, now=utcnow())``
     """
+    db = _db_key(session.get_bind())
     with _ALIVE_LOCK:
         open_jobs = session.execute(
             sa.select(LinkJob).where(_JOB.c.status.in_(("queued", "running")))
         ).scalars().all()
         for job in open_jobs:
-            if job.id in _ALIVE:
+            if (db, job.id) in _ALIVE:
                 raise Conflict(
                     f"ya hay un trabajo de enlace en curso (job {job.id}): espere a que termine "
                     "(a linkage job is already running)"
@@ -64,7 +70,7 @@ def create_job(
         session.add(job)
         session.flush()
         assert job.id is not None
-        _ALIVE.add(job.id)
+        _ALIVE.add((db, job.id))
         return job
 
 
@@ -169,7 +175,7 @@ def run_job(
         return "failed"
     finally:
         with _ALIVE_LOCK:
-            _ALIVE.discard(job_id)
+            _ALIVE.discard((_db_key(engine), job_id))
 
 
 def start_job(engine: Engine, *, job_id: int, linker: Linker | None = None) -> threading.Thread:
@@ -182,7 +188,7 @@ def start_job(engine: Engine, *, job_id: int, linker: Linker | None = None) -> t
     return thread
 
 
-def forget_job(job_id: int) -> None:
+def forget_job(engine: Engine, job_id: int) -> None:
     """Drop a job that will never run (its creation was rolled back) from this process."""
     with _ALIVE_LOCK:
-        _ALIVE.discard(job_id)
+        _ALIVE.discard((_db_key(engine), job_id))

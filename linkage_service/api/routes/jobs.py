@@ -47,7 +47,7 @@ def start(
         audit("link.job.create", objects=[f"job:{job.id}"])
         session.commit()
     except BaseException:
-        forget_job(job.id)
+        forget_job(request.app.state.engine, job.id)
         raise
     start_job(request.app.state.engine, job_id=job.id)
     return job_public(job)

@@ -1,0 +1,67 @@
+"""Jobs run in-process (no thread): status, progress, counts, failure kept and audited, and a
+job left behind by a stopped process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from linkage_service.bank.jobs import create_job, get_job, run_job
+from linkage_service.models.bank import LinkJob
+from linkage_service.models.common import utcnow
+
+
+def refs(n: int, seed: int) -> list[bytes]:
+    return [bytes([seed]) + i.to_bytes(31, "big") for i in range(n)]
+
+
+def test_run_job_in_process_records_counts_and_timings(service: Any, make_batch: Any) -> None:
+    service.uploader("reta").upload(make_batch("reta", refs(30, 1)))
+    with Session(service.engine) as s:
+        job = create_job(s, requested_by="operator:test", parameters={}, now=utcnow())
+        s.commit()
+        job_id = job.id
+    assert run_job(service.engine, job_id=job_id) == "done"
+    with Session(service.engine) as s:
+        done = get_job(s, job_id=job_id)
+        assert (done.status, done.progress, done.stage) == ("done", 1.0, "terminado")
+        assert done.counts["records"] == 30 and done.counts["link_records"] == 30
+        assert done.counts["persons_created"] == done.counts["persons_active"]
+        assert set(done.timings) == {"load_s", "link_s", "write_s", "total_s"}
+        assert done.parameters["thresholds"]["method"]
+        assert done.started_at is not None and done.finished_at is not None
+    assert service.count("audit_entry", "action = 'link.job.done'") == 1
+    assert service.count("membership", "current") == 30
+
+
+def test_failed_job_keeps_its_reason_and_is_audited(service: Any, make_batch: Any) -> None:
+    service.uploader("reta").upload(make_batch("reta", refs(3, 1)))
+    # A record whose CLK has another length cannot be linked with the rest.
+    with service.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE encoded_record SET clk = :c WHERE id = "
+                             "(SELECT min(id) FROM encoded_record)"), {"c": bytes(64)})
+    with Session(service.engine) as s:
+        job = create_job(s, requested_by="operator:test", parameters={}, now=utcnow())
+        s.commit()
+        job_id = job.id
+    assert run_job(service.engine, job_id=job_id) == "failed"
+    with Session(service.engine) as s:
+        failed = get_job(s, job_id=job_id)
+        assert failed.status == "failed" and "CLKs de distinto largo" in (failed.error or "")
+    assert service.count("audit_entry", "action = 'link.job.failed'") == 1
+    assert service.count("person") == 0  # nothing half-written
+
+
+def test_job_left_by_a_stopped_process_is_marked_failed(service: Any) -> None:
+    with Session(service.engine) as s:
+        s.add(LinkJob(status="running", requested_by="operator:old"))
+        s.commit()
+        fresh = create_job(s, requested_by="operator:test", parameters={}, now=utcnow())
+        s.commit()
+        assert fresh.status == "queued"
+        stale = s.execute(sa.select(LinkJob).where(LinkJob.requested_by == "operator:old")
+                          ).scalar_one()
+        assert stale.status == "failed" and "interrumpido" in (stale.error or "")
+    assert run_job(service.engine, job_id=fresh.id) == "done"  # empty bank: nothing to link
