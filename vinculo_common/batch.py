@@ -27,7 +27,7 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -267,7 +267,7 @@ class BatchWriter:
         clks: Sequence[bytes],
         locators: Sequence[bytes],
         attributes: Sequence[dict[str, Any]],
-        extras: dict[str, Sequence[bytes]] | None = None,
+        extras: Mapping[str, Sequence[bytes]] | None = None,
     ) -> None:
         """``add`` for many records at once (one list per section, in record order).
 

@@ -1,0 +1,100 @@
+"""Golden digests of everything deterministic that encoding a fixed export produces.
+
+The fixture ``tests/fixtures/encode_golden.csv`` is a small synthetic export (client_sdk.synth,
+"hard" profile, 5% unusable rows, plus a dozen hand-written rows with quirks: mangled Ñ,
+particles, married names, whole names in ``nombres``, check characters, RENIEC UBIGEOs, Excel
+serial dates, bad rows). With fixed keys, a fixed ``today`` and fixed chunking, the standardized
+records, the rejects report and every batch section but the (randomly sealed) locators must
+hash to the values below. They were computed before the encode path was optimised (commit
+407e3d3) and must never change by accident: a change here changes every institution's
+encodings, so it needs a new schema id, not a new constant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from client_sdk.encoding import RecordEncoder
+from client_sdk.pipeline import standardize_export, write_rejects
+from client_sdk.records import StandardizedRecord
+from vinculo_common.batch import LOCATOR_SIZE, SIGNATURE_SIZE, BatchWriter, read_batch
+from vinculo_common.schemas import load_linkage_schema
+
+FIXTURE = Path(__file__).parent / "fixtures" / "encode_golden.csv"
+TODAY = date(2027, 1, 1)
+
+GOLDEN = {
+    "count": 329,
+    "clk": "b7d027f62c1bc4308d1d74aa21890ed41a04adb38d7eeaad02f5045d865854fd",
+    "record_ref": "c43913782a45215025e030aa580cdb3fd94565966c4e0aea010a7350ffd1c971",
+    "doc_hash": "d95d329ced0d3315005cd1242562a3899bdca65c85ffa7369c358350a6756e3f",
+    "attributes": "778c22ed6481dea1e39d55707c8b7e19872fa7258bf81aaced1ad70792e10e76",
+    "rejects": "f384f94397656c0a5c4dd99acb1c7cb335cb7ce2f4dc35eb5ee9d3b0ed2c2f25",
+    "standardized": "3118dc84a9caae620a77fd0ff0ac1a38c7e45d3ad67536900e201b45c64bdd2d",
+}
+
+
+def _record_text(r: StandardizedRecord) -> bytes:
+    fields = (
+        r.row, r.record_id, r.given_names, r.first_given_name, r.surname_paternal,
+        r.surname_maternal, r.married_surname, r.birth_date.iso() if r.birth_date else None,
+        r.document_type, r.document_number, r.sex, r.birth_year_min, r.birth_year_max,
+        r.age_at_event, r.nationality, r.ubigeo_birth, r.ubigeo_residence, r.ubigeo_event,
+        r.event_date.isoformat() if r.event_date else None, r.exploitation,
+    )
+    return repr(fields).encode() + b"\n"
+
+
+def golden_digests(tmp: Path, *, by_sections: bool) -> dict[str, object]:
+    """Encode the fixture with fixed keys; SHA-256 of each deterministic output."""
+    run = standardize_export(FIXTURE, today=TODAY, chunk_size=100)
+    encoder = RecordEncoder(
+        schema=load_linkage_schema("vinculo-v1"), linkage_secret=bytes(range(32)),
+        record_ref_key=bytes(range(32, 64)),
+        box_public=X25519PrivateKey.from_private_bytes(bytes(32)).public_key(),
+        policy={"event_date": "month"},
+    )
+    writer = BatchWriter(
+        tmp / "golden.vnb", source="reta", schema_id=encoder.schema_id,
+        schema_fingerprint=encoder.schema_fingerprint, secret_check="k",
+        clk_bits=encoder.clk_bits, signing_key=Ed25519PrivateKey.from_private_bytes(bytes(32)),
+        extra_sections=encoder.extra_sections, now=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    standardized = hashlib.sha256()
+    for chunk in run:
+        for record in chunk:
+            standardized.update(_record_text(record))
+        if by_sections:
+            encoded = encoder.encode_columns(chunk)
+            writer.add_many(record_refs=encoded.record_refs, clks=encoded.clks,
+                            locators=encoded.locators, attributes=encoded.attributes,
+                            extras=encoded.extras)
+        else:
+            for enc in encoder.encode_chunk(chunk):
+                writer.add(record_ref=enc.record_ref, clk=enc.clk, locator=enc.locator,
+                           attributes=enc.attributes, extras=enc.extras)
+    writer.close()
+    write_rejects(tmp / "rejects.csv", run.rejects)
+    raw = (tmp / "golden.vnb").read_bytes()
+    batch = read_batch(raw)
+    body = raw[len(batch.signed_part) + SIGNATURE_SIZE:]
+    sections = {s["name"]: body[s["offset"]:s["offset"] + s["length"]]
+                for s in batch.header["sections"]}
+    assert len(sections.pop("locator")) == batch.record_count * LOCATOR_SIZE
+    out: dict[str, object] = {name: hashlib.sha256(data).hexdigest()
+                              for name, data in sections.items()}
+    out["rejects"] = hashlib.sha256((tmp / "rejects.csv").read_bytes()).hexdigest()
+    out["standardized"] = standardized.hexdigest()
+    out["count"] = batch.record_count
+    return out
+
+
+@pytest.mark.parametrize("by_sections", [True, False], ids=["encode_columns", "encode_chunk"])
+def test_encoding_of_the_golden_export_never_changes(tmp_path: Path, by_sections: bool) -> None:
+    assert golden_digests(tmp_path, by_sections=by_sections) == GOLDEN
