@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linkage_service.linkage.similarity import check_clks
+from linkage_service.linkage.similarity import check_clks, dice_of_pairs, popcounts
 
 __all__ = [
     "LshParams",
@@ -58,9 +58,9 @@ class LshParams:
 
     bands: int | None = None
     bits_per_band: int | None = None
-    random_partners: float = 0.5
+    random_partners: float = 0.2
     design_dice: float = 0.8
-    design_recall: float = 0.9995
+    design_recall: float = 0.9999
     max_bands: int = 1024
     max_bucket: int = 2000
     seed: int = 20240601
@@ -78,14 +78,14 @@ class LshParams:
             raise ValueError(f"max_bucket must be ≥ 2 (got {self.max_bucket})")
 
 
-def bits_per_band_for(clks: np.ndarray, *, random_partners: float = 0.5) -> int:
+def bits_per_band_for(clks: np.ndarray, *, random_partners: float = 0.2) -> int:
     """Bits per band so that n²/2 · p^k ≈ random_partners · n, p = agreement of random pairs.
 
     p is estimated from the bit frequencies f as the mean of f² + (1 − f)².
 
     >>> rng = np.random.default_rng(0)
     >>> bits_per_band_for(rng.integers(0, 256, size=(4096, 128), dtype=np.uint8))
-    13
+    14
     """
     arr = check_clks(clks)
     n = len(arr)
@@ -231,12 +231,16 @@ def lsh_candidate_pairs(
     *,
     params: LshParams,
     involve: np.ndarray | None = None,
+    min_dice: float | None = None,
+    stats: dict[str, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Deduplicated candidate pairs (left < right) from Hamming LSH, plus the number of
     record-band memberships skipped in oversized buckets.
 
     ``involve``: optional boolean mask; only pairs with at least one record in it are kept
-    (an incremental job passes the new records).
+    (an incremental job passes the new records). ``min_dice``: drop pairs below this Dice band
+    by band, so memory holds only survivors (most LSH candidates are unrelated records).
+    ``stats`` (a dict) receives ``compared``, the number of candidate pairs examined.
 
     >>> c = np.zeros((3, 8), dtype=np.uint8); c[2] = 0xFF
     >>> l, r, _ = lsh_candidate_pairs(c, params=LshParams(bands=2, bits_per_band=8))
@@ -259,16 +263,27 @@ def lsh_candidate_pairs(
         [rng.choice(nbits, size=min(k, nbits), replace=False) for _ in range(bands)]
     )
     keys = band_keys(arr, positions)
-    parts = []
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
     skipped = 0
+    unique_size, raw_size, compared = 0, 0, 0
+    counts = popcounts(arr) if min_dice is not None else None
     for band in range(bands):
         left, right, s = pairs_within_groups(keys[band], max_group=params.max_bucket)
         skipped += s
         if involve is not None:
             keep = involve[left] | involve[right]
             left, right = left[keep], right[keep]
+        compared += len(left)
+        if min_dice is not None:
+            keep = dice_of_pairs(arr, left, right, counts=counts) >= min_dice
+            left, right = left[keep], right[keep]
         parts.append((left, right))
-        if len(parts) >= 8:  # deduplicate as we go: bounded memory
+        raw_size += len(left)
+        # Deduplicate when the raw pairs have doubled: bounded memory, amortised O(P log P).
+        if raw_size > 2 * unique_size + (1 << 22):
             parts = [merge_pairs(parts, n=n)]
+            unique_size = raw_size = len(parts[0][0])
     left, right = merge_pairs(parts, n=n)
+    if stats is not None:
+        stats["compared"] = compared
     return left, right, skipped

@@ -260,8 +260,17 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         exact = dice_candidates_within(clks, threshold=params.dice_floor)
         keep = involve[exact.left] | involve[exact.right]
         cand_l, cand_r = exact.left[keep], exact.right[keep]
+        compared = n * (n - 1) // 2
     else:
-        cand_l, cand_r, skipped = lsh_candidate_pairs(clks, params=params.lsh, involve=involve)
+        lsh_stats: dict[str, int] = {}
+        cand_l, cand_r, skipped = lsh_candidate_pairs(
+            clks,
+            params=params.lsh,
+            involve=involve,
+            min_dice=params.dice_floor,
+            stats=lsh_stats,
+        )
+        compared = lsh_stats["compared"]
     doc_l = doc_r = np.empty(0, dtype=np.int64)
     if params.doc_blocks and inputs.doc_hash is not None:
         keys, has = _doc_keys(inputs.doc_hash)
@@ -279,7 +288,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     keep = dice >= params.dice_floor
     if len(doc_l):
         keep |= np.isin(cand_l * n + cand_r, doc_l * n + doc_r)
-    n_candidates = len(cand_l)
+    n_candidates = compared + len(doc_l)
     left, right, dice = cand_l[keep], cand_r[keep], dice[keep]
     timings["dice"] = clock() - t
 
