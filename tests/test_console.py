@@ -1,4 +1,5 @@
-"""The web console in-process (real app, real SQLite database): login and sessions, CSRF,
+"""The web console in-process (real app, real SQLite database; the review page also on
+PostgreSQL): login and sessions, CSRF,
 role denial as a Spanish page, security headers, and each page doing what its JSON endpoint
 does (the same decision, the same tables, the same two-person rule, the same audit entries).
 
@@ -225,7 +226,6 @@ def test_a_post_without_the_form_token_is_refused(service: Any, bank: Any) -> No
 # --------------------------------------------------------------------------- pages
 
 
-@SQLITE
 def test_review_page_shows_evidence_and_records_the_decision_like_the_api(
     service: Any, bank: Any
 ) -> None:
