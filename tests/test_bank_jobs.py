@@ -29,7 +29,7 @@ def test_run_job_in_process_records_counts_and_timings(service: Any, make_batch:
         assert (done.status, done.progress, done.stage) == ("done", 1.0, "terminado")
         assert done.counts["records"] == 30 and done.counts["link_records"] == 30
         assert done.counts["persons_created"] == done.counts["persons_active"]
-        assert set(done.timings) == {"load_s", "link_s", "write_s", "total_s"}
+        assert {"load_s", "link_s", "write_s", "total_s", "link_total_s"} <= set(done.timings)
         assert done.parameters["thresholds"]["method"]
         assert done.started_at is not None and done.finished_at is not None
     assert service.count("audit_entry", "action = 'link.job.done'") == 1
@@ -65,3 +65,26 @@ def test_job_left_by_a_stopped_process_is_marked_failed(service: Any) -> None:
                           ).scalar_one()
         assert stale.status == "failed" and "interrumpido" in (stale.error or "")
     assert run_job(service.engine, job_id=fresh.id) == "done"  # empty bank: nothing to link
+
+
+def test_nothing_new_skips_the_core_but_applies_withdrawals(service: Any, make_batch: Any) -> None:
+    client = service.uploader("reta")
+    client.upload(make_batch("reta", refs(4, 1)))
+
+    def job() -> LinkJob:
+        with Session(service.engine) as s:
+            created = create_job(s, requested_by="operator:test", parameters={}, now=utcnow())
+            s.commit()
+            job_id = created.id
+        assert run_job(service.engine, job_id=job_id) == "done"
+        with Session(service.engine) as s:
+            return get_job(s, job_id=job_id)
+
+    assert "link_skipped" not in job().counts
+    again = job()
+    assert again.counts["link_skipped"] == 1 and again.counts["memberships_opened"] == 0
+    client.withdraw([refs(4, 1)[0]])
+    after = job()
+    assert after.counts["link_skipped"] == 1 and after.counts["records_withdrawn_from_persons"] == 1
+    client.upload(make_batch("reta", refs(5, 1)[4:]))
+    assert "link_skipped" not in job().counts  # a new record: the core runs

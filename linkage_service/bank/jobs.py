@@ -24,8 +24,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from linkage_service.bank.linking import Linker, run_linkage
-from linkage_service.bank.records import load_current_records, load_decisions
-from linkage_service.bank.writer import write_outcome
+from linkage_service.bank.records import (
+    BankRecords,
+    DecisionPairs,
+    load_current_records,
+    load_decisions,
+)
+from linkage_service.bank.writer import ClusterOutcome, write_outcome
 from linkage_service.logs import log_event
 from linkage_service.models.bank import LinkJob, LinkJobPublic
 from linkage_service.models.common import utcnow
@@ -101,6 +106,21 @@ def _audit(session: Session, *, action: str, job_id: int, reason: str | None,
                outcome=outcome)
 
 
+def _nothing_to_link(
+    engine: Engine, *, records: BankRecords, decisions: DecisionPairs, job_id: int
+) -> bool:
+    if len(records) == 0 or int(records.old_person.min()) < 0:
+        return False
+    with Session(engine) as session:
+        last = session.execute(
+            sa.select(_JOB.c.counts).where(_JOB.c.status == "done", _JOB.c.id != job_id)
+            .order_by(_JOB.c.id.desc()).limit(1)
+        ).scalar()
+    if not isinstance(last, dict):
+        return False
+    return bool(last.get("decisions_version") == decisions.version)
+
+
 def run_job(
     engine: Engine,
     *,
@@ -134,21 +154,33 @@ def run_job(
         _update(engine, job_id, stage="enlazando", progress=0.1)
 
         t0 = time.perf_counter()
-        outcome, link_counts, used = run_linkage(
-            records=records, decisions=decisions, parameters=parameters, progress=progress,
-            linker=linker,
-        )
+        if _nothing_to_link(engine, records=records, decisions=decisions, job_id=job_id):
+            # Every record is linked as it is and no decision changed: the core would only
+            # return the bank as it stands, so do not run it (withdrawals are still applied).
+            outcome = ClusterOutcome(labels=records.old_person.copy())
+            link_counts = {"skipped": 1}
+            used = {**parameters, "note": "sin registros nuevos ni decisiones nuevas: "
+                    "el núcleo no se ejecutó (nothing new to link)"}
+        else:
+            outcome, link_counts, used = run_linkage(
+                records=records, decisions=decisions, parameters=parameters,
+                progress=progress, linker=linker,
+            )
         timings["link_s"] = round(time.perf_counter() - t0, 3)
+        timings.update(outcome.timings)
         _update(engine, job_id, stage="guardando", progress=0.88)
 
         t0 = time.perf_counter()
         with Session(engine) as session:
             now = clock()
-            counts = write_outcome(session, records=records, outcome=outcome, job_id=job_id,
-                                   now=now, random_bytes=random_bytes)
+            counts: dict[str, Any] = write_outcome(
+                session, records=records, outcome=outcome, job_id=job_id, now=now,
+                random_bytes=random_bytes,
+            )
             counts.update({f"link_{k}": v for k, v in link_counts.items()})
             counts["decisions_must_link"] = len(decisions.must_link)
             counts["decisions_cannot_link"] = len(decisions.cannot_link)
+            counts["decisions_version"] = decisions.version
             timings["write_s"] = round(time.perf_counter() - t0, 3)
             timings["total_s"] = round(time.perf_counter() - started, 3)
             session.execute(sa.update(_JOB).where(_JOB.c.id == job_id).values(

@@ -154,4 +154,6 @@ def core_linker(
     used = plain({**parameters, **result.params, "model": result.model.to_dict(),
                   "warnings": list(result.warnings)})
     counts = plain(dict(result.counts))
-    return ClusterOutcome(labels=labels.astype(np.int64), review=candidates), counts, used
+    stages = {f"link_{k}_s": round(float(v), 3) for k, v in result.timings.items()}
+    return (ClusterOutcome(labels=labels.astype(np.int64), review=candidates, timings=stages),
+            counts, used)

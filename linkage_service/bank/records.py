@@ -7,6 +7,7 @@ belonged to after the last job (``-1``: new, or re-uploaded with a new version s
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,13 +119,18 @@ class DecisionPairs:
 
     must_link: np.ndarray  # int64 (k, 2)
     cannot_link: np.ndarray  # int64 (k, 2)
+    # Fingerprint of every decision (id, kind, time): a job whose records and decisions are
+    # unchanged since the last one need not run the core again.
+    version: str = ""
 
 
 def load_decisions(session: Session, *, records: BankRecords) -> DecisionPairs:
     """Every decision whose two records are both current (others wait for their return)."""
     must: list[tuple[int, int]] = []
     cannot: list[tuple[int, int]] = []
-    for d in session.execute(sa.select(Decision)).scalars():
+    digest = hashlib.sha256()
+    for d in session.execute(sa.select(Decision).order_by(Decision.id)).scalars():  # type: ignore[arg-type]
+        digest.update(f"{d.id}:{d.kind}:{d.decided_at.isoformat()};".encode())
         a = records.index.get((d.source_a, bytes(d.ref_a)))
         b = records.index.get((d.source_b, bytes(d.ref_b)))
         if a is None or b is None:
@@ -133,4 +139,5 @@ def load_decisions(session: Session, *, records: BankRecords) -> DecisionPairs:
     return DecisionPairs(
         must_link=np.array(must, dtype=np.int64).reshape(-1, 2),
         cannot_link=np.array(cannot, dtype=np.int64).reshape(-1, 2),
+        version=digest.hexdigest()[:16],
     )

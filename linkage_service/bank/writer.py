@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +47,7 @@ class ClusterOutcome:
 
     labels: np.ndarray
     review: Sequence[ReviewCandidate] = ()
+    timings: dict[str, float] = field(default_factory=dict)  # the executor's stages, seconds
 
 
 def _ordered(a: RecordKey, b: RecordKey) -> tuple[RecordKey, RecordKey]:
