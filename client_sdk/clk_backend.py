@@ -46,6 +46,8 @@ __all__ = ["ClkEncoder", "clkhash_part", "reference_clks"]
 
 VINCULO_SECTION = "vinculo"
 _CACHE_LIMIT = 1 << 15  # per feature; a cleared cache only costs recomputation
+# Token masks kept, all features together (~160 bytes each for 1024 bits): about 32 MB at most.
+_TOKEN_MASK_LIMIT = 200_000
 
 
 def clkhash_part(schema: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +126,7 @@ class ClkEncoder:
         self._caches: list[dict[str, int]] = [{} for _ in self._schema.fields]
         # Per feature: token -> masks of its first k bits, k = 0, 1, 2, ... (see _token_masks).
         self._token_caches: list[dict[str, list[int]]] = [{} for _ in self._schema.fields]
+        self._token_mask_count = 0
         self._bit_masks = [1 << (self.clk_bits - 1 - bit) for bit in range(self.clk_bits)]
 
     def _token_masks(self, index: int, token: str, k: int, encoding: str) -> list[int]:
@@ -147,8 +150,11 @@ class ClkEncoder:
         for bit in bits:
             mask |= bit_masks[bit]
             masks.append(mask)
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
+        if self._token_mask_count + len(masks) > _TOKEN_MASK_LIMIT:
+            for other in self._token_caches:
+                other.clear()
+            self._token_mask_count = 0
+        self._token_mask_count += len(masks) - len(cache.get(token, ()))
         cache[token] = masks
         return masks
 
