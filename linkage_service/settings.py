@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     max_upload_records: int = Field(default=2_000_000, gt=0)
-    match_upper_threshold: float = Field(default=0.90, ge=0.0, le=1.0)
-    match_lower_threshold: float = Field(default=0.75, ge=0.0, le=1.0)
+    # Thresholds on the match probability; unset, each job chooses them from the data.
+    match_upper_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    match_lower_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     service_key_path: Path | None = None
     service_key_passphrase: SecretStr | None = None
     data_dir: Path | None = None
@@ -70,7 +71,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.match_lower_threshold > self.match_upper_threshold:
+        if (
+            self.match_lower_threshold is not None
+            and self.match_upper_threshold is not None
+            and self.match_lower_threshold > self.match_upper_threshold
+        ):
             raise ValueError("match_lower_threshold debe ser <= match_upper_threshold")
         try:
             url = make_url(self.database_url)

@@ -79,6 +79,12 @@ def create_job(
         return job
 
 
+def list_jobs(session: Session, *, limit: int = 50) -> list[LinkJob]:
+    """The latest jobs, newest first."""
+    rows = session.execute(sa.select(LinkJob).order_by(_JOB.c.id.desc()).limit(limit))
+    return list(rows.scalars())
+
+
 def get_job(session: Session, *, job_id: int) -> LinkJob:
     job = session.get(LinkJob, job_id)
     if job is None:

@@ -5,9 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.deps import AuditDep, RequireRole, SessionDep, SettingsDep
 from linkage_service.auth import Actor
-from linkage_service.bank.jobs import create_job, forget_job, get_job, job_public, start_job
+from linkage_service.bank.jobs import (
+    create_job,
+    forget_job,
+    get_job,
+    job_public,
+    list_jobs,
+    start_job,
+)
 from linkage_service.models.bank import LinkJobPublic
 from linkage_service.models.common import utcnow
 from vinculo_common.errors import InputError
@@ -30,6 +37,7 @@ def start(
     request: Request,
     session: SessionDep,
     audit: AuditDep,
+    settings: SettingsDep,
     body: JobCreate | None = None,
     actor: Actor = RequireRole("operator"),
 ) -> LinkJobPublic:
@@ -37,7 +45,8 @@ def start(
 
     Example: ``POST /api/v1/jobs {}`` → ``{"id": 4, "status": "queued", …}``
     """
-    body = body or JobCreate()
+    body = body or JobCreate(upper_threshold=settings.match_upper_threshold,
+                             lower_threshold=settings.match_lower_threshold)
     parameters = body.model_dump(exclude_none=True)
     if parameters.get("lower_threshold", 0.0) > parameters.get("upper_threshold", 1.0):
         raise InputError("lower_threshold debe ser ≤ upper_threshold")
@@ -51,6 +60,20 @@ def start(
         raise
     start_job(request.app.state.engine, job_id=job.id)
     return job_public(job)
+
+
+@router.get("")
+def listing(
+    session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("operator"),
+) -> list[LinkJobPublic]:
+    """The latest 50 jobs, newest first.
+
+    Example: ``GET /api/v1/jobs`` → ``[{"id": 4, "status": "done", …}, …]``
+    """
+    jobs = [job_public(job) for job in list_jobs(session)]
+    audit("link.job.list", objects=[f"job:{job.id}" for job in jobs[:1]])
+    session.commit()
+    return jobs
 
 
 @router.get("/{job_id}")
