@@ -205,3 +205,18 @@ def test_batch_hardened_otherwise_is_refused(tmp_path: Path) -> None:
         with pytest.raises(SchemaMismatch):
             batch.check_compatible(schema_fingerprints={schema_fingerprint(other)},
                                    secret_check="k")
+
+
+def test_vinculo_v2_declares_diffusion_and_encodes() -> None:
+    v2 = load_linkage_schema("vinculo-v2")
+    assert hardening.hardening_steps(v2) == (
+        hardening.HardeningStep("diffusion", {"t": 2, "output_bits": 1024}),)
+    v1 = load_linkage_schema("vinculo-v1")
+    assert {k: v for k, v in v2.items() if k != "vinculo"} == \
+        {k: v for k, v in v1.items() if k != "vinculo"}
+    enc = _encoder(v2)
+    assert enc.clk_bits == 1024 and enc.schema_id == "vinculo-v2"
+    a = [r.clk for r in enc.encode_chunk(RECORDS)]
+    assert a == [r.clk for r in _encoder(v2).encode_chunk(RECORDS)]
+    assert a != [r.clk for r in _encoder(v1).encode_chunk(RECORDS)]
+    assert schema_fingerprint(v2) != schema_fingerprint(v1)

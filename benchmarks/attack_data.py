@@ -1,0 +1,203 @@
+"""Data for the insider attack benchmark (benchmarks/attack.py): target registries, census, F1.
+
+- ``build_target``: ``vinculo synth`` registries → the real standardization path
+  (``standardize_export``) → StandardizedRecords → raw CLKs (``ClkEncoder``) and everything an
+  insider holds (content attributes, doc hashes) plus what only the scorer may see (the
+  standardized names, the truth).
+- ``build_census``: the public name census the attacker holds: people of the generator under
+  another seed, names standardized with the SDK's public rules.
+- ``linkage_f1``: the linkage core (``linkage_service.linkage.link``) on stored bits, scored with
+  ``client_sdk.evaluation.metrics.pairwise_scores``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from client_sdk.clk_backend import ClkEncoder
+from client_sdk.encoding import content_attributes, doc_hash, doc_hash_key, feature_values
+from client_sdk.encoding import record_ref as make_record_ref
+from client_sdk.hardening import Hardener, salt_values
+from client_sdk.pipeline import standardize_export
+from client_sdk.records import StandardizedRecord
+from client_sdk.standardize.names import standardize_names
+from client_sdk.synth import generate, profile, write_dataset
+
+__all__ = ["Census", "Target", "build_census", "build_target", "dice_only_f1", "harden",
+           "linkage_f1"]
+
+SOURCES = ("reta", "sistra", "care")
+
+
+@dataclass
+class Target:
+    """Target registries: what the insider holds and what only the scorer may look at."""
+
+    records: list[StandardizedRecord]
+    keys: list[tuple[str, str]]  # (source, record_id): scorer only
+    truth: dict[tuple[str, str], str]  # scorer only
+    sources: np.ndarray
+    clks: np.ndarray  # raw CLKs, before hardening
+    record_refs: list[bytes]
+    # clear content attributes (the insider has them)
+    sex: np.ndarray
+    nationality: np.ndarray
+    birth_year_min: np.ndarray
+    birth_year_max: np.ndarray
+    ubigeo_birth: np.ndarray
+    event_date: np.ndarray
+    doc_hash: np.ndarray
+    # the encoded names (scorer only)
+    first_given: np.ndarray
+    paternal: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+@dataclass
+class Census:
+    """A public name census: one row per person (sex, nationality, birth year, names)."""
+
+    sex: np.ndarray
+    nationality: np.ndarray
+    birth_year: np.ndarray
+    birth_department: np.ndarray
+    first_given: np.ndarray
+    given_names: np.ndarray
+    paternal: np.ndarray
+
+
+def _int_or_nan(values: Sequence[int | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values])
+
+
+def build_target(*, people: int, seed: int, schema: dict, secret: bytes) -> Target:
+    """Synthesize, standardize and encode (no hardening) the three registries."""
+    result = generate(people=people, seed=seed, config=profile("default"))
+    records: list[StandardizedRecord] = []
+    keys: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        write_dataset(result, Path(tmp))
+        with open(Path(tmp) / "truth.csv", encoding="utf-8") as fh:
+            truth = {(r["source"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
+        for source in SOURCES:
+            for chunk in standardize_export(Path(tmp) / f"{source}.csv"):
+                for rec in chunk:
+                    records.append(rec)
+                    keys.append((source, rec.record_id))
+    encoder = ClkEncoder(schema, secret=secret)
+    rows = [feature_values(r, encoder.feature_names) for r in records]
+    clks = np.frombuffer(b"".join(encoder.encode(rows)), dtype=np.uint8).reshape(len(rows), -1)
+    ref_key = bytes(range(32))
+    dkey = doc_hash_key(secret)
+    attrs = [content_attributes(r) for r in records]
+    return Target(
+        records=records,
+        keys=keys,
+        truth=truth,
+        sources=np.array([k[0] for k in keys]),
+        clks=clks,
+        record_refs=[make_record_ref(ref_key, f"{k[0]}|{k[1]}") for k in keys],
+        sex=np.array([a["sex"] for a in attrs]),
+        nationality=np.array([a["nationality"] for a in attrs]),
+        birth_year_min=_int_or_nan([a["birth_year_min"] for a in attrs]),
+        birth_year_max=_int_or_nan([a["birth_year_max"] for a in attrs]),
+        ubigeo_birth=np.array([a["ubigeo_birth"][:2] for a in attrs]),
+        event_date=np.array([a["event_date"] for a in attrs]),
+        doc_hash=np.frombuffer(b"".join(doc_hash(dkey, r) for r in records),
+                               dtype=np.uint8).reshape(len(records), -1),
+        first_given=np.array([r.first_given_name or (r.given_names.split() or [""])[0]
+                              for r in records]),
+        paternal=np.array([r.surname_paternal for r in records]),
+    )
+
+
+def build_census(*, people: int, seed: int) -> Census:
+    """The attacker's public census: generator people under another seed."""
+    result = generate(people=people, seed=seed, config=profile("default"))
+    sex, nat, year, dept, first, given, pat = [], [], [], [], [], [], []
+    for p in result.people:
+        parts = standardize_names(nombres=" ".join(p.given), paterno=p.paternal,
+                                  materno=p.maternal)
+        sex.append(p.sex)
+        nat.append(p.nationality)
+        year.append(p.birth.year)
+        dept.append(p.birth_place[:2])
+        first.append(parts.first_given_name)
+        given.append(parts.given_names)
+        pat.append(parts.surname_paternal)
+    return Census(np.array(sex), np.array(nat), np.array(year), np.array(dept),
+                  np.array(first), np.array(given), np.array(pat))
+
+
+def harden(target: Target, schema: dict, secret: bytes) -> np.ndarray:
+    """The stored bits under ``schema``'s hardening (raw CLKs when it declares none)."""
+    hardener = Hardener(schema, secret=secret)
+    if not hardener.active:
+        return target.clks
+    salts = salt_values(target.records, hardener.salt_attributes) \
+        if hardener.salt_attributes else None
+    return hardener.apply(target.clks, record_keys=target.record_refs, salts=salts)
+
+
+def linkage_f1(target: Target, stored: np.ndarray) -> dict[str, float]:
+    """Link the stored bits with the linkage core; pairwise precision/recall/F1 vs truth."""
+    from client_sdk.evaluation.metrics import pairwise_scores
+    from linkage_service.linkage import LinkInputs, LinkParams, link
+
+    inputs = LinkInputs(
+        clks=stored, sources=target.sources, sex=target.sex,
+        birth_year_min=target.birth_year_min, birth_year_max=target.birth_year_max,
+        nationality=target.nationality, event_date=target.event_date,
+        doc_hash=target.doc_hash,
+    )
+    result = link(inputs, LinkParams())
+    predicted = {k: str(lab) for k, lab in zip(target.keys, result.labels, strict=True)}
+    truth = {k: target.truth[k] for k in target.keys if k in target.truth}
+    scores = pairwise_scores(truth, predicted)
+    return {"precision": scores.precision, "recall": scores.recall, "f1": scores.f1,
+            "review": float(len(result.review))}
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    parent = np.arange(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([root(i) for i in range(n)])
+
+
+def dice_only_f1(target: Target, stored: np.ndarray,
+                 thresholds: Sequence[float] = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+                 ) -> dict[str, float]:
+    """Best pairwise F1 of Dice ≥ threshold + connected components over a threshold sweep:
+    what the stored bits alone separate, without the core's document hash and attributes."""
+    from client_sdk.evaluation.metrics import pairwise_scores
+    from linkage_service.linkage.similarity import dice_candidates_within
+
+    pairs = dice_candidates_within(stored, threshold=min(thresholds))
+    truth = {k: target.truth[k] for k in target.keys if k in target.truth}
+    best = {"dice_f1": 0.0, "dice_threshold": math.nan}
+    for t in thresholds:
+        keep = pairs.dice >= t
+        labels = _components(len(target), pairs.left[keep], pairs.right[keep])
+        f1 = pairwise_scores(truth, dict(zip(target.keys, labels.tolist(), strict=True))).f1
+        if f1 > best["dice_f1"]:
+            best = {"dice_f1": f1, "dice_threshold": t}
+    return best

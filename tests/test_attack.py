@@ -1,0 +1,112 @@
+"""The insider attacks of benchmarks/attack_methods.py on small toys with known answers."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.attack_methods import (
+    Guesses,
+    floor_guesses,
+    frequency_attack,
+    mining_attack,
+    score,
+)
+from client_sdk.hardening import diffuse
+
+NAMES = ["MARIA", "ROSA", "ANA", "CARMEN", "LUZ", "JUANA", "SONIA", "DIANA"]
+MEN = ["JOSE", "LUIS", "JUAN"]
+WEIGHTS = np.array([40, 20, 12, 8, 6, 5, 5, 4], dtype=float)
+
+
+def _double_hash_filter(name: str, bits: int = 256, k: int = 15) -> np.ndarray:
+    """A per-field doubleHash-like filter: same name → same filter (the leak)."""
+    out = np.zeros(bits, dtype=np.uint8)
+    padded = f" {name} "
+    for gram in (padded[i:i + 2] for i in range(len(padded) - 1)):
+        h1 = int.from_bytes(hashlib.blake2b(gram.encode(), person=b"h1").digest()[:4], "big")
+        h2 = int.from_bytes(hashlib.blake2b(gram.encode(), person=b"h2").digest()[:4], "big")
+        for i in range(k):
+            out[(h1 + i * h2) % bits] = 1
+    return np.packbits(out)
+
+
+def test_frequency_attack_recovers_names_from_field_level_filters() -> None:
+    rng = np.random.default_rng(1)
+    p = WEIGHTS / WEIGHTS.sum()
+    census = np.array(rng.choice(NAMES, size=5000, p=p), dtype=object)
+    targets = rng.choice(NAMES, size=800, p=p)
+    stored = np.stack([_double_hash_filter(n) for n in targets])
+    g = frequency_attack(stored, census)
+    hit = (g.value == targets).mean()
+    assert hit > 0.8
+    conf = g.confident
+    assert conf.any() and (g.value[conf] == targets[conf]).mean() > 0.9
+
+
+def test_floor_uses_most_specific_group_with_enough_people() -> None:
+    census_keys = [("F", "PER")] * 3 + [("F", "VEN")] * 1 + [("M", "PER")] * 2
+    census = np.array(["ROSA", "ROSA", "ANA", "YOSELIN", "JOSE", "JOSE"])
+    got = floor_guesses([("F", "PER"), ("F", "VEN"), ("M", "COL")], census_keys, census,
+                        min_group=2)
+    # F/VEN has one person (< 2): falls back to all F; M/COL to all M.
+    assert got.tolist() == ["ROSA", "ROSA", "JOSE"]
+
+
+def test_score_falls_back_to_floor_and_measures_confident_precision() -> None:
+    g = Guesses(np.array(["ANA", "", "LUZ", "ROSA"], dtype=object),
+                np.array([True, False, True, False]))
+    truth = np.array(["ANA", "ROSA", "ANA", "ROSA"])
+    s = score(g, truth, np.array(["MARIA", "ROSA", "ANA", "MARIA"]))
+    assert s.share == 0.75  # ANA (attack), ROSA (floor), LUZ wrong, ROSA (attack)
+    assert s.confident == 0.5
+    assert s.precision == 0.5
+
+
+def _toy_record_bits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Record-level filters: a given-name signature (100 positions, one per name), a surname
+    signature, sex bits and 35 % background noise."""
+    rng = np.random.default_rng(seed)
+    width = 1024
+    sig = {name: rng.choice(width, 100, replace=False) for name in NAMES}
+    sig.update({name: rng.choice(width, 100, replace=False) for name in MEN})
+    sex_bits = {"F": rng.choice(width, 15, replace=False), "M": rng.choice(width, 15,
+                                                                         replace=False)}
+    p = WEIGHTS / WEIGHTS.sum()
+    sex = np.where(rng.random(n) < 0.8, "F", "M")
+    names = np.where(sex == "F", rng.choice(NAMES, size=n, p=p), rng.choice(MEN, size=n))
+    bits = (rng.random((n, width)) < 0.35).astype(np.uint8)
+    for i in range(n):
+        bits[i, sig[names[i]]] = 1
+        bits[i, sex_bits[sex[i]]] = 1
+    return bits, sex, names
+
+
+def test_mining_attack_finds_signatures_and_diffusion_hides_them() -> None:
+    bits, sex, names = _toy_record_bits(1500, 5)
+    rng = np.random.default_rng(9)
+    p = WEIGHTS / WEIGHTS.sum()
+    census_first = rng.choice(NAMES, size=6000, p=p)
+    census_sex = np.array(["F"] * 6000)
+    census_pat = np.array(["QUISPE"] * 6000)
+    first, _ = mining_attack(bits, sex=sex, birth_year=np.full(len(bits), np.nan),
+                             partitions=np.array([""] * len(bits)), census_sex=census_sex,
+                             census_first=census_first, census_paternal=census_pat)
+    women = sex == "F"
+    guessed = (first.value != "") & women
+    assert guessed.mean() > 0.3
+    assert (first.value[guessed] == names[guessed]).mean() > 0.6  # chance: about 0.3
+    conf = first.confident & women
+    assert conf.any() and (first.value[conf] == names[conf]).mean() > 0.9
+
+    packed = np.packbits(bits, axis=1)
+    hidden = np.unpackbits(diffuse(packed, key=b"k" * 32, t=2, output_bits=1024), axis=1)
+    first_d, _ = mining_attack(hidden, sex=sex, birth_year=np.full(len(bits), np.nan),
+                               partitions=np.array([""] * len(bits)), census_sex=census_sex,
+                               census_first=census_first, census_paternal=census_pat)
+    assert not first_d.confident.any()
