@@ -19,11 +19,14 @@ Safety rails enforced here, whatever a schema file says:
 
 Speed: clkhash rebuilds every feature's filter for every record. ``ClkEncoder`` runs the same
 clkhash steps per feature value (``format_value``, the comparator's ``tokenize``, the
-strategy's ``bits_per_token``, ``blake_hash_token``) but memoises the resulting bit mask per
-(feature, value), so a record costs a few dictionary look-ups and integer ORs: names, years
-and months repeat heavily in a registry. The caches are bounded (cleared when full), so memory
-stays flat. ``tests/test_encoding_vectors.py`` proves the bytes equal clkhash's own
-``generate_clks``.
+strategy's ``bits_per_token``, ``blake_hash_token``) but memoises twice: the bit mask of each
+(feature, value), so a repeated name or year costs a dictionary look-up, and, per (feature,
+token), the masks of the token's first k bits for every k (``blake_hash_token`` for k is a
+prefix of its result for any larger k), so a new value costs a few ORs of cached token masks
+instead of one BLAKE2b per token. Records are encoded feature by feature (each distinct value
+of a chunk looked up once) and each CLK is the OR of its features' masks. The caches are
+bounded (cleared when full), so memory stays flat. ``tests/test_encoding_vectors.py`` proves
+the bytes equal clkhash's own ``generate_clks``; ``tests/test_encode_golden.py`` pins them.
 """
 
 from __future__ import annotations

@@ -98,3 +98,31 @@ def golden_digests(tmp: Path, *, by_sections: bool) -> dict[str, object]:
 @pytest.mark.parametrize("by_sections", [True, False], ids=["encode_columns", "encode_chunk"])
 def test_encoding_of_the_golden_export_never_changes(tmp_path: Path, by_sections: bool) -> None:
     assert golden_digests(tmp_path, by_sections=by_sections) == GOLDEN
+
+
+def test_cached_token_masks_equal_clkhash_when_caches_overflow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memoised encoder (value and token caches, cleared when full) gives clkhash's bytes.
+
+    Values of one to many letters make the bits-per-feature strategy ask for k from 1 to 95 per
+    token, so cached token masks are reused across k and extended past 32 bits (more BLAKE2b
+    rounds).
+    """
+    from client_sdk import clk_backend
+    from client_sdk.encoding import feature_values
+
+    monkeypatch.setattr(clk_backend, "_CACHE_LIMIT", 7)
+    monkeypatch.setattr(clk_backend, "_TOKEN_MASK_LIMIT", 400)
+    schema = load_linkage_schema("vinculo-v1")
+    names = [f["identifier"] for f in schema["features"]]
+    rows = [feature_values(r, names)
+            for chunk in standardize_export(FIXTURE, today=TODAY) for r in chunk]
+    for text in ("A", "AN", "A B", "ANA MARIA DEL CARMEN DE LOS ANGELES", "Ñ", "B", "AB"):
+        document = text.replace(" ", "") if text.isascii() else ""
+        rows.append([text, text, text, text, "", "", "", "", document, "F"])
+    secret = bytes(range(32))
+    encoder = clk_backend.ClkEncoder(schema, secret=secret)
+    assert encoder.encode(rows) == clk_backend.reference_clks(rows, schema, secret=secret)
+    assert encoder.encode(rows[::-1]) == clk_backend.reference_clks(rows[::-1], schema,
+                                                                    secret=secret)
