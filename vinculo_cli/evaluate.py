@@ -1,0 +1,172 @@
+"""``vinculo evaluate``: linkage quality of the real path on registries with a known truth."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["evaluate_directory", "format_report", "register"]
+
+
+def evaluate_directory(
+    *, data_dir: Path, out_dir: Path, mappings: dict[str, str] | None = None,
+    sources: tuple[str, ...] = ("reta", "sistra", "care"), sweep: bool = True,
+    echo: Any = None,
+) -> dict[str, Any]:
+    """Run the real path on ``data_dir`` and write ``out_dir/report.json`` (+ ``sweep.png``).
+
+    The run's files (keys, batches, database, server log, results) stay in ``out_dir/run``.
+
+    Example: ``evaluate_directory(data_dir=Path("datos"), out_dir=Path("eval"))["scores"]``
+    """
+    from client_sdk.evaluation import pairwise_scores
+    from client_sdk.evaluation.report import (
+        kind_table,
+        load_encoded_bank,
+        plot_sweep,
+        read_plaintext,
+        threshold_sweep,
+    )
+    from client_sdk.evaluation.run import find_export, read_truth, run_pipeline
+    from vinculo_common.errors import InputError
+
+    started = time.perf_counter()
+    truth = read_truth(data_dir / "truth.csv")
+    truth = {k: v for k, v in truth.items() if k[0] in sources}
+    if not truth:
+        raise InputError(f"truth.csv no tiene registros de {', '.join(sources)}")
+    if out_dir.exists() and (out_dir / "run").exists():
+        raise InputError(f"{out_dir}/run ya existe: use otra carpeta --out (out dir in use)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kwargs = {"echo": echo} if echo is not None else {}
+    run = run_pipeline(data_dir=data_dir, work_dir=out_dir / "run", sources=sources,
+                       mappings=mappings, **kwargs)
+    scores = pairwise_scores(truth, run.predicted)
+    rows = {}
+    for source in sources:
+        plain = read_plaintext(find_export(data_dir, source),
+                               mapping=(mappings or {}).get(source))
+        rows.update({(source, record_id): row for record_id, row in plain.items()})
+    n_records = len(run.predicted)
+    report: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "sources": list(sources),
+        "mappings": dict(mappings or {}),
+        "records": {"in_truth": len(truth), "encoded": run.encoded, "rejected": run.rejected,
+                    "linked_in_bank": n_records},
+        "scores": scores.as_dict(),
+        "service": {
+            "job_id": run.job.get("id"),
+            "thresholds": (run.job.get("parameters") or {}).get("thresholds"),
+            "counts": run.job.get("counts"),
+            "timings": run.job.get("timings"),
+            "review_pending_pairs": run.review_pending,
+        },
+        "bank": run.bank,
+        "recall_by_kind": kind_table(truth, run.predicted, rows),
+        "recall_by_kind_note": "kinds read from the plaintext rows by the evaluator "
+                               "(client_sdk.evaluation.differences); a pair counts under each "
+                               "kind it shows",
+        "timings": run.timings,
+    }
+    if sweep:
+        bank = load_encoded_bank(
+            batches={s: run.batch(s) for s in sources}, keys_dir=run.keys_dir)
+        result = threshold_sweep(bank, truth, job_parameters=run.job.get("parameters") or {},
+                                 service_predicted=run.predicted)
+        report["review_band"] = result["as_service"]["review_band"]
+        report["sweep"] = result
+        title = (f"{data_dir.name}: {len(truth)} registros; barrido re-ejecutando el núcleo "
+                 "de enlace en proceso (in-process sweep)")
+        plot_sweep(result, out_dir / "sweep.png", title=title)
+        report["sweep_png"] = "sweep.png"
+    else:
+        report["review_band"] = {"pairs": run.review_pending, "records": None,
+                                 "percent_of_records": None}
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False),
+                                         encoding="utf-8")
+    return report
+
+
+def format_report(report: dict[str, Any], *, kinds: int = 15) -> str:
+    """The report as text, Spanish first (what ``vinculo evaluate`` prints on stdout).
+
+    Example: ``print(format_report(json.loads(Path("eval/report.json").read_text())))``
+    """
+    s = report["scores"]
+    band = report["review_band"]
+    lines = [f"Evaluación de {report['data_dir']} ({report['records']['in_truth']} registros "
+             "con verdad conocida) (evaluation)", ""]
+    for label, key in (("todos los pares (all pairs)", "all_pairs"),
+                       ("entre fuentes (cross-source)", "cross_source")):
+        c = s[key]
+        lines.append(f"  {label}: precisión {c['precision']:.3f}  exhaustividad "
+                     f"{c['recall']:.3f}  F1 {c['f1']:.3f}  (pares verdaderos {c['true_pairs']}, "
+                     f"predichos {c['predicted_pairs']}, acertados {c['true_positives']})")
+    pct = band.get("percent_of_records")
+    lines.append(f"  banda de revisión (review band): {band.get('records')} registros "
+                 f"({pct if pct is not None else '?'} %), {band.get('pairs')} pares; pendientes "
+                 f"en el servicio: {report['service']['review_pending_pairs']} pares")
+    lines += ["", "Exhaustividad por tipo de diferencia, los más perdidos primero (recall by kind "
+              "of difference, most missed first):",
+              f"  {'tipo (kind)':<28} {'pares':>7} {'perdidos':>9} {'recall':>7}"]
+    by_missed = sorted(report["recall_by_kind"], key=lambda r: (r["kind"] != "all", -r["missed"]))
+    for row in by_missed[:kinds]:
+        lines.append(f"  {row['kind']:<28} {row['pairs']:>7} {row['missed']:>9} "
+                     f"{row['recall']:>7.3f}")
+    sweep = report.get("sweep")
+    if sweep:
+        lines += ["", "Barrido del umbral superior (upper-threshold sweep): el núcleo de enlace "
+                  "re-ejecutado en este proceso sobre los mismos lotes, no el servicio "
+                  f"(coincidencia con el servicio: F1 de pares "
+                  f"{sweep.get('in_process_vs_service', {}).get('pairs_f1', float('nan')):.3f})",
+                  f"  {'superior':>8} {'precisión':>10} {'recall':>7} {'F1':>6} {'revisión %':>11}"]
+        for p in sweep["points"]:
+            lines.append(f"  {p['upper_threshold']:>8.3f} {p['precision']:>10.3f} "
+                         f"{p['recall']:>7.3f} {p['f1']:>6.3f} "
+                         f"{p['review_band']['percent_of_records']:>11.2f}")
+    return "\n".join(lines)
+
+
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", help="Carpeta con las exportaciones de cada "
+                                       "fuente (reta.csv, sistra.csv, care.csv) y truth.csv.")],
+    mapping: Annotated[
+        list[str] | None, typer.Option("--mapping", help="FUENTE=ARCHIVO: mapeo de una "
+                                       "exportación en otro formato (repetible).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Carpeta del informe: report.json, "
+                                      "sweep.png y run/ (los archivos de la corrida).")]
+    = Path("evaluacion"),
+    sources: Annotated[str, typer.Option("--sources", help="Fuentes, separadas por comas.")]
+    = "reta,sistra,care",
+    sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="Barrido de umbrales y "
+                                        "gráfico (threshold sweep).")] = True,
+) -> None:
+    """Evalúa la calidad del enlace por el camino real (encode, serve, upload, link, results).
+
+    Informa precisión, exhaustividad y F1 sobre todos los pares de registros y entre fuentes,
+    el tamaño de la banda de revisión, la exhaustividad por tipo de diferencia y un barrido
+    del umbral superior (re-ejecutando el núcleo de enlace en proceso). Escribe report.json y
+    sweep.png en --out. Herramienta de desarrollo: lee el texto plano para clasificar
+    diferencias.
+
+    Ejemplo: vinculo evaluate --data datos --mapping reta=schemas/sources/reta.json --out eval
+    """
+    from client_sdk.evaluation.run import parse_mappings
+    from client_sdk.keys import parse_sources
+
+    report = evaluate_directory(data_dir=data, out_dir=out,
+                                mappings=parse_mappings(mapping or []),
+                                sources=tuple(parse_sources(sources)), sweep=sweep)
+    print(format_report(report))
+    print(f"\nInforme: {out / 'report.json'}" + (f", {out / 'sweep.png'}" if sweep else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
