@@ -32,6 +32,7 @@ from linkage_service.linkage.similarity import check_clks, dice_of_pairs, popcou
 __all__ = [
     "LshParams",
     "band_keys",
+    "band_positions",
     "bands_for",
     "bits_per_band_for",
     "key_block_pairs",
@@ -53,7 +54,9 @@ class LshParams:
     meets in at least one band with probability ``design_recall``; as n grows, k grows like
     log n and the bands with it, which keeps recall flat. ``max_bucket``: buckets larger
     than this are skipped (their key carries no information, e.g. a run of zero bits) and
-    counted in the result.
+    counted in the result. ``key_budget_mb``: band keys held at once (a group of bands over
+    all records); ``pair_buffer``: raw pairs buffered before they are deduplicated and
+    checked by Dice. Neither changes the result, only memory and speed.
     """
 
     bands: int | None = None
@@ -64,6 +67,8 @@ class LshParams:
     max_bands: int = 1024
     max_bucket: int = 2000
     seed: int = 20240601
+    key_budget_mb: int = 256
+    pair_buffer: int = 1 << 23
 
     def __post_init__(self) -> None:
         if self.bands is not None and not 1 <= self.bands <= 4096:
@@ -76,6 +81,8 @@ class LshParams:
             raise ValueError("design_dice and design_recall must be in (0, 1)")
         if self.max_bucket < 2:
             raise ValueError(f"max_bucket must be ≥ 2 (got {self.max_bucket})")
+        if self.key_budget_mb < 1 or self.pair_buffer < 1:
+            raise ValueError("key_budget_mb and pair_buffer must be ≥ 1")
 
 
 def bits_per_band_for(clks: np.ndarray, *, random_partners: float = 0.2) -> int:
@@ -124,41 +131,62 @@ def bands_for(
     return int(min(max_bands, max(1, math.ceil(bands))))
 
 
-def band_keys(clks: np.ndarray, positions: np.ndarray) -> np.ndarray:
+def band_keys(
+    clks: np.ndarray, positions: np.ndarray, *, rows: slice | None = None
+) -> np.ndarray:
     """Keys (bands, n) uint64: the bits of each record at ``positions`` (bands, k ≤ 64).
+
+    Bit j of a band's key is the CLK bit at ``positions[band, j]``. The CLKs are turned into
+    bit planes (one row per bit position, a chunk of records at a time), so each band costs
+    k cheap operations on contiguous planes, not a pass over all bits. ``rows``: only
+    these records (a band group of a large input is computed chunk by chunk).
 
     >>> c = np.zeros((2, 8), dtype=np.uint8); c[1, 0] = 0x80
     >>> band_keys(c, np.array([[0, 1]])).tolist()
     [[0, 1]]
     """
     arr = check_clks(clks)
+    if rows is not None:
+        arr = arr[rows]
     bands, k = positions.shape
     if k > 64:
         raise ValueError(f"at most 64 bits per band (got {k})")
-    nbytes = (k + 7) // 8
     keys = np.zeros((bands, len(arr)), dtype=np.uint64)
-    flat = positions.reshape(-1)
     for start in range(0, len(arr), _ROW_CHUNK):
-        bits = np.unpackbits(arr[start : start + _ROW_CHUNK], axis=1)[:, flat]
-        packed = np.packbits(bits.reshape(len(bits), bands, k), axis=2, bitorder="little")
-        padded = np.zeros((len(bits), bands, 8), dtype=np.uint8)
-        padded[:, :, :nbytes] = packed
-        keys[:, start : start + len(bits)] = padded.view("<u8")[:, :, 0].T
+        planes = np.unpackbits(np.ascontiguousarray(arr[start : start + _ROW_CHUNK].T), axis=0)
+        width = planes.shape[1]
+        for band in range(bands):
+            out = keys[band, start : start + width]
+            where = positions[band].tolist()
+            # Eight planes at a time into a byte (cheap uint8 ops), then the byte into the key.
+            for low in range(0, k, 8):
+                byte = planes[where[low]].copy()
+                for j in range(1, min(8, k - low)):
+                    byte |= planes[where[low + j]] << j
+                out |= byte.astype(np.uint64) << np.uint64(low)
     return keys
 
 
 def pairs_within_groups(
-    keys: np.ndarray, *, max_group: int | None = None
+    keys: np.ndarray,
+    *,
+    max_group: int | None = None,
+    involve: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """All pairs (i < j) of rows sharing a key; groups larger than ``max_group`` are skipped.
 
-    Returns (left, right, skipped_records).
+    ``involve`` (boolean mask): only pairs with at least one row in it are emitted, and only
+    those are generated (an incremental job: new × new and new × existing, never
+    existing × existing). Returns (left, right, skipped_records).
 
     >>> l, r, s = pairs_within_groups(np.array([5, 7, 5, 5]))
     >>> sorted(zip(l.tolist(), r.tolist())), s
     ([(0, 2), (0, 3), (2, 3)], 0)
+    >>> l, r, _ = pairs_within_groups(np.array([5, 7, 5, 5]), involve=np.array([0, 0, 0, 1], bool))
+    >>> sorted(zip(l.tolist(), r.tolist()))
+    [(0, 3), (2, 3)]
     """
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)
     sorted_keys = keys[order]
     n = len(keys)
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
@@ -174,14 +202,30 @@ def pairs_within_groups(
     if len(starts) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty.copy(), skipped
-    # Each member at position p of a group ending at e pairs with p+1 … e−1.
     member_pos = _members(starts, sizes)
-    group_end = np.repeat(starts + sizes, sizes)
-    partners = group_end - member_pos - 1
-    left_pos = np.repeat(member_pos, partners)
-    first = np.cumsum(partners) - partners
-    offset = np.arange(len(left_pos)) - np.repeat(first, partners) + 1
-    right_pos = left_pos + offset
+    group_start = np.repeat(starts, sizes)
+    group_end = group_start + np.repeat(sizes, sizes)
+    if involve is None:
+        # Each member at position p of a group ending at e pairs with p+1 … e−1.
+        partners = group_end - member_pos - 1
+        left_pos = np.repeat(member_pos, partners)
+        first = np.cumsum(partners) - partners
+        right_pos = left_pos + np.arange(len(left_pos)) - np.repeat(first, partners) + 1
+    else:
+        # Each involved member pairs with every other member of its group, except involved
+        # members before it (that pair comes from the other side).
+        inv = np.asarray(involve, dtype=bool)[order]
+        chosen = inv[member_pos]
+        pos, g_start = member_pos[chosen], group_start[chosen]
+        partners = group_end[chosen] - g_start - 1
+        left_pos = np.repeat(pos, partners)
+        first = np.cumsum(partners) - partners
+        right_pos = np.repeat(g_start, partners) + np.arange(len(left_pos)) - np.repeat(
+            first, partners
+        )
+        right_pos += right_pos >= left_pos  # skip the member itself
+        ok = ~inv[right_pos] | (right_pos > left_pos)
+        left_pos, right_pos = left_pos[ok], right_pos[ok]
     a, b = order[left_pos], order[right_pos]
     return np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64), skipped
 
@@ -226,6 +270,67 @@ def key_block_pairs(
     return rows[left], rows[right]
 
 
+def band_positions(nbits: int, *, bands: int, bits_per_band: int, seed: int) -> np.ndarray:
+    """Sampled bit positions (bands, k) of each band: fixed by the seed, the same for all.
+
+    >>> band_positions(1024, bands=3, bits_per_band=5, seed=1).shape
+    (3, 5)
+    """
+    rng = np.random.default_rng(seed)
+    return np.stack(
+        [rng.choice(nbits, size=min(bits_per_band, nbits), replace=False) for _ in range(bands)]
+    )
+
+
+class _Survivors:
+    """Candidate pairs collected band by band as packed codes (left·n + right).
+
+    Raw codes from many bands are buffered, then sorted and deduplicated once (``np.sort``:
+    numpy 2's ``np.unique`` hashes and is far slower on int64), pairs already kept are
+    dropped, and the Dice filter runs once per distinct pair instead of once per band that
+    finds it (true pairs meet in dozens of bands).
+    """
+
+    def __init__(self, clks: np.ndarray, *, min_dice: float | None, buffer: int) -> None:
+        self.clks = clks
+        self.n = len(clks)
+        self.min_dice = min_dice
+        self.counts = popcounts(clks) if min_dice is not None else None
+        self.buffer = buffer
+        self.raw: list[np.ndarray] = []
+        self.raw_size = 0
+        self.kept = np.empty(0, dtype=np.int64)
+        self.distinct = 0
+
+    def add(self, left: np.ndarray, right: np.ndarray) -> None:
+        if len(left):
+            self.raw.append(left * self.n + right)
+            self.raw_size += len(left)
+        if self.raw_size >= self.buffer:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.raw:
+            return
+        codes = np.sort(np.concatenate(self.raw))
+        self.raw, self.raw_size = [], 0
+        codes = codes[np.r_[True, codes[1:] != codes[:-1]]]
+        if len(self.kept):
+            at = np.minimum(np.searchsorted(self.kept, codes), len(self.kept) - 1)
+            codes = codes[self.kept[at] != codes]
+        self.distinct += len(codes)
+        if self.min_dice is not None and len(codes):
+            left, right = codes // self.n, codes % self.n
+            dice = dice_of_pairs(self.clks, left, right, counts=self.counts)
+            codes = codes[dice >= self.min_dice]
+        if len(codes):
+            self.kept = np.sort(np.concatenate([self.kept, codes]))
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        self.flush()
+        return self.kept // self.n, self.kept % self.n
+
+
 def lsh_candidate_pairs(
     clks: np.ndarray,
     *,
@@ -237,10 +342,15 @@ def lsh_candidate_pairs(
     """Deduplicated candidate pairs (left < right) from Hamming LSH, plus the number of
     record-band memberships skipped in oversized buckets.
 
-    ``involve``: optional boolean mask; only pairs with at least one record in it are kept
-    (an incremental job passes the new records). ``min_dice``: drop pairs below this Dice band
-    by band, so memory holds only survivors (most LSH candidates are unrelated records).
-    ``stats`` (a dict) receives ``compared``, the number of candidate pairs examined.
+    ``involve``: optional boolean mask; only pairs with at least one record in it are
+    generated (an incremental job passes the new records: new × new and new × existing,
+    never existing × existing). ``min_dice``: keep only pairs at or above this Dice; each
+    distinct pair is checked once. ``stats`` (a dict) receives ``compared`` (pairs found in
+    buckets, counted once per band that finds them), ``distinct`` (distinct pairs whose Dice
+    was checked), ``bands`` and ``bits_per_band``.
+
+    Memory: band keys are computed ``params.key_budget_mb`` at a time (a group of bands over
+    all records), raw pairs are buffered up to ``params.pair_buffer`` codes.
 
     >>> c = np.zeros((3, 8), dtype=np.uint8); c[2] = 0xFF
     >>> l, r, _ = lsh_candidate_pairs(c, params=LshParams(bands=2, bits_per_band=8))
@@ -257,33 +367,28 @@ def lsh_candidate_pairs(
         design_recall=params.design_recall,
         max_bands=params.max_bands,
     )
-    rng = np.random.default_rng(params.seed)
-    nbits = arr.shape[1] * 8
-    positions = np.stack(
-        [rng.choice(nbits, size=min(k, nbits), replace=False) for _ in range(bands)]
-    )
-    keys = band_keys(arr, positions)
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
-    skipped = 0
-    unique_size, raw_size, compared = 0, 0, 0
-    counts = popcounts(arr) if min_dice is not None else None
-    for band in range(bands):
-        left, right, s = pairs_within_groups(keys[band], max_group=params.max_bucket)
-        skipped += s
-        if involve is not None:
-            keep = involve[left] | involve[right]
-            left, right = left[keep], right[keep]
-        compared += len(left)
-        if min_dice is not None:
-            keep = dice_of_pairs(arr, left, right, counts=counts) >= min_dice
-            left, right = left[keep], right[keep]
-        parts.append((left, right))
-        raw_size += len(left)
-        # Deduplicate when the raw pairs have doubled: bounded memory, amortised O(P log P).
-        if raw_size > 2 * unique_size + (1 << 22):
-            parts = [merge_pairs(parts, n=n)]
-            unique_size = raw_size = len(parts[0][0])
-    left, right = merge_pairs(parts, n=n)
+    positions = band_positions(arr.shape[1] * 8, bands=bands, bits_per_band=k, seed=params.seed)
+    if involve is not None:
+        involve = np.asarray(involve, dtype=bool)
+        if len(involve) != n:
+            raise ValueError(f"involve must have one entry per CLK ({n}), got {len(involve)}")
+    survivors = _Survivors(arr, min_dice=min_dice, buffer=params.pair_buffer)
+    skipped = compared = 0
+    group = max(1, (params.key_budget_mb << 20) // max(1, 8 * n))
+    if involve is None or involve.any():
+        for first in range(0, bands, group):
+            keys = band_keys(arr, positions[first : first + group])
+            for band_key in keys:
+                left, right, s = pairs_within_groups(
+                    band_key, max_group=params.max_bucket, involve=involve
+                )
+                skipped += s
+                compared += len(left)
+                survivors.add(left, right)
+            del keys
+    left, right = survivors.pairs()
     if stats is not None:
-        stats["compared"] = compared
+        stats.update(
+            compared=compared, distinct=survivors.distinct, bands=bands, bits_per_band=k
+        )
     return left, right, skipped
