@@ -165,7 +165,7 @@ def clean_name(text: str) -> str:
     folded = fold_name(text)
     if not folded or folded in _PLACEHOLDERS:
         return ""
-    repaired = " ".join(repair_enye(token) for token in folded.split())
+    repaired = " ".join([_ENYE_REPAIRS.get(token, token) for token in folded.split()])
     return normalize_particles(repaired)
 
 

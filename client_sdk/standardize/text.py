@@ -81,6 +81,11 @@ def fold_name(text: str) -> str:
     >>> fold_name("CASTA—EDA"), fold_name("PEÐA"), fold_name("MU?OZ"), fold_name("QUI5PE")
     ('CASTAÑEDA', 'PEÑA', 'MUÑOZ', 'QUISPE')
     """
+    if text.isascii():
+        upper = text.upper()
+        if upper.replace(" ", "").isalpha():
+            # Only ASCII letters and spaces: every rule below would leave it as it is.
+            return " ".join(upper.split())
     text = repair_mojibake(text).upper()
     text = _ENYE_STANDINS.sub("Ñ", text)
     if not text.isascii():
