@@ -12,7 +12,7 @@ import binascii
 import csv
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
@@ -71,20 +71,31 @@ def identifiers_of(csv_paths: Iterable[Path]) -> dict[str, set[str]]:
     return out
 
 
+def _decode(decoder: Callable[[bytes], bytes], chunk: bytes) -> bytes | None:
+    try:
+        return decoder(chunk)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _from_hex(chunk: bytes) -> bytes:
+    return bytes.fromhex(chunk.decode())
+
+
 def _decoded_views(data: bytes) -> Iterable[bytes]:
     yield data
     for match in _B64.finditer(data):
-        chunk = match.group(0)
-        for decoder in (base64.b64decode, base64.urlsafe_b64decode):
-            try:
-                yield decoder(chunk + b"=" * (-len(chunk) % 4))
-            except (binascii.Error, ValueError):
-                pass
+        run = match.group(0).rstrip(b"=")
+        # The run may start inside other text: try every alignment of the 4-character groups.
+        for offset in range(4):
+            part = run[offset:]
+            part = part[: len(part) - len(part) % 4]
+            for decoder in (base64.b64decode, base64.urlsafe_b64decode):
+                if part and (view := _decode(decoder, part)) is not None:
+                    yield view
     for match in _HEX.finditer(data):
-        try:
-            yield bytes.fromhex(match.group(0).decode())
-        except ValueError:
-            pass
+        if (view := _decode(_from_hex, match.group(0))) is not None:
+            yield view
 
 
 def scan_bytes(data: bytes, identifiers: dict[str, set[str]], where: str) -> list[Finding]:

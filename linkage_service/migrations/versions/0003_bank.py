@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.sql.schema import SchemaItem
 
 revision = "0003_bank"
 down_revision = "0002_audit"
@@ -23,7 +24,7 @@ def _ts(name: str, *, nullable: bool = False) -> sa.Column:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _record_pair(table: str) -> list[sa.SchemaItem]:
+def _record_pair(table: str) -> list[SchemaItem]:
     return [
         sa.Column("source_a", sa.Integer(), nullable=False),
         sa.Column("ref_a", sa.LargeBinary(), nullable=False),
