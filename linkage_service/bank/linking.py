@@ -12,6 +12,7 @@ Thresholds: chosen by the core from the data unless the job's parameters fix the
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -107,7 +108,7 @@ def core_linker(
     match probability; otherwise chosen from the data).
     """
     from linkage_service.linkage import LinkInputs, LinkParams, link
-    from linkage_service.linkage.scoring import Thresholds
+    from linkage_service.linkage.scoring import FellegiSunterModel, Thresholds
 
     if len(records) == 0:
         used = {"note": "banco vacío (empty bank)", **parameters}
@@ -132,8 +133,12 @@ def core_linker(
         must_link=decisions.must_link,
         cannot_link=decisions.cannot_link,
     )
+    previous = None
+    if records.last_model is not None:
+        with contextlib.suppress(ValueError):  # a job recorded before models were reusable
+            previous = FellegiSunterModel.from_dict(records.last_model)
     progress("enlazando", 0.0)
-    result = link(inputs, LinkParams(thresholds=thresholds))
+    result = link(inputs, LinkParams(thresholds=thresholds, previous_model=previous))
     progress("enlazado", 1.0)
     _, labels = np.unique(np.asarray(result.labels).astype(str), return_inverse=True)
     review = result.review

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from linkage_service.models import EncodedRecord, Source
-from linkage_service.models.bank import Decision, Membership
+from linkage_service.models.bank import Decision, LinkJob, Membership
 from linkage_service.models.record import CONTENT_COLUMNS
 
 __all__ = ["BankRecords", "DecisionPairs", "load_current_records", "load_decisions"]
@@ -38,6 +38,9 @@ class BankRecords:
     linked_person: np.ndarray  # int64, person of the record whatever its version, -1 if none
     source_names: dict[int, str]
     index: dict[RecordKey, int] = field(default_factory=dict)
+    # The Fellegi–Sunter model the last done job recorded (its parameters["model"]), so a
+    # small incremental job can reuse it instead of re-estimating on its few new pairs.
+    last_model: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.record_refs)
@@ -70,6 +73,14 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
             .where(m.current.is_(True))
         ).all()
     }
+    job: sa.Table = LinkJob.__table__  # type: ignore[attr-defined]
+    last_model = next(  # a job that skipped the core (nothing new) recorded no model
+        (p["model"] for p in session.execute(
+            sa.select(job.c.parameters).where(job.c.status == "done")
+            .order_by(job.c.id.desc()).limit(20)
+        ).scalars() if isinstance(p, dict) and isinstance(p.get("model"), dict)),
+        None,
+    )
     src: sa.Table = Source.__table__  # type: ignore[attr-defined]
     names = {int(i): str(n) for i, n in session.execute(sa.select(src.c.id, src.c.name)).all()}
     n = len(rows)
@@ -110,6 +121,7 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
         row_ids=row_ids, source_ids=source_ids, record_refs=refs, clks=clks,
         doc_hashes=doc_hashes, attributes=attributes, old_person=old_person,
         linked_person=linked_person, source_names=names, index=index,
+        last_model=last_model,
     )
 
 

@@ -45,6 +45,7 @@ from linkage_service.linkage.blocking import (
     merge_pairs,
 )
 from linkage_service.linkage.clustering import (
+    Clustering,
     ClusterParams,
     Decisions,
     LineageEvent,
@@ -100,7 +101,12 @@ class LinkParams:
     ``blocking``: "lsh" (default) or "exact" (anonlink all-pairs; small inputs and checks).
     ``thresholds`` None: chosen from the data (``scoring.choose_thresholds``) with the two
     rates. ``model`` None: estimated by EM; pass a recorded model to reuse its weights.
-    ``cluster.link_threshold`` is replaced by the upper threshold.
+    ``previous_model``: the model the last job recorded; an incremental run reuses it instead
+    of running EM when the new records are at most ``reuse_model_max_new_share`` of all
+    records and the bank has grown by at most that share since the model was estimated
+    (``FellegiSunterModel.records``); otherwise EM runs on the run's own candidate pairs
+    (``LinkResult.params["model_source"]`` says which). ``cluster.link_threshold`` is replaced
+    by the upper threshold.
     """
 
     dice_floor: float = 0.7
@@ -111,6 +117,8 @@ class LinkParams:
     max_false_link_rate: float = 0.005
     max_missed_rate: float = 0.005
     model: FellegiSunterModel | None = None
+    previous_model: FellegiSunterModel | None = None
+    reuse_model_max_new_share: float = 0.25
     cluster: ClusterParams = field(default_factory=ClusterParams)
     completion_max_pairs: int = 2500
     new_label_prefix: str = "new-"
@@ -120,6 +128,9 @@ class LinkParams:
             raise ValueError(f"dice_floor must be in (0, 1) (got {self.dice_floor})")
         if self.blocking not in ("lsh", "exact"):
             raise ValueError(f"blocking must be 'lsh' or 'exact' (got {self.blocking!r})")
+        if not 0.0 <= self.reuse_model_max_new_share < 1.0:
+            share = self.reuse_model_max_new_share
+            raise ValueError(f"reuse_model_max_new_share must be in [0, 1) (got {share})")
 
 
 @dataclass(frozen=True)
@@ -311,12 +322,19 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     t = clock()
     attributes = _attributes(inputs)
     levels = compare_pairs(left=left, right=right, dice=dice, attributes=attributes)
-    model = estimate_model(
-        {k: v[core] for k, v in levels.items()},
-        dice=dice[core],
-        fixed=params.model,
-        fixed_u=u_from_random_pairs(attributes, seed=params.lsh.seed),
-    )
+    model_source = _model_source(params, n=n, new=int(involve.sum()), comparisons=set(levels))
+    if model_source == "previous_job":
+        assert params.previous_model is not None
+        model = params.previous_model
+    else:
+        model = estimate_model(
+            {k: v[core] for k, v in levels.items()},
+            dice=dice[core],
+            fixed=params.model,
+            fixed_u=u_from_random_pairs(attributes, seed=params.lsh.seed),
+        )
+        if model_source == "em":
+            model.records = n
     prob = match_probability(model, levels)
     thresholds = params.thresholds or choose_thresholds(
         prob[core],
@@ -333,14 +351,15 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         max_cluster_size=params.cluster.max_cluster_size,
         min_probability_kept=params.cluster.min_probability_kept,
     )
-    decisions = Decisions(must_link=inputs.must_link, cannot_link=inputs.cannot_link)
 
-    def run(lf: np.ndarray, rt: np.ndarray, pr: np.ndarray):
-        return cluster(
+    def run(lf: np.ndarray, rt: np.ndarray, pr: np.ndarray) -> Clustering:
+        return _cluster_touched(
             n=n,
             pairs=ScoredPairs(left=lf, right=rt, probability=pr),
-            existing_labels=old,
-            decisions=decisions,
+            old=old,
+            involve=involve,
+            must_link=np.asarray(inputs.must_link, dtype=np.int64).reshape(-1, 2),
+            cannot_link=np.asarray(inputs.cannot_link, dtype=np.int64).reshape(-1, 2),
             params=cparams,
             new_label_prefix=params.new_label_prefix,
         )
@@ -421,9 +440,81 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             "splits": sum(e.kind == "split" for e in clustering.events),
         },
         timings=timings,
-        params=_params_dict(params, thresholds),
+        params=_params_dict(params, thresholds)
+        | {"model_source": model_source, "model_records": model.records},
         warnings=warnings,
     )
+
+
+def _model_source(params: LinkParams, *, n: int, new: int, comparisons: set[str]) -> str:
+    """"fixed" (given), "previous_job" (reused: a small increment) or "em" (estimated now)."""
+    if params.model is not None:
+        return "fixed"
+    prev = params.previous_model
+    share = params.reuse_model_max_new_share
+    if (
+        prev is not None
+        and new < n
+        and prev.records > 0
+        and new <= share * n
+        and n - prev.records <= share * n
+        and set(prev.m) == comparisons
+    ):
+        return "previous_job"
+    return "em"
+
+
+def _cluster_touched(
+    *,
+    n: int,
+    pairs: ScoredPairs,
+    old: list[str | None],
+    involve: np.ndarray,
+    must_link: np.ndarray,
+    cannot_link: np.ndarray,
+    params: ClusterParams,
+    new_label_prefix: str,
+) -> Clustering:
+    """``cluster`` over the records new evidence touches; the rest keep their persons.
+
+    Touched: new records, records in a scored pair or a decision, and every record of an
+    existing person holding one of those. Others are not re-clustered: nothing could change
+    them. Rows keep their relative order, so labels and lineage are exactly those of
+    clustering all n records.
+    """
+    touched = involve.copy()
+    for arr in (pairs.left, pairs.right, must_link.reshape(-1), cannot_link.reshape(-1)):
+        touched[np.asarray(arr, dtype=np.int64)] = True
+    old_arr = np.array([lab if lab is not None else "" for lab in old], dtype=object)
+    labels_hit = set(old_arr[touched].tolist()) - {""}
+    if labels_hit:
+        touched |= np.isin(old_arr, np.array(sorted(labels_hit), dtype=object))
+    rows = np.flatnonzero(touched)
+    if len(rows) == n:
+        return cluster(
+            n=n,
+            pairs=pairs,
+            existing_labels=old,
+            decisions=Decisions(must_link=must_link, cannot_link=cannot_link),
+            params=params,
+            new_label_prefix=new_label_prefix,
+        )
+    local = np.full(n, -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    sub = cluster(
+        n=len(rows),
+        pairs=ScoredPairs(
+            left=local[pairs.left], right=local[pairs.right], probability=pairs.probability
+        ),
+        existing_labels=[old[i] for i in rows.tolist()],
+        decisions=Decisions(must_link=local[must_link], cannot_link=local[cannot_link]),
+        params=params,
+        new_label_prefix=new_label_prefix,
+    )
+    labels = old_arr.copy()
+    labels[rows] = sub.labels
+    refused = [(int(rows[a]), int(rows[b]), why) for a, b, why in sub.refused]
+    return Clustering(labels=labels, events=sub.events, refused=refused, warnings=sub.warnings)
 
 
 def _cohesion_pairs(

@@ -87,6 +87,35 @@ class FellegiSunterModel:
     iterations: int = 0
     converged: bool = False
     notes: list[str] = field(default_factory=list)
+    records: int = 0  # records of the job that estimated it (0: unknown)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FellegiSunterModel:
+        """Rebuild a model recorded with ``to_dict`` (a previous job's parameters).
+
+        Raises ValueError when ``data`` is not such a record.
+
+        >>> m = FellegiSunterModel(prior=0.1, m={"sex": [0.9, 0.1]}, u={"sex": [0.5, 0.5]})
+        >>> FellegiSunterModel.from_dict(m.to_dict()) == m
+        True
+        """
+        try:
+            m = {str(k): [float(x) for x in v] for k, v in data["m"].items()}
+            u = {str(k): [float(x) for x in v] for k, v in data["u"].items()}
+            prior = float(data["prior"])
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"not a recorded Fellegi–Sunter model ({exc!r})") from None
+        if set(m) != set(u) or any(len(m[k]) != len(u[k]) for k in m) or not 0 < prior < 1:
+            raise ValueError("not a recorded Fellegi–Sunter model (m/u/prior inconsistent)")
+        return cls(
+            prior=prior,
+            m=m,
+            u=u,
+            iterations=int(data.get("iterations") or 0),
+            converged=bool(data.get("converged")),
+            notes=[str(x) for x in data.get("notes") or []],
+            records=int(data.get("records") or 0),
+        )
 
     def weights(self) -> dict[str, list[float]]:
         """log2(m/u) per comparison and level: what each level adds to the match weight."""
@@ -108,6 +137,7 @@ class FellegiSunterModel:
             "iterations": self.iterations,
             "converged": self.converged,
             "notes": list(self.notes),
+            "records": self.records,
         }
 
 
