@@ -184,7 +184,7 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def dice_only_f1(target: Target, stored: np.ndarray,
-                 thresholds: Sequence[float] = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+                 thresholds: Sequence[float] = tuple(round(0.6 + 0.01 * i, 2) for i in range(36))
                  ) -> dict[str, float]:
     """Best pairwise F1 of Dice ≥ threshold + connected components over a threshold sweep:
     what the stored bits alone separate, without the core's document hash and attributes."""
