@@ -23,7 +23,7 @@ from linkage_service.service_key import load_or_create_service_key
 from linkage_service.settings import Settings
 from linkage_service.web import install_console
 from vinculo_common.crypto import key_id
-from vinculo_common.schemas import known_fingerprints
+from vinculo_common.schemas import load_linkage_schema, schema_fingerprint
 
 __all__ = ["create_app"]
 
@@ -65,9 +65,10 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.service_key = service_key
-    app.state.schema_fingerprints = set(known_fingerprints()) | set(
-        settings.extra_schema_fingerprints
-    )
+    # One bank, one schema: encodings made with different schemas cannot be compared.
+    app.state.schema_fingerprints = {
+        schema_fingerprint(load_linkage_schema(settings.linkage_schema))
+    } | set(settings.extra_schema_fingerprints)
     app.state.session_info = _audit_session_info(service_key, settings)
     install_exception_handlers(app)
     app.add_middleware(AccessLogMiddleware)

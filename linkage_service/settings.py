@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from vinculo_common.errors import ConfigError
+from vinculo_common.schemas import DEFAULT_SCHEMA_ID
 
 __all__ = ["DEFAULT_SECRETS", "Settings", "load_settings"]
 
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     service_key_path: Path | None = None
     service_key_passphrase: SecretStr | None = None
     data_dir: Path | None = None
+    linkage_schema: str = Field(
+        default=DEFAULT_SCHEMA_ID,
+        description="the one linkage schema (schemas/linkage/<id>.json) this bank accepts",
+    )
     extra_schema_fingerprints: list[str] = Field(default_factory=list)
     reid_max_persons: int = Field(default=20, ge=1, description="persons per reid request")
     reid_max_requests_per_day: int = Field(default=10, ge=1, description="per requester, 24 h")

@@ -184,13 +184,15 @@ def write_batch(
     """A signed batch of synthetic encodings for ``refs`` (random CLKs, opaque locators)."""
     from client_sdk.keys import load_linkage_kcv, load_signing_key
     from vinculo_common.batch import LOCATOR_SIZE, BatchWriter
-    from vinculo_common.schemas import known_fingerprints
+    from vinculo_common.schemas import DEFAULT_SCHEMA_ID, load_linkage_schema, schema_fingerprint
 
     writer = BatchWriter(
         path,
         source=batch_source or source,
-        schema_id="vinculo-v1",
-        schema_fingerprint=fingerprint or next(iter(known_fingerprints())),
+        schema_id=DEFAULT_SCHEMA_ID,
+        schema_fingerprint=(
+            fingerprint or schema_fingerprint(load_linkage_schema(DEFAULT_SCHEMA_ID))
+        ),
         secret_check=secret_check or load_linkage_kcv(keys),
         clk_bits=clk_bits,
         signing_key=load_signing_key(keys, signing_source or source),

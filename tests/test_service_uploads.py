@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from vinculo_common.errors import ServiceError
+from vinculo_common.schemas import load_linkage_schema, schema_fingerprint
 
 
 def refs(n: int, seed: int = 0) -> list[bytes]:
@@ -68,16 +69,21 @@ def test_withdrawal(service: Any, make_batch: Any) -> None:
         client.post("/records/withdraw", json={"record_refs": ["zz-not-hex"]})
     assert bad.value.status == 422
 
+# A schema the project knows but this bank does not use: one bank, one schema.
+V2_FINGERPRINT = schema_fingerprint(load_linkage_schema("vinculo-v2"))
+
 
 @pytest.mark.parametrize(
     ("options", "status", "words"),
     [
         ({"signing_source": "sistra"}, 422, "firma"),
         ({"fingerprint": "sha256:" + "0" * 64}, 422, "esquema"),
+        ({"fingerprint": V2_FINGERPRINT}, 422, "esquema"),
         ({"secret_check": "0123456789abcdef"}, 422, "secreto"),
         ({"batch_source": "sistra", "signing_source": "sistra"}, 403, "otra fuente"),
     ],
-    ids=["forged-signature", "other-schema", "other-secret", "other-source"],
+    ids=["forged-signature", "other-schema", "known-but-not-this-banks-schema", "other-secret",
+         "other-source"],
 )
 def test_refusals_say_why_and_store_nothing(
     service: Any, make_batch: Any, options: dict[str, Any], status: int, words: str
