@@ -1,33 +1,47 @@
-"""Benchmark: our linkage job next to plain anonlink, on the same encodings.
+"""Benchmark: our linkage job next to plain anonlink, on the same real encodings.
 
-For each size N (records per source, 3 sources) the encodings are generated from one seed
-(synthetic CLKs with controlled noise: ``linkage_service.linkage.synthetic``), then measured in
-a fresh child process each, so peak RSS is per measurement:
+Data: ``vinculo synth`` registries (``client_sdk.synth``, profile ``default``) encoded by the
+SDK itself (``client_sdk.encode.encode_file``: standardization, the ``vinculo-v1`` schema, a
+fresh key ceremony) and read back with ``vinculo_common.batch.read_batch``: the CLKs, keyed
+document hashes and content attributes the service receives. N is records per source: synth
+draws ``3N / 2.249`` people, so the three sources hold about 3N records in all (RETA more,
+care fewer). Encodings are cached under ``--cache`` (default ``/tmp/vinculo-bench-link``),
+one ``.npz`` per (N, seed); ``--data synthetic`` uses ``linkage_service.linkage.synthetic``
+CLKs instead (the earlier benchmark).
 
-- ``job``: ``linkage_service.linkage.link`` (LSH blocking, Dice, EM scoring, clustering);
+Each measurement runs in a fresh child process, so peak RSS is per measurement:
+
+- ``job``: ``linkage_service.linkage.link`` (LSH blocking, Dice, EM scoring, clustering), with
+  pairwise precision and recall of its persons against the synthetic truth;
 - ``anonlink``: ``find_candidate_pairs`` over the three sources at the same Dice floor (all
-  pairs, anonlink's native kernel) + ``greedy_solve`` — the libraries' generic path.
+  pairs, anonlink's native kernel) + ``greedy_solve``: the libraries' generic path;
+- ``incremental`` (``--increment K``): a job over all but the last K records of each source,
+  then the job that links those 3K new records into its persons (the previous model reused).
 
-Prints one table: wall time and peak RSS of each, their ratio, and the growth exponent of the
-job's time between successive sizes (2 = quadratic). The anonlink baseline is quadratic and
-slow, so it runs only at ``--baseline-sizes``; at larger sizes the table shows its quadratic
-extrapolation from the largest measured size, marked "~".
+Prints one table: wall time and peak RSS of each, their ratio, the growth exponent of the
+job's time between successive sizes (2 = quadratic) and the incremental job's time. anonlink
+is quadratic, so it runs only at ``--baseline-sizes``; elsewhere its time is extrapolated
+quadratically from the largest measured size and marked "~".
 
-    .venv/bin/python benchmarks/link.py                       # ~4 min on 2 cores
-    .venv/bin/python benchmarks/link.py --sizes 10000,100000 --baseline-sizes 10000,100000
+    .venv/bin/python benchmarks/link.py --sizes 10000 --baseline-sizes 10000 --increment 1000
+    .venv/bin/python benchmarks/link.py --sizes 10000,30000,100000 --baseline-sizes 10000
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import resource
+import shutil
 import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -35,89 +49,168 @@ if str(ROOT) not in sys.path:
 
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
-
-def _data(size: int, seed: int):
-    from linkage_service.linkage.synthetic import synthetic_registries
-
-    return synthetic_registries(records_per_source=size, sources=3, seed=seed)
+SOURCES = ("reta", "sistra", "care")
+RECORDS_PER_PERSON = 2.249  # vinculo synth, profile "default" (measured)
 
 
-def _measure_job(size: int, seed: int, floor: float) -> dict:
-    from linkage_service.linkage import LinkInputs, LinkParams, link
+def prepare_real(size: int, seed: int, cache: Path) -> Path:
+    """Encode ``vinculo synth`` output with the SDK once and cache the arrays (.npz)."""
+    out = cache / f"real-{size}-seed{seed}.npz"
+    if out.is_file():
+        return out
+    from client_sdk.encode import encode_file
+    from client_sdk.encoding import record_ref
+    from client_sdk.keys import init_keys, load_record_ref_key
+    from client_sdk.synth import generate, profile, write_dataset
+    from vinculo_common.batch import read_batch
 
-    d = _data(size, seed)
-    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    work = cache / f"work-{size}-seed{seed}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    started = time.perf_counter()
+    people = max(10, round(3 * size / RECORDS_PER_PERSON))
+    result = generate(people=people, seed=seed, config=profile("default"))
+    write_dataset(result, work / "data")
+    truth = {(s, r): p for s, r, p in result.truth}
+    init_keys(keys_dir=work / "keys", sources=list(SOURCES))
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("clks", "doc_hash", "sources", "person")}
+    attributes: list[dict] = []
+    for k, source in enumerate(SOURCES):
+        export = work / "data" / f"{source}.csv"
+        batch_path = work / f"{source}.vnb"
+        encode_file(source=source, input_path=export, keys_dir=work / "keys", output=batch_path)
+        batch = read_batch(batch_path)
+        # Rows the SDK rejected are not in the batch: find each encoded row's record_id by its
+        # keyed reference, as the institution would.
+        ref_key = load_record_ref_key(work / "keys", source)
+        with export.open(newline="", encoding="utf-8") as fh:
+            by_ref = {record_ref(ref_key, row["record_id"]): row["record_id"]
+                      for row in csv.DictReader(fh)}
+        ids = [by_ref[bytes(ref)] for ref in batch.record_refs]
+        cols["clks"].append(batch.clks)
+        cols["doc_hash"].append(batch.extras["doc_hash"])
+        cols["sources"].append(np.full(len(ids), k, dtype=np.int64))
+        cols["person"].append(np.array([int(truth[(source, i)][1:]) for i in ids]))
+        attributes.extend(batch.attributes)
+    arrays = {k: np.concatenate(v) for k, v in cols.items()}
+    for name in ("sex", "nationality", "event_date"):
+        arrays[name] = np.array([a.get(name) or "" for a in attributes], dtype=str)
+    for name in ("birth_year_min", "birth_year_max"):
+        arrays[name] = np.array([np.nan if a.get(name) is None else float(a[name])
+                                 for a in attributes])
+    np.savez(out, **arrays)  # type: ignore[arg-type]
+    shutil.rmtree(work)
+    print(f"  encoded {len(arrays['clks'])} records for N={size} in "
+          f"{time.perf_counter() - started:.0f} s (cached in {out})", file=sys.stderr)
+    return out
+
+
+def load_data(kind: str, size: int, seed: int, cache: Path) -> dict[str, np.ndarray]:
+    """Arrays of one data set: clks, sources, person, sex, birth years, nationality, …"""
+    if kind == "synthetic":
+        from linkage_service.linkage.synthetic import synthetic_registries
+
+        d = synthetic_registries(records_per_source=size, sources=3, seed=seed)
+        return {"clks": d.clks, "sources": d.sources, "person": d.person, "sex": d.sex,
+                "birth_year_min": d.birth_year_min, "birth_year_max": d.birth_year_max,
+                "doc_hash": d.doc_hash, "event_date": d.event_date}
+    with np.load(prepare_real(size, seed, cache)) as npz:
+        data = {k: npz[k] for k in npz.files}
+    for name in ("sex", "nationality", "event_date"):
+        data[name] = data[name].astype(object)
+    return data
+
+
+def _inputs(data: dict[str, np.ndarray], rows: np.ndarray | None = None, **extra):
+    from linkage_service.linkage import LinkInputs
+
+    names = ("clks", "sources", "sex", "birth_year_min", "birth_year_max", "nationality",
+             "event_date", "doc_hash")
+    pick = {k: (data[k] if rows is None else data[k][rows]) for k in names if k in data}
+    return LinkInputs(**pick, **extra)
+
+
+def _pairs_in_groups(codes: np.ndarray) -> int:
+    s = np.sort(codes)
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    sizes = np.diff(np.r_[starts, len(s)])
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def pairwise_quality(labels: np.ndarray, person: np.ndarray) -> tuple[float, float]:
+    """Precision and recall over all record pairs placed in one person."""
+    import pandas as pd
+
+    lab = pd.factorize(pd.Series(labels.astype(str)))[0].astype(np.int64)
+    per = pd.factorize(pd.Series(person))[0].astype(np.int64)
+    both = _pairs_in_groups(lab * (int(per.max()) + 1) + per)
+    pred, true = _pairs_in_groups(lab), _pairs_in_groups(per)
+    return both / max(pred, 1), both / max(true, 1)
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _measure_job(data: dict[str, np.ndarray], floor: float) -> dict:
+    from linkage_service.linkage import LinkParams, link
+
     t = time.perf_counter()
-    r = link(
-        LinkInputs(
-            clks=d.clks,
-            sources=d.sources,
-            sex=d.sex,
-            birth_year_min=d.birth_year_min,
-            birth_year_max=d.birth_year_max,
-            doc_hash=d.doc_hash,
-            event_date=d.event_date,
-        ),
-        LinkParams(dice_floor=floor),
-    )
+    r = link(_inputs(data), LinkParams(dice_floor=floor))
     wall = time.perf_counter() - t
-    lab = r.labels
-    same_pred = lab[r.auto_links.left] == lab[r.auto_links.right]
-    precision = (
-        float((d.person[r.auto_links.left] == d.person[r.auto_links.right])[same_pred].mean())
-        if len(r.auto_links)
-        else float("nan")
-    )
-    return {
-        "wall": wall,
-        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "rss_data_kb": rss_data,
-        "counts": r.counts,
-        "timings": {k: round(v, 2) for k, v in r.timings.items()},
-        "link_precision": precision,
-    }
+    precision, recall = pairwise_quality(r.labels, data["person"])
+    return {"wall": wall, "rss_mib": _rss_mib(), "counts": r.counts,
+            "timings": {k: round(v, 2) for k, v in r.timings.items()},
+            "precision": precision, "recall": recall}
 
 
-def _measure_anonlink(size: int, seed: int, floor: float) -> dict:
+def _measure_anonlink(data: dict[str, np.ndarray], floor: float) -> dict:
     import anonlink
 
     from linkage_service.linkage.similarity import to_bitarrays
 
-    d = _data(size, seed)
-    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
-    datasets = [to_bitarrays(d.clks[d.sources == s]) for s in range(3)]
+    datasets = [to_bitarrays(data["clks"][data["sources"] == s]) for s in range(3)]
     candidates = anonlink.candidate_generation.find_candidate_pairs(
         datasets, anonlink.similarities.dice_coefficient, floor
     )
     groups = anonlink.solving.greedy_solve(candidates)
+    return {"wall": time.perf_counter() - t, "rss_mib": _rss_mib(),
+            "candidates": len(candidates[0]), "groups": len(groups)}
+
+
+def _measure_incremental(data: dict[str, np.ndarray], floor: float, increment: int) -> dict:
+    from linkage_service.linkage import LinkParams, link
+
+    sources = data["sources"]
+    new = np.zeros(len(sources), dtype=bool)
+    for s in np.unique(sources):
+        new[np.flatnonzero(sources == s)[-increment:]] = True
+    order = np.r_[np.flatnonzero(~new), np.flatnonzero(new)]  # rows oldest first
+    data = {k: v[order] for k, v in data.items()}
+    n_old = int((~new).sum())
+    t = time.perf_counter()
+    first = link(_inputs(data, np.arange(n_old)), LinkParams(dice_floor=floor))
+    first_wall = time.perf_counter() - t
+    existing = [f"P{lab}" for lab in first.labels.tolist()] + [None] * (len(order) - n_old)
+    t = time.perf_counter()
+    second = link(_inputs(data, existing_labels=existing),
+                  LinkParams(dice_floor=floor, previous_model=first.model))
     wall = time.perf_counter() - t
-    return {
-        "wall": wall,
-        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "rss_data_kb": rss_data,
-        "candidates": len(candidates[0]),
-        "groups": len(groups),
-    }
+    return {"wall": wall, "first_wall": first_wall, "rss_mib": _rss_mib(),
+            "counts": second.counts, "model_source": second.params["model_source"],
+            "timings": {k: round(v, 2) for k, v in second.timings.items()}}
 
 
-def _child(kind: str, size: int, seed: int, floor: float, timeout: float) -> dict | None:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--one",
-        kind,
-        "--sizes",
-        str(size),
-        "--seed",
-        str(seed),
-        "--floor",
-        str(floor),
-    ]
+def _child(kind: str, size: int, args: argparse.Namespace) -> dict | None:
+    cmd = [sys.executable, __file__, "--one", kind, "--sizes", str(size), "--seed",
+           str(args.seed), "--floor", str(args.floor), "--data", args.data, "--cache",
+           str(args.cache), "--increment", str(args.increment)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
+                             check=True)
     except subprocess.TimeoutExpired:
-        print(f"  {kind} at {size}: over {timeout:.0f} s, skipped", file=sys.stderr)
+        print(f"  {kind} at {size}: over {args.timeout:.0f} s, skipped", file=sys.stderr)
         return None
     except subprocess.CalledProcessError as exc:
         print(f"  {kind} at {size} failed:\n{exc.stderr[-2000:]}", file=sys.stderr)
@@ -126,75 +219,88 @@ def _child(kind: str, size: int, seed: int, floor: float, timeout: float) -> dic
     return result
 
 
+def _one(args: argparse.Namespace, size: int) -> dict:
+    data = load_data(args.data, size, args.seed, Path(args.cache))
+    if args.one == "prepare":
+        return {"records": len(data["clks"])}
+    if args.one == "job":
+        return _measure_job(data, args.floor)
+    if args.one == "anonlink":
+        return _measure_anonlink(data, args.floor)
+    return _measure_incremental(data, args.floor, args.increment)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sizes", default="10000,100000,300000", help="records per source")
-    ap.add_argument(
-        "--baseline-sizes",
-        default="10000,30000",
-        help="sizes at which plain anonlink also runs (quadratic: keep small)",
-    )
+    ap.add_argument("--sizes", default="10000,30000,100000", help="records per source")
+    ap.add_argument("--baseline-sizes", default="10000",
+                    help="sizes at which plain anonlink also runs (quadratic: keep small)")
+    ap.add_argument("--increment", type=int, default=0,
+                    help="also time linking this many new records per source into the rest")
+    ap.add_argument("--data", choices=["real", "synthetic"], default="real")
+    ap.add_argument("--cache", default="/tmp/vinculo-bench-link", help="encoded data cache")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--floor", type=float, default=0.7, help="Dice floor for both")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per measurement")
-    ap.add_argument("--one", choices=["job", "anonlink"], help=argparse.SUPPRESS)
+    ap.add_argument("--one", choices=["prepare", "job", "anonlink", "incremental"],
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.one:
-        fn = _measure_job if args.one == "job" else _measure_anonlink
-        print(json.dumps(fn(sizes[0], args.seed, args.floor)))
+        print(json.dumps(_one(args, sizes[0])))
         return
     base_sizes = [int(s) for s in args.baseline_sizes.split(",") if s]
-    all_sizes = sorted(set(sizes) | set(base_sizes))
     rows = []
-    for size in all_sizes:
+    for size in sorted(set(sizes) | set(base_sizes)):
         print(f"… {size} per source", file=sys.stderr)
-        job = _child("job", size, args.seed, args.floor, args.timeout)
-        base = (
-            _child("anonlink", size, args.seed, args.floor, args.timeout)
-            if size in base_sizes
-            else None
-        )
-        rows.append((size, job, base))
+        prepared = _child("prepare", size, args) if args.data == "real" else {}
+        job = _child("job", size, args)
+        base = _child("anonlink", size, args) if size in base_sizes else None
+        inc = _child("incremental", size, args) if args.increment else None
+        rows.append((size, (prepared or {}).get("records"), job, base, inc))
         if job:
-            print(
-                f"  job {job['wall']:.1f} s {json.dumps(job['counts'])} "
-                f"stages {json.dumps(job['timings'])} "
-                f"precision of auto-links {job['link_precision']:.4f}",
-                file=sys.stderr,
-            )
+            print(f"  job {job['wall']:.1f} s {json.dumps(job['counts'])}\n"
+                  f"  stages {json.dumps(job['timings'])} precision {job['precision']:.3f} "
+                  f"recall {job['recall']:.3f}", file=sys.stderr)
         if base:
-            print(
-                f"  anonlink {base['wall']:.1f} s, {base['candidates']} candidates", file=sys.stderr
-            )
-    measured = [(s, b) for s, _, b in rows if b]
-    print(f"\n3 sources × N records, Dice floor {args.floor}, seed {args.seed}")
-    print(
-        f"{'N/source':>9} {'job s':>8} {'job MiB':>8} {'anonlink s':>11} {'anon MiB':>9} "
-        f"{'job/anon':>9} {'growth':>7} {'pairs':>9}"
-    )
+            print(f"  anonlink {base['wall']:.1f} s, {base['candidates']} candidates",
+                  file=sys.stderr)
+        if inc:
+            print(f"  incremental: first {inc['first_wall']:.1f} s, +{3 * args.increment} new "
+                  f"{inc['wall']:.1f} s (model {inc['model_source']}) stages "
+                  f"{json.dumps(inc['timings'])}", file=sys.stderr)
+    _table(rows, args)
+
+
+def _table(rows: list, args: argparse.Namespace) -> None:
+    measured = [(s, b) for s, _, _, b, _ in rows if b]
+    print(f"\n3 sources × N records ({args.data} encodings), Dice floor {args.floor}, "
+          f"seed {args.seed}")
+    print(f"{'N/source':>9} {'records':>8} {'job s':>7} {'job MiB':>8} {'anon s':>8} "
+          f"{'anon MiB':>9} {'job/anon':>9} {'growth':>7} {'pairs':>10} {'prec':>5} "
+          f"{'rec':>5} {'+new s':>7}")
     prev = None
-    for size, job, base in rows:
+    for size, records, job, base, inc in rows:
         if base:
-            b_wall, b_mem, mark = base["wall"], f"{base['rss_kb'] / 1024:.0f}", ""
+            b_wall, b_mem, mark = base["wall"], f"{base['rss_mib']:.0f}", ""
         elif measured:
             s0, b0 = measured[-1]
             b_wall, b_mem, mark = b0["wall"] * (size / s0) ** 2, "-", "~"
         else:
             b_wall, b_mem, mark = float("nan"), "-", ""
         j_wall = job["wall"] if job else float("nan")
-        growth = (
-            ""
-            if prev is None or not job
-            else f"{math.log(j_wall / prev[1]) / math.log(size / prev[0]):.2f}"
-        )
+        growth = ("" if prev is None or not job
+                  else f"{math.log(j_wall / prev[1]) / math.log(size / prev[0]):.2f}")
         if job:
             prev = (size, j_wall)
-        print(
-            f"{size:>9} {j_wall:>8.1f} {(job['rss_kb'] / 1024 if job else float('nan')):>8.0f} "
-            f"{mark + f'{b_wall:.1f}':>11} {b_mem:>9} {j_wall / b_wall:>9.3f} {growth:>7} "
-            f"{(job['counts']['candidate_pairs'] if job else 0):>9}"
-        )
+        inc_s = f"{inc['wall']:.1f}" if inc else "-"
+        print(f"{size:>9} {records or '-':>8} {j_wall:>7.1f} "
+              f"{(job['rss_mib'] if job else float('nan')):>8.0f} {mark + f'{b_wall:.1f}':>8} "
+              f"{b_mem:>9} {j_wall / b_wall:>9.2f} {growth:>7} "
+              f"{(job['counts']['candidate_pairs'] if job else 0):>10} "
+              f"{(job['precision'] if job else float('nan')):>5.3f} "
+              f"{(job['recall'] if job else float('nan')):>5.3f} "
+              f"{inc_s:>7}")
 
 
 if __name__ == "__main__":

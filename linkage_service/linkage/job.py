@@ -487,8 +487,8 @@ def _cluster_touched(
         touched[np.asarray(arr, dtype=np.int64)] = True
     old_arr = np.array([lab if lab is not None else "" for lab in old], dtype=object)
     labels_hit = set(old_arr[touched].tolist()) - {""}
-    if labels_hit:
-        touched |= np.isin(old_arr, np.array(sorted(labels_hit), dtype=object))
+    if labels_hit:  # a set, not np.isin: isin over object arrays is slow
+        touched |= np.fromiter((lab in labels_hit for lab in old), dtype=bool, count=n)
     rows = np.flatnonzero(touched)
     if len(rows) == n:
         return cluster(
