@@ -90,6 +90,10 @@ RETA, CARE = _refs(14, 31), _refs(12, 32)
 def bank_service(service: Any, make_batch: Any) -> Any:
     """14 synthetic persons: 12 in RETA and care, 2 in RETA only, linked with the bank's real
     writer from hand-made groups (independent of the linkage core)."""
+    return _fill_bank(service, make_batch)
+
+
+def _fill_bank(service: Any, make_batch: Any) -> Any:
     from sqlmodel import Session
 
     from linkage_service.bank.records import load_current_records
@@ -135,6 +139,32 @@ def test_route_serves_suppressed_tables_to_analysts(bank_service: Any, tmp_path:
     assert tables["personas_por_sexo"]["rows"] == [["Mujer", None], ["Total", None]]
     files = export_tables(tables, output=tmp_path / "out", html_report=True)
     assert (tmp_path / "out" / "informe.html") in files
+
+
+def test_route_adds_dp_noise_when_the_service_is_configured(
+    db_url: str, keys_dir: Path, make_batch: Any
+) -> None:
+    from conftest import ServiceHarness
+    from sqlmodel import Session
+
+    from linkage_service.api.routes.stats import load_snapshot
+    from linkage_service.stats import build_tables
+
+    harness = _fill_bank(ServiceHarness(db_url, keys_dir, stats_min_cell_floor=1,
+                                        stats_dp_epsilon=0.5), make_batch)
+    analyst = harness.client(harness.token("analyst"))
+    noisy = analyst.get("/stats/tables", params={"min_cell": 1})
+    assert noisy == analyst.get("/stats/tables", params={"min_cell": 1})  # no averaging away
+    assert noisy["dp_epsilon"] == 0.5
+    with Session(harness.engine) as session:
+        exact = build_tables(load_snapshot(session), min_cell=1)
+
+    def cells(tables: dict[str, Any]) -> list[Any]:
+        return [row[-1] for t in tables.values() for row in t["rows"]]
+
+    pairs = list(zip(cells(json.loads(json.dumps(exact))), cells(noisy["tables"]), strict=True))
+    # With ε = 0.5 a cell keeps its exact value with probability about 0.24.
+    assert sum(a != b for a, b in pairs) > len(pairs) / 4
 
 
 def test_route_refuses_min_cell_below_floor_and_other_roles(bank_service: Any) -> None:
