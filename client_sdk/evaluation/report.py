@@ -121,6 +121,8 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
         clks=np.concatenate(clks), sources=np.concatenate(source_ids), sex=text("sex"),
         birth_year_min=years("birth_year_min"), birth_year_max=years("birth_year_max"),
         nationality=text("nationality"), event_date=text("event_date"),
+        ubigeo_birth=text("ubigeo_birth"), ubigeo_residence=text("ubigeo_residence"),
+        ubigeo_event=text("ubigeo_event"),
         doc_hash=doc_hash if doc_hash is not None and doc_hash.any() else None,
     )
     return EncodedBank(keys=keys, inputs=inputs)

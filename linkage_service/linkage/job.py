@@ -89,6 +89,9 @@ class LinkInputs:
     nationality: np.ndarray | None = None
     event_date: np.ndarray | None = None
     doc_hash: np.ndarray | None = None
+    ubigeo_birth: np.ndarray | None = None
+    ubigeo_residence: np.ndarray | None = None
+    ubigeo_event: np.ndarray | None = None
     existing_labels: Sequence[str | None] | np.ndarray | None = None
     must_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     cannot_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
@@ -106,7 +109,9 @@ class LinkParams:
     records and the bank has grown by at most that share since the model was estimated
     (``FellegiSunterModel.records``); otherwise EM runs on the run's own candidate pairs
     (``LinkResult.params["model_source"]`` says which). ``cluster.link_threshold`` is replaced
-    by the upper threshold.
+    by the upper threshold. ``random_u_prior_pairs``: u of the attribute comparisons measured on
+    random record pairs weighs as that many non-match pairs in EM (``estimate_model``'s
+    ``u_prior``): it anchors small inputs, while large ones learn u among their candidates.
     """
 
     dice_floor: float = 0.7
@@ -119,6 +124,7 @@ class LinkParams:
     model: FellegiSunterModel | None = None
     previous_model: FellegiSunterModel | None = None
     reuse_model_max_new_share: float = 0.25
+    random_u_prior_pairs: float = 1000.0
     cluster: ClusterParams = field(default_factory=ClusterParams)
     completion_max_pairs: int = 2500
     new_label_prefix: str = "new-"
@@ -183,6 +189,9 @@ def _attributes(inputs: LinkInputs) -> PairAttributes:
         nationality=inputs.nationality,
         event_date=inputs.event_date,
         doc_hash=inputs.doc_hash,
+        ubigeo_birth=inputs.ubigeo_birth,
+        ubigeo_residence=inputs.ubigeo_residence,
+        ubigeo_event=inputs.ubigeo_event,
     )
 
 
@@ -204,6 +213,9 @@ def _validate(inputs: LinkInputs) -> tuple[np.ndarray, int, list[str | None]]:
         "nationality",
         "event_date",
         "doc_hash",
+        "ubigeo_birth",
+        "ubigeo_residence",
+        "ubigeo_event",
         "existing_labels",
     ):
         value = getattr(inputs, name)
@@ -331,7 +343,8 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             {k: v[core] for k, v in levels.items()},
             dice=dice[core],
             fixed=params.model,
-            fixed_u=u_from_random_pairs(attributes, seed=params.lsh.seed),
+            u_prior=u_from_random_pairs(attributes, seed=params.lsh.seed),
+            u_prior_weight=params.random_u_prior_pairs,
         )
         if model_source == "em":
             model.records = n
@@ -560,6 +573,7 @@ def _params_dict(params: LinkParams, thresholds: Thresholds) -> dict[str, Any]:
         "max_missed_rate": params.max_missed_rate,
         "cluster": asdict(params.cluster) | {"link_threshold": thresholds.upper},
         "completion_max_pairs": params.completion_max_pairs,
+        "random_u_prior_pairs": params.random_u_prior_pairs,
         "model_fixed": params.model is not None,
     }
     return out

@@ -47,16 +47,24 @@ __all__ = [
 ]
 
 # Lower edges of the Dice levels above the candidate floor (level 0 = floor … first edge).
-DICE_LEVELS: tuple[float, ...] = (0.75, 0.8, 0.85, 0.9, 0.95)
+DICE_LEVELS: tuple[float, ...] = (0.74, 0.77, 0.8, 0.83, 0.86, 0.89, 0.92, 0.95)
+
+# UBIGEO comparisons, at the finest precision both records hold (a source may coarsen its
+# UBIGEOs to 4 or 2 digits): same district, same province, same department only, different.
+UBIGEO_LEVEL_LABELS: tuple[str, ...] = ("district", "province", "department", "different")
 
 # name → labels of its levels (index = level; −1 = missing, no evidence).
 COMPARISONS: dict[str, tuple[str, ...]] = {
-    "dice": ("<0.75", "0.75-0.8", "0.8-0.85", "0.85-0.9", "0.9-0.95", ">=0.95"),
+    "dice": ("<0.74", "0.74-0.77", "0.77-0.8", "0.8-0.83", "0.83-0.86", "0.86-0.89",
+             "0.89-0.92", "0.92-0.95", ">=0.95"),
     "sex": ("agree", "disagree"),
     "birth_year": ("same_year", "compatible", "disjoint"),
     "doc_hash": ("equal", "different"),
     "nationality": ("agree", "disagree"),
     "same_source": ("other_source", "same_source", "same_source_same_event"),
+    "ubigeo_birth": UBIGEO_LEVEL_LABELS,
+    "ubigeo_residence": UBIGEO_LEVEL_LABELS,
+    "ubigeo_event": UBIGEO_LEVEL_LABELS,
 }
 
 
@@ -66,6 +74,7 @@ class PairAttributes:
 
     ``birth_year_min/max``: float with NaN = unknown. ``sex``, ``nationality``,
     ``event_date``: str with "" = unknown. ``doc_hash``: (n, 32) uint8, all-zero = none.
+    ``ubigeo_*``: INEI codes as str (6, 4 or 2 digits; "" = unknown).
     """
 
     sources: np.ndarray
@@ -75,6 +84,9 @@ class PairAttributes:
     nationality: np.ndarray | None = None
     event_date: np.ndarray | None = None
     doc_hash: np.ndarray | None = None
+    ubigeo_birth: np.ndarray | None = None
+    ubigeo_residence: np.ndarray | None = None
+    ubigeo_event: np.ndarray | None = None
 
 
 @dataclass
@@ -168,6 +180,23 @@ def _str_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.n
     return out
 
 
+def _ubigeo_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """UBIGEO agreement at the finest precision both hold (see ``UBIGEO_LEVEL_LABELS``)."""
+    codes = np.asarray(values).astype("U6")
+    a, b = codes[left], codes[right]
+    la, lb = np.char.str_len(a), np.char.str_len(b)
+    common = np.minimum(la, lb)
+    dept = np.char.ljust(a, 6).view("U1").reshape(-1, 6) if len(a) else np.empty((0, 6), "U1")
+    dept_b = np.char.ljust(b, 6).view("U1").reshape(-1, 6) if len(b) else np.empty((0, 6), "U1")
+    same = np.cumprod(dept == dept_b, axis=1).sum(axis=1)  # leading characters in common
+    level = np.full(len(a), 3, dtype=np.int8)
+    level[same >= 2] = 2
+    level[(same >= 4) & (common >= 4)] = 1
+    level[(same >= 6) & (common >= 6)] = 0
+    level[common < 2] = -1
+    return level
+
+
 def compare_pairs(
     *, left: np.ndarray, right: np.ndarray, dice: np.ndarray, attributes: PairAttributes
 ) -> dict[str, np.ndarray]:
@@ -180,7 +209,7 @@ def compare_pairs(
     >>> v = compare_pairs(left=np.array([0]), right=np.array([1]), dice=np.array([0.91]),
     ...                   attributes=attrs)
     >>> {k: int(x[0]) for k, x in v.items()}
-    {'dice': 4, 'sex': 1, 'same_source': 0}
+    {'dice': 6, 'sex': 1, 'same_source': 0}
     """
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
@@ -210,6 +239,10 @@ def compare_pairs(
         out["doc_hash"] = level
     if a.nationality is not None:
         out["nationality"] = _str_levels(np.asarray(a.nationality, dtype=object), left, right)
+    for name in ("ubigeo_birth", "ubigeo_residence", "ubigeo_event"):
+        values = getattr(a, name)
+        if values is not None:
+            out[name] = _ubigeo_levels(values, left, right)
     sources = np.asarray(a.sources)
     same = sources[left] == sources[right]
     level = same.astype(np.int8)
@@ -252,6 +285,8 @@ def _m_step(
     sizes: dict[str, int],
     pseudo: float,
     fixed_u: dict[str, list[float]],
+    u_prior: dict[str, list[float]] | None = None,
+    u_prior_weight: float = 0.0,
 ) -> tuple[float, dict[str, list[float]], dict[str, list[float]]]:
     m: dict[str, list[float]] = {}
     u: dict[str, list[float]] = {}
@@ -264,6 +299,8 @@ def _m_step(
             u[name] = list(fixed_u[name])
         else:
             cu = np.bincount(lev[present], weights=1 - resp[present], minlength=k)[:k] + pseudo
+            if u_prior and name in u_prior:
+                cu = cu + u_prior_weight * np.asarray(u_prior[name], dtype=float)
             u[name] = (cu / cu.sum()).tolist()
     prior = float(np.clip(resp.mean(), 1e-6, 1 - 1e-6))
     return prior, m, u
@@ -278,6 +315,8 @@ def estimate_model(
     pseudo_count: float = 0.5,
     fixed: FellegiSunterModel | None = None,
     fixed_u: dict[str, list[float]] | None = None,
+    u_prior: dict[str, list[float]] | None = None,
+    u_prior_weight: float = 1000.0,
 ) -> FellegiSunterModel:
     """Estimate λ, m and u by EM over candidate pairs (no labels).
 
@@ -286,8 +325,13 @@ def estimate_model(
     elsewhere (``u_from_random_pairs``: almost every random pair is a non-match), which EM
     then keeps: as in Splink, this anchors the "non-match" class when candidates are mostly
     matches (small inputs), where free EM can swap the classes. With ``fixed`` the given
-    model is returned unchanged (a job that reuses recorded weights). Too few pairs (< 50)
-    give a model with a note, estimated all the same.
+    model is returned unchanged (a job that reuses recorded weights). ``u_prior`` (also from
+    random pairs) is the softer anchor: a Dirichlet prior worth ``u_prior_weight`` non-match
+    pairs on each u. Candidate non-matches share names, and with them sex, nationality and
+    region, far more often than random pairs do, so where candidates hold many non-matches
+    their own counts must win (fixed random-pair u there made EM call 89 % of the candidates
+    of 6,000 synthetic people matches); where they hold few, the prior keeps the classes apart.
+    Too few pairs (< 50) give a model with a note, estimated all the same.
 
     >>> rng = np.random.default_rng(0)
     >>> is_match = rng.random(4000) < 0.3
@@ -314,13 +358,16 @@ def estimate_model(
         )
     fixed_u = {k: v for k, v in (fixed_u or {}).items() if k in levels}
     resp = 1.0 / (1.0 + np.exp(-40.0 * (np.asarray(dice, dtype=float) - 0.85)))
-    prior, m, u = _m_step(levels, resp, sizes, pseudo_count, fixed_u)
+    u_prior = {k: v for k, v in (u_prior or {}).items() if k in levels and k not in fixed_u}
+    prior, m, u = _m_step(levels, resp, sizes, pseudo_count, fixed_u, u_prior, u_prior_weight)
     converged = False
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007
         model = FellegiSunterModel(prior=prior, m=m, u=u)
         resp = match_probability(model, levels)
-        new_prior, new_m, new_u = _m_step(levels, resp, sizes, pseudo_count, fixed_u)
+        new_prior, new_m, new_u = _m_step(
+            levels, resp, sizes, pseudo_count, fixed_u, u_prior, u_prior_weight
+        )
         change = abs(new_prior - prior) + max(
             float(np.max(np.abs(np.asarray(new_m[k]) - np.asarray(m[k])))) for k in m
         )
