@@ -53,13 +53,14 @@ from linkage_service.linkage.clustering import (
     cluster,
 )
 from linkage_service.linkage.scoring import (
+    INCOMPATIBLE,
     FellegiSunterModel,
     PairAttributes,
     Thresholds,
     choose_thresholds,
     compare_pairs,
+    constrained_probability,
     estimate_model,
-    match_probability,
     u_from_random_pairs,
 )
 from linkage_service.linkage.similarity import (
@@ -111,7 +112,11 @@ class LinkParams:
     (``LinkResult.params["model_source"]`` says which). ``cluster.link_threshold`` is replaced
     by the upper threshold. ``random_u_prior_pairs``: u of the attribute comparisons measured on
     random record pairs weighs as that many non-match pairs in EM (``estimate_model``'s
-    ``u_prior``): it anchors small inputs, while large ones learn u among their candidates.
+    ``u_prior``): it anchors small inputs, while large ones learn u among their candidates;
+    ``random_u_fixed`` names comparisons whose u stays the random pairs'. ``max_review_share``:
+    the review queue holds the most probable unlinked band pairs while they touch at most
+    that share of the records (the lower threshold reported is where it stopped).
+    ``incompatible`` None: ``scoring.INCOMPATIBLE`` (pairs at those levels never auto-link).
     """
 
     dice_floor: float = 0.7
@@ -125,6 +130,9 @@ class LinkParams:
     previous_model: FellegiSunterModel | None = None
     reuse_model_max_new_share: float = 0.25
     random_u_prior_pairs: float = 1000.0
+    random_u_fixed: tuple[str, ...] = ()
+    max_review_share: float = 0.025
+    incompatible: dict[str, tuple[int, ...]] | None = None
     cluster: ClusterParams = field(default_factory=ClusterParams)
     completion_max_pairs: int = 2500
     new_label_prefix: str = "new-"
@@ -339,16 +347,18 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         assert params.previous_model is not None
         model = params.previous_model
     else:
+        random_u = u_from_random_pairs(attributes, seed=params.lsh.seed)
         model = estimate_model(
             {k: v[core] for k, v in levels.items()},
             dice=dice[core],
             fixed=params.model,
-            u_prior=u_from_random_pairs(attributes, seed=params.lsh.seed),
+            fixed_u={k: v for k, v in random_u.items() if k in params.random_u_fixed},
+            u_prior=random_u,
             u_prior_weight=params.random_u_prior_pairs,
         )
         if model_source == "em":
             model.records = n
-    prob = match_probability(model, levels)
+    prob = constrained_probability(model, levels, incompatible=params.incompatible)
     thresholds = params.thresholds or choose_thresholds(
         prob[core],
         max_false_link_rate=params.max_false_link_rate,
@@ -387,7 +397,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             was = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
             all_d = dice_of_pairs(clks, all_l, all_r, counts=counts)
             levels = compare_pairs(left=all_l, right=all_r, dice=all_d, attributes=attributes)
-            prob = match_probability(model, levels)
+            prob = constrained_probability(model, levels, incompatible=params.incompatible)
             n_completion += int((~was).sum())
             core = np.isin(all_l * n + all_r, (left * n + right)[core], assume_unique=True)
             left, right, dice = all_l, all_r, all_d
@@ -429,6 +439,8 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         & ~np.isin(codes, decided_codes)
     )
     review_idx = review_idx[np.argsort(-prob[review_idx], kind="stable")]
+    review_idx, thresholds = _cap_review(review_idx, left, right, prob, thresholds,
+                                         max_records=int(params.max_review_share * n))
     review = table.take(review_idx)
     timings["total"] = clock() - t0
     n_labels = len(set(labels.tolist()))
@@ -457,6 +469,40 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         | {"model_source": model_source, "model_records": model.records},
         warnings=warnings,
     )
+
+
+def _cap_review(
+    review_idx: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    thresholds: Thresholds,
+    *,
+    max_records: int,
+) -> tuple[np.ndarray, Thresholds]:
+    """Keep the most probable review pairs while they touch at most ``max_records`` records.
+
+    Pairs are in decreasing probability; the lower threshold becomes the probability of the
+    last pair kept (the band the reviewers see), recorded in the method. The pairs left out
+    are not links: a band past the budget is a dumping ground no one reviews.
+    """
+    if len(review_idx) == 0:
+        return review_idx, thresholds
+    ends = np.stack([left[review_idx], right[review_idx]], axis=1).reshape(-1)
+    _, first = np.unique(ends, return_index=True)
+    fresh = np.zeros(len(ends), dtype=np.int64)
+    fresh[first] = 1
+    touched = np.cumsum(fresh.reshape(-1, 2).sum(axis=1))
+    keep = int(np.searchsorted(touched, max_records, side="right"))
+    if keep >= len(review_idx):
+        return review_idx, thresholds
+    kept = review_idx[:keep]
+    band = prob[kept][prob[kept] < thresholds.upper]
+    lower = float(band.min()) if len(band) else thresholds.upper
+    lower = max(lower, thresholds.lower)
+    capped = Thresholds(upper=thresholds.upper, lower=lower,
+                        method=f"{thresholds.method}, review capped")
+    return kept, capped
 
 
 def _model_source(params: LinkParams, *, n: int, new: int, comparisons: set[str]) -> str:
@@ -574,6 +620,9 @@ def _params_dict(params: LinkParams, thresholds: Thresholds) -> dict[str, Any]:
         "cluster": asdict(params.cluster) | {"link_threshold": thresholds.upper},
         "completion_max_pairs": params.completion_max_pairs,
         "random_u_prior_pairs": params.random_u_prior_pairs,
+        "random_u_fixed": list(params.random_u_fixed),
+        "max_review_share": params.max_review_share,
+        "incompatible": {k: list(v) for k, v in (params.incompatible or INCOMPATIBLE).items()},
         "model_fixed": params.model is not None,
     }
     return out

@@ -35,11 +35,13 @@ import numpy as np
 __all__ = [
     "COMPARISONS",
     "DICE_LEVELS",
+    "INCOMPATIBLE",
     "FellegiSunterModel",
     "PairAttributes",
     "Thresholds",
     "choose_thresholds",
     "compare_pairs",
+    "constrained_probability",
     "estimate_model",
     "match_probability",
     "match_weight",
@@ -48,6 +50,13 @@ __all__ = [
 
 # Lower edges of the Dice levels above the candidate floor (level 0 = floor … first edge).
 DICE_LEVELS: tuple[float, ...] = (0.74, 0.77, 0.8, 0.83, 0.86, 0.89, 0.92, 0.95)
+
+# Birth-year ranges further apart than this are "far": a mother and her daughter, not a
+# misstated age or a mistyped digit (true pairs in the generator: < 1 % that far apart).
+FAR_YEARS = 5
+
+# Levels that rule a pair out (``constrained_probability``): comparison → levels.
+INCOMPATIBLE: dict[str, tuple[int, ...]] = {"sex": (1,), "birth_year": (3,)}
 
 # UBIGEO comparisons, at the finest precision both records hold (a source may coarsen its
 # UBIGEOs to 4 or 2 digits): same district, same province, same department only, different.
@@ -58,7 +67,7 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
     "dice": ("<0.74", "0.74-0.77", "0.77-0.8", "0.8-0.83", "0.83-0.86", "0.86-0.89",
              "0.89-0.92", "0.92-0.95", ">=0.95"),
     "sex": ("agree", "disagree"),
-    "birth_year": ("same_year", "compatible", "disjoint"),
+    "birth_year": ("same_year", "compatible", "disjoint", "far"),
     "doc_hash": ("equal", "different"),
     "nationality": ("agree", "disagree"),
     "same_source": ("other_source", "same_source", "same_source_same_event"),
@@ -203,7 +212,8 @@ def compare_pairs(
     """Comparison vectors (name → int8 level per pair, −1 = missing) for the given pairs.
 
     Birth years: ``same_year`` when both ranges are at most two years wide and intersect,
-    ``compatible`` when they intersect after one year of slack on each side, else ``disjoint``.
+    ``compatible`` when they intersect after one year of slack on each side, ``far`` when they
+    are more than ``FAR_YEARS`` apart, else ``disjoint``.
 
     >>> attrs = PairAttributes(sources=np.array([0, 1]), sex=np.array(["F", "M"], dtype=object))
     >>> v = compare_pairs(left=np.array([0]), right=np.array([1]), dice=np.array([0.91]),
@@ -225,7 +235,9 @@ def compare_pairs(
             intersect = (lo_a <= hi_b) & (lo_b <= hi_a)
             slack = (lo_a - 1 <= hi_b + 1) & (lo_b - 1 <= hi_a + 1)
             narrow = (hi_a - lo_a <= 2) & (hi_b - lo_b <= 2)
-        level = np.where(intersect & narrow, 0, np.where(slack, 1, 2)).astype(np.int8)
+            far = (lo_a - hi_b > FAR_YEARS) | (lo_b - hi_a > FAR_YEARS)
+        level = np.where(intersect & narrow, 0, np.where(slack, 1, np.where(far, 3, 2)))
+        level = level.astype(np.int8)
         level[np.isnan(lo_a) | np.isnan(hi_a) | np.isnan(lo_b) | np.isnan(hi_b)] = -1
         out["birth_year"] = level
     if a.doc_hash is not None:
@@ -271,6 +283,36 @@ def match_probability(model: FellegiSunterModel, levels: dict[str, np.ndarray]) 
     """Posterior probability that each pair is the same person."""
     w = np.clip(match_weight(model, levels), -60, 60)
     return 1.0 / (1.0 + np.exp2(-w))
+
+
+def constrained_probability(
+    model: FellegiSunterModel,
+    levels: dict[str, np.ndarray],
+    *,
+    incompatible: dict[str, tuple[int, ...]] | None = None,
+    cap: float = 1e-3,
+) -> np.ndarray:
+    """``match_probability``, capped at ``cap`` for pairs at an incompatible level.
+
+    ``incompatible`` maps a comparison to levels that rule a pair out however similar the
+    encodings are (default ``INCOMPATIBLE``: sexes recorded differently, birth years more than
+    ``FAR_YEARS`` apart). Naive-Bayes weights cannot learn this: among all candidates such
+    disagreements are rare for non-matches too, but among the near-identical ones (twins,
+    a mother and her namesake daughter) they are what tells the two apart.
+
+    >>> model = FellegiSunterModel(prior=0.5, m={"dice": [0.1, 0.9], "sex": [0.99, 0.01]},
+    ...                            u={"dice": [0.9, 0.1], "sex": [0.7, 0.3]})
+    >>> levels = {"dice": np.array([1, 1]), "sex": np.array([0, 1])}
+    >>> constrained_probability(model, levels).round(3).tolist()
+    [0.927, 0.001]
+    """
+    p = match_probability(model, levels)
+    rules = INCOMPATIBLE if incompatible is None else incompatible
+    bad = np.zeros(len(p), dtype=bool)
+    for name, bad_levels in rules.items():
+        if name in levels:
+            bad |= np.isin(levels[name], bad_levels)
+    return np.where(bad, np.minimum(p, cap), p)
 
 
 def _level_counts(levels: dict[str, np.ndarray]) -> dict[str, int]:
