@@ -307,14 +307,16 @@ def _client(url: str, token: str, recorder: _ResponseRecorder | None) -> Any:
     return ServiceClient(url, token, client=httpx.Client(timeout=600.0, event_hooks=hooks))
 
 
-def _pending_reviews(client: Any) -> int:
-    total, offset = 0, 0
-    while True:
-        page = client.get("/review", params={"limit": 1000, "offset": offset})
+def _pending_reviews(client: Any, *, fallback: int, max_pages: int = 10) -> int:
+    """Pending review pairs, counted through ``GET /review`` page by page; past ``max_pages``
+    pages of 1,000 (a queue too long to be worth paging) the job's own count, ``fallback``."""
+    total = 0
+    for page_number in range(max_pages):
+        page = client.get("/review", params={"limit": 1000, "offset": 1000 * page_number})
         total += len(page["pairs"])
         if len(page["pairs"]) < 1000:
             return total
-        offset += 1000
+    return max(total, fallback)
 
 
 def run_pipeline(
@@ -411,7 +413,8 @@ def run_pipeline(
                 if row["person_id"]:
                     predicted[(source, row["record_id"])] = row["person_id"]
         with _client(server.url, tokens["reviewer"], recorder) as client:
-            review_pending = _pending_reviews(client)
+            review_pending = _pending_reviews(
+                client, fallback=int(counts.get("review_pairs_new") or 0))
         step("results_s", t0)
     finally:
         server.stop()
