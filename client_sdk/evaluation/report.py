@@ -15,6 +15,7 @@ threshold. The run at the service's own thresholds is compared with the service'
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 RecordKey = tuple[str, str]
+_NUMERIC = frozenset({"birth_year_min", "birth_year_max", "age_at_event"})
 
 
 def upper_grid() -> tuple[float, ...]:
@@ -91,6 +93,7 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
     """
     from client_sdk.encoding import open_locators
     from linkage_service.linkage import LinkInputs
+    from linkage_service.models.record import CONTENT_COLUMNS
     from linkage_service.store.uploads import attributes_to_columns
     from vinculo_common.batch import read_batch
 
@@ -116,14 +119,19 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
         return np.array([float(c[name]) if c.get(name) is not None else np.nan
                          for c in columns], dtype=float)
 
+    # Every content attribute the core accepts, filled as bank.linking.core_linker fills it
+    # (numbers as floats with NaN, text with "" for unknown): a new attribute of the core is
+    # picked up here without a change, and the evaluate test checks the result against the
+    # service's clustering.
+    attributes: dict[str, np.ndarray] = {}
+    for item in dataclasses.fields(LinkInputs):
+        if item.name in CONTENT_COLUMNS:
+            attributes[item.name] = (years(item.name) if item.name in _NUMERIC
+                                     else text(item.name))
     doc_hash = np.concatenate(docs) if docs else None
     inputs = LinkInputs(
-        clks=np.concatenate(clks), sources=np.concatenate(source_ids), sex=text("sex"),
-        birth_year_min=years("birth_year_min"), birth_year_max=years("birth_year_max"),
-        nationality=text("nationality"), event_date=text("event_date"),
-        ubigeo_birth=text("ubigeo_birth"), ubigeo_residence=text("ubigeo_residence"),
-        ubigeo_event=text("ubigeo_event"),
-        doc_hash=doc_hash if doc_hash is not None and doc_hash.any() else None,
+        clks=np.concatenate(clks), sources=np.concatenate(source_ids),
+        doc_hash=doc_hash if doc_hash is not None and doc_hash.any() else None, **attributes,
     )
     return EncodedBank(keys=keys, inputs=inputs)
 
