@@ -16,6 +16,7 @@ from linkage_service.linkage.scoring import (
     compare_pairs,
     constrained_probability,
     estimate_model,
+    match_probability,
 )
 
 
@@ -117,3 +118,25 @@ def test_job_keeps_twins_of_different_sex_apart() -> None:
     assert len(plain.auto_links) > 0
     assert len(kept.auto_links) == 0
     assert len(set(kept.labels.tolist())) == n
+
+
+def test_different_documents_with_a_distant_encoding_rule_a_pair_out() -> None:
+    # records 0/1: twins (own DNIs, Dice 0.75); 0/2: the same person with a mistyped DNI
+    # (Dice 0.9); 0/3: a namesake without a document (no document evidence either way).
+    docs = np.array([[1] * 32, [2] * 32, [3] * 32, [0] * 32], dtype=np.uint8)
+    attrs = PairAttributes(sources=np.array([0, 1, 1, 1]), doc_hash=docs)
+    v = compare_pairs(left=np.zeros(3, dtype=np.int64), right=np.arange(1, 4),
+                      dice=np.array([0.75, 0.9, 0.75]), attributes=attrs)
+    assert v["doc_hash"].tolist() == [2, 1, -1]
+    model = FellegiSunterModel(prior=0.5, m={"dice": [0.2, 0.8], "doc_hash": [0.6, 0.3, 0.1]},
+                               u={"dice": [0.8, 0.2], "doc_hash": [0.01, 0.5, 0.49]})
+    levels = {"dice": np.array([1, 1, 1]), "doc_hash": v["doc_hash"]}
+    p = constrained_probability(model, levels)
+    assert p[0] <= 1e-3 < 0.5 < p[1]
+    assert p[2] == pytest.approx(0.8)
+
+
+def test_a_model_recorded_before_the_document_split_scores_the_new_level_as_different() -> None:
+    old = FellegiSunterModel(prior=0.5, m={"doc_hash": [0.6, 0.4]}, u={"doc_hash": [0.1, 0.9]})
+    p = match_probability(old, {"doc_hash": np.array([1, 2])})
+    assert p[0] == pytest.approx(p[1]) == pytest.approx(0.4 / 1.3)

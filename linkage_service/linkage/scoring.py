@@ -35,6 +35,7 @@ import numpy as np
 __all__ = [
     "COMPARISONS",
     "DICE_LEVELS",
+    "DOC_DIFFERENT_LOW_DICE",
     "INCOMPATIBLE",
     "FellegiSunterModel",
     "PairAttributes",
@@ -55,8 +56,14 @@ DICE_LEVELS: tuple[float, ...] = (0.74, 0.77, 0.8, 0.83, 0.86, 0.89, 0.92, 0.95)
 # misstated age or a mistyped digit (true pairs in the generator: < 1 % that far apart).
 FAR_YEARS = 5
 
+# Different keyed document hashes *and* an encoding this far apart: twins (own DNIs, often
+# consecutive, same surnames, birth date and places, different given names) or namesakes.
+# True pairs with a mistyped or other document mostly keep a Dice above it (the CLK holds the
+# document's bigrams and everything else agrees).
+DOC_DIFFERENT_LOW_DICE = 0.77
+
 # Levels that rule a pair out (``constrained_probability``): comparison → levels.
-INCOMPATIBLE: dict[str, tuple[int, ...]] = {"sex": (1,), "birth_year": (3,)}
+INCOMPATIBLE: dict[str, tuple[int, ...]] = {"sex": (1,), "birth_year": (3,), "doc_hash": (2,)}
 
 # UBIGEO comparisons, at the finest precision both records hold (a source may coarsen its
 # UBIGEOs to 4 or 2 digits): same district, same province, same department only, different.
@@ -68,7 +75,7 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
              "0.89-0.92", "0.92-0.95", ">=0.95"),
     "sex": ("agree", "disagree"),
     "birth_year": ("same_year", "compatible", "disjoint", "far"),
-    "doc_hash": ("equal", "different"),
+    "doc_hash": ("equal", "different", "different_low_dice"),
     "nationality": ("agree", "disagree"),
     "same_source": ("other_source", "same_source", "same_source_same_event"),
     "ubigeo_birth": UBIGEO_LEVEL_LABELS,
@@ -213,7 +220,8 @@ def compare_pairs(
 
     Birth years: ``same_year`` when both ranges are at most two years wide and intersect,
     ``compatible`` when they intersect after one year of slack on each side, ``far`` when they
-    are more than ``FAR_YEARS`` apart, else ``disjoint``.
+    are more than ``FAR_YEARS`` apart, else ``disjoint``. Documents: ``different_low_dice``
+    when the keyed hashes differ and Dice < ``DOC_DIFFERENT_LOW_DICE`` (incompatible).
 
     >>> attrs = PairAttributes(sources=np.array([0, 1]), sex=np.array(["F", "M"], dtype=object))
     >>> v = compare_pairs(left=np.array([0]), right=np.array([1]), dice=np.array([0.91]),
@@ -247,6 +255,7 @@ def compare_pairs(
         words = docs.view(np.uint64)
         has = np.asarray(words.any(axis=1), dtype=bool)
         level = np.where((words[left] == words[right]).all(axis=1), 0, 1).astype(np.int8)
+        level[(level == 1) & (np.asarray(dice) < DOC_DIFFERENT_LOW_DICE)] = 2
         level[~(has[left] & has[right])] = -1
         out["doc_hash"] = level
     if a.nationality is not None:
@@ -275,7 +284,8 @@ def match_weight(model: FellegiSunterModel, levels: dict[str, np.ndarray]) -> np
             continue
         table = np.log2(np.asarray(model.m[name]) / np.asarray(model.u[name]))
         present = lev >= 0
-        w[present] += table[lev[present]]
+        # A model recorded before a level was split off lacks it: its last level stands in.
+        w[present] += table[np.minimum(lev[present], len(table) - 1)]
     return w
 
 
