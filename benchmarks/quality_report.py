@@ -158,8 +158,9 @@ def render(reports: list[dict[str, Any]], *, images: dict[str, str], command: st
               "(`linkage_service.linkage.link`) en el proceso del evaluador sobre las mismas "
               "codificaciones, leídas de los lotes (`vinculo_common.batch.read_batch`), con el "
               "modelo Fellegi–Sunter estimado una vez y el umbral inferior del servicio. Con "
-              "los parámetros del servicio reproduce su agrupamiento (columna *coincide*: F1 "
-              "de pares entre ambos). Línea vertical: umbral superior elegido por el servicio.",
+              "los parámetros del servicio reproduce su agrupamiento (*coincide con el "
+              "servicio*: F1 de pares entre ambos agrupamientos; 1.000 = idénticos). "
+              "Línea vertical: umbral superior elegido por el servicio.",
               ""]
     for r in reports:
         key = f"{r['config']['profile']}-{r['config']['people']}"

@@ -80,7 +80,8 @@ def evaluate_directory(
                                  service_predicted=run.predicted)
         report["review_band"] = result["as_service"]["review_band"]
         report["sweep"] = result
-        title = (f"{data_dir.name}: {len(truth)} registros; barrido re-ejecutando el núcleo "
+        name = f"{data_dir.resolve().parent.name}/{data_dir.name}"
+        title = (f"{name}: {len(truth)} registros; barrido re-ejecutando el núcleo "
                  "de enlace en proceso (in-process sweep)")
         plot_sweep(result, out_dir / "sweep.png", title=title)
         report["sweep_png"] = "sweep.png"

@@ -236,6 +236,9 @@ def plot_sweep(sweep: Mapping[str, Any], path: Path, *, title: str) -> Path:
                               ("f1", "F1", "-^")):
         ax.plot(x, [p[key] for p in points], style, label=label, markersize=4)
     ax.set_xscale("logit")  # the action is near 1: 0.9, 0.99, 0.999 equally spaced
+    ticks = [t for t in (0.5, 0.75, 0.9, 0.95, 0.99, 0.999) if min(x) <= t <= max(x)]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("umbral superior de probabilidad, escala logit (upper threshold)")
     ax.set_ylabel("pares de registros (record pairs)")
     ax.set_ylim(min(0.5, *(min(p["precision"], p["recall"]) for p in points)) - 0.02, 1.005)
@@ -244,6 +247,7 @@ def plot_sweep(sweep: Mapping[str, Any], path: Path, *, title: str) -> Path:
     twin.plot(x, [p["review_band"]["percent_of_records"] for p in points], ":", color="grey",
               label="en revisión, % registros (review band)")
     twin.set_ylabel("% de registros en revisión")
+    twin.set_ylim(0, max(5.0, 1.1 * max(p["review_band"]["percent_of_records"] for p in points)))
     at = sweep.get("as_service")
     if at:
         ax.axvline(at["upper_threshold"], color="black", alpha=0.4, linewidth=1)
