@@ -115,7 +115,8 @@ class LinkParams:
     ``u_prior``): it anchors small inputs, while large ones learn u among their candidates;
     ``random_u_fixed`` names comparisons whose u stays the random pairs'. ``max_review_share``:
     the review queue holds the most probable unlinked band pairs while they touch at most
-    that share of the records (the lower threshold reported is where it stopped).
+    that share of the records, or ``min_review_records`` in a small bank (the lower threshold
+    reported is where it stopped).
     ``incompatible`` None: ``scoring.INCOMPATIBLE`` (pairs at those levels never auto-link).
     """
 
@@ -132,6 +133,7 @@ class LinkParams:
     random_u_prior_pairs: float = 1000.0
     random_u_fixed: tuple[str, ...] = ()
     max_review_share: float = 0.025
+    min_review_records: int = 20  # a small bank still gets its few doubtful pairs reviewed
     incompatible: dict[str, tuple[int, ...]] | None = None
     cluster: ClusterParams = field(default_factory=ClusterParams)
     completion_max_pairs: int = 2500
@@ -440,7 +442,8 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     )
     review_idx = review_idx[np.argsort(-prob[review_idx], kind="stable")]
     review_idx, thresholds = _cap_review(review_idx, left, right, prob, thresholds,
-                                         max_records=int(params.max_review_share * n))
+                                         max_records=max(int(params.max_review_share * n),
+                                                         params.min_review_records))
     review = table.take(review_idx)
     timings["total"] = clock() - t0
     n_labels = len(set(labels.tolist()))
@@ -622,6 +625,7 @@ def _params_dict(params: LinkParams, thresholds: Thresholds) -> dict[str, Any]:
         "random_u_prior_pairs": params.random_u_prior_pairs,
         "random_u_fixed": list(params.random_u_fixed),
         "max_review_share": params.max_review_share,
+        "min_review_records": params.min_review_records,
         "incompatible": {k: list(v) for k, v in (params.incompatible or INCOMPATIBLE).items()},
         "model_fixed": params.model is not None,
     }
