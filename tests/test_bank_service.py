@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from client_sdk.results import fetch_results, resolve_results, wait_for_job
 from tests.conftest import run_vinculo
-from vinculo_cli.bank import fetch_results, resolve_results, wait_for_job
 from vinculo_common.errors import ServiceError
 
 HEADER = ("record_id,nombres,apellido_paterno,apellido_materno,sexo,fecha_nacimiento,edad,"

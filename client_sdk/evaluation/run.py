@@ -337,7 +337,7 @@ def run_pipeline(
     """
     from client_sdk.encode import encode_file
     from client_sdk.keys import init_keys
-    from vinculo_cli.bank import fetch_results, resolve_results, wait_for_job
+    from client_sdk.results import fetch_results, resolve_results, wait_for_job
 
     say = echo or (lambda _message: None)
     data_dir, work_dir = Path(data_dir), Path(work_dir)
@@ -425,7 +425,7 @@ def run_pipeline(
 
 
 def _write_results(path: Path, rows: list[dict[str, str]]) -> None:
-    from vinculo_cli.bank import RESULT_COLUMNS
+    from client_sdk.results import RESULT_COLUMNS
 
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(RESULT_COLUMNS))
