@@ -202,3 +202,18 @@ def test_evaluate_mapping_reads_reta_own_layout(synth_dir: Path, tmp_path: Path)
     assert report["scores"]["n_unknown"] == 0  # RETA's record ids came back as truth knows them
     assert report["scores"]["all_pairs"]["f1"] >= F1_FLOOR
     assert not (out / "sweep.png").exists()
+
+
+def test_evaluate_with_another_schema_encodes_and_serves_with_it(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    """--schema measures a hardened encoding (issue 7) through the same real path."""
+    from vinculo_common.batch import read_batch
+
+    out = tmp_path / "v2"
+    _vinculo("evaluate", "--data", str(synth_dir), "--out", str(out), "--no-sweep",
+             "--schema", "vinculo-v2")
+    batch = read_batch(out / "run" / "batches" / "reta.vnb")
+    assert batch.header["schema_id"] == "vinculo-v2"
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["scores"]["all_pairs"]["f1"] >= F1_FLOOR  # the service accepted and linked it

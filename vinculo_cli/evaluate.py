@@ -15,7 +15,7 @@ __all__ = ["evaluate_directory", "format_report", "register"]
 def evaluate_directory(
     *, data_dir: Path, out_dir: Path, mappings: dict[str, str] | None = None,
     sources: tuple[str, ...] = ("reta", "sistra", "care"), sweep: bool = True,
-    echo: Any = None,
+    schema_id: str | None = None, echo: Any = None,
 ) -> dict[str, Any]:
     """Run the real path on ``data_dir`` and write ``out_dir/report.json`` (+ ``sweep.png``).
 
@@ -42,7 +42,9 @@ def evaluate_directory(
     if out_dir.exists() and (out_dir / "run").exists():
         raise InputError(f"{out_dir}/run ya existe: use otra carpeta --out (out dir in use)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    kwargs = {"echo": echo} if echo is not None else {}
+    kwargs: dict[str, Any] = {"echo": echo} if echo is not None else {}
+    if schema_id is not None:
+        kwargs["schema_id"] = schema_id
     run = run_pipeline(data_dir=data_dir, work_dir=out_dir / "run", sources=sources,
                        mappings=mappings, **kwargs)
     scores = pairwise_scores(truth, run.predicted)
@@ -110,9 +112,10 @@ def format_report(report: dict[str, Any], *, kinds: int = 15) -> str:
                      f"{c['recall']:.3f}  F1 {c['f1']:.3f}  (pares verdaderos {c['true_pairs']}, "
                      f"predichos {c['predicted_pairs']}, acertados {c['true_positives']})")
     pct = band.get("percent_of_records")
-    lines.append(f"  banda de revisión (review band): {band.get('records')} registros "
-                 f"({pct if pct is not None else '?'} %), {band.get('pairs')} pares; pendientes "
-                 f"en el servicio: {report['service']['review_pending_pairs']} pares")
+    records = (f"{band['records']} registros ({pct} %), " if band.get("records") is not None
+               and pct is not None else "")  # known only when the core is re-run (--sweep)
+    lines.append(f"  banda de revisión (review band): {records}{band.get('pairs')} pares; "
+                 f"pendientes en el servicio: {report['service']['review_pending_pairs']} pares")
     lines += ["", "Exhaustividad por tipo de diferencia, los más perdidos primero (recall by kind "
               "of difference, most missed first):",
               f"  {'tipo (kind)':<28} {'pares':>7} {'perdidos':>9} {'recall':>7}"]
@@ -148,6 +151,9 @@ def evaluate(
     = "reta,sistra,care",
     sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="Barrido de umbrales y "
                                         "gráfico (threshold sweep).")] = True,
+    schema: Annotated[str | None, typer.Option("--schema", help="Esquema de enlace "
+                                               "(schemas/linkage/ID.json); por defecto el del "
+                                               "proyecto.")] = None,
 ) -> None:
     """Evalúa la calidad del enlace por el camino real (encode, serve, upload, link, results).
 
@@ -164,7 +170,8 @@ def evaluate(
 
     report = evaluate_directory(data_dir=data, out_dir=out,
                                 mappings=parse_mappings(mapping or []),
-                                sources=tuple(parse_sources(sources)), sweep=sweep)
+                                sources=tuple(parse_sources(sources)), sweep=sweep,
+                                schema_id=schema)
     print(format_report(report))
     print(f"\nInforme: {out / 'report.json'}" + (f", {out / 'sweep.png'}" if sweep else ""))
 

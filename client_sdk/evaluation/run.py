@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from vinculo_common.errors import InputError, ServiceError
+from vinculo_common.schemas import DEFAULT_SCHEMA_ID
 
 __all__ = [
     "DEFAULT_SOURCES",
@@ -201,9 +202,11 @@ class ServerProcess:
         return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def _launch(*, database: Path, service_key: Path, log_path: Path) -> ServerProcess:
+def _launch(*, database: Path, service_key: Path, log_path: Path,
+            schema_id: str = DEFAULT_SCHEMA_ID) -> ServerProcess:
     port = _free_port()
-    env = {**os.environ, "VINCULO_SERVICE_KEY_PATH": str(service_key)}
+    env = {**os.environ, "VINCULO_SERVICE_KEY_PATH": str(service_key),
+           "VINCULO_LINKAGE_SCHEMA": schema_id}
     env.pop("VINCULO_DATABASE_URL", None)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -326,13 +329,16 @@ def run_pipeline(
     sources: Sequence[str] = DEFAULT_SOURCES,
     mappings: Mapping[str, str] | None = None,
     record_responses: bool = False,
+    schema_id: str = DEFAULT_SCHEMA_ID,
     echo: Echo | None = _stderr,
 ) -> PipelineRun:
     """Run the real path on ``data_dir`` inside ``work_dir`` (must be empty or absent).
 
     ``mappings``: source → mapping file (or source name) for exports in another layout.
     ``record_responses``: keep every HTTP response body in ``work_dir/responses.log`` (for the
-    privacy scan). ``echo``: progress lines (Spanish), default stderr; None for silence.
+    privacy scan). ``schema_id``: the linkage schema the sources encode with and the service
+    accepts (``vinculo-v2`` to measure hardening). ``echo``: progress lines (Spanish), default
+    stderr; None for silence.
     The server is stopped whatever happens.
     """
     from client_sdk.encode import encode_file
@@ -364,7 +370,7 @@ def run_pipeline(
     # The server boots (imports, migrations) while the sources encode: same result, less wait.
     database = work_dir / "service" / "bank.db"
     server = _launch(database=database, service_key=keys_dir / "service" / "signing.key",
-                     log_path=work_dir / "service" / "server.log")
+                     log_path=work_dir / "service" / "server.log", schema_id=schema_id)
     try:
         t0 = time.perf_counter()
         encoded: dict[str, int] = {}
@@ -372,7 +378,7 @@ def run_pipeline(
         for source in sources:
             summary = encode_file(source=source, input_path=exports[source], keys_dir=keys_dir,
                                   output=work_dir / "batches" / f"{source}.vnb",
-                                  mapping=mappings.get(source))
+                                  mapping=mappings.get(source), schema_id=schema_id)
             encoded[source], rejected[source] = summary.encoded, summary.rejected
             say(f"  {source}: {summary.encoded} registros codificados, {summary.rejected} "
                 "rechazados")
