@@ -60,6 +60,7 @@ from linkage_service.linkage.scoring import (
     choose_thresholds,
     compare_pairs,
     constrained_probability,
+    encode_attributes,
     estimate_model,
     u_from_random_pairs,
 )
@@ -343,7 +344,8 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     # 4. scoring
     t = clock()
     attributes = _attributes(inputs)
-    levels = compare_pairs(left=left, right=right, dice=dice, attributes=attributes)
+    codes = encode_attributes(attributes)  # once per record; pairs compare integers
+    levels = compare_pairs(left=left, right=right, dice=dice, attributes=attributes, codes=codes)
     model_source = _model_source(params, n=n, new=int(involve.sum()), comparisons=set(levels))
     if model_source == "previous_job":
         assert params.previous_model is not None
@@ -398,7 +400,9 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         if len(all_l) > len(left):
             was = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
             all_d = dice_of_pairs(clks, all_l, all_r, counts=counts)
-            levels = compare_pairs(left=all_l, right=all_r, dice=all_d, attributes=attributes)
+            levels = compare_pairs(
+                left=all_l, right=all_r, dice=all_d, attributes=attributes, codes=codes
+            )
             prob = constrained_probability(model, levels, incompatible=params.incompatible)
             n_completion += int((~was).sum())
             core = np.isin(all_l * n + all_r, (left * n + right)[core], assume_unique=True)

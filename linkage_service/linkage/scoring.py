@@ -37,13 +37,16 @@ __all__ = [
     "DICE_LEVELS",
     "DOC_DIFFERENT_LOW_DICE",
     "INCOMPATIBLE",
+    "AttributeCodes",
     "FellegiSunterModel",
     "PairAttributes",
     "Thresholds",
     "choose_thresholds",
     "compare_pairs",
     "constrained_probability",
+    "encode_attributes",
     "estimate_model",
+    "level_patterns",
     "match_probability",
     "match_weight",
     "u_from_random_pairs",
@@ -188,33 +191,112 @@ def _dice_level(dice: np.ndarray) -> np.ndarray:
     return np.searchsorted(np.asarray(DICE_LEVELS), dice, side="right").astype(np.int8)
 
 
-def _str_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    a, b = values[left], values[right]
-    missing = (a == "") | (b == "")
-    out = np.where(a == b, 0, 1).astype(np.int8)
-    out[missing] = -1
+@dataclass(frozen=True)
+class AttributeCodes:
+    """Per-record integer codes of ``PairAttributes`` (``encode_attributes``), so comparing a
+    pair is integer work: equal codes ⇔ equal values, −1 = missing.
+
+    ``ubigeo_*``: (n, 4) int64: characters held (0–6) and the codes of the first 2, 4 and 6
+    characters (padded with spaces, as compared before).
+    """
+
+    sources: np.ndarray
+    sex: np.ndarray | None = None
+    birth_year_min: np.ndarray | None = None
+    birth_year_max: np.ndarray | None = None
+    nationality: np.ndarray | None = None
+    event_date: np.ndarray | None = None
+    doc_hash: np.ndarray | None = None
+    has_doc: np.ndarray | None = None
+    ubigeo: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _factorize(values: np.ndarray) -> np.ndarray:
+    """Integer code per value (equal values, equal codes); "" → −1 (missing)."""
+    seen: dict[Any, int] = {}
+    codes = np.fromiter(
+        (-1 if v == "" else seen.setdefault(v, len(seen)) for v in values.tolist()),
+        dtype=np.int64,
+        count=len(values),
+    )
+    return codes
+
+
+def _ubigeo_codes(values: np.ndarray) -> np.ndarray:
+    codes = np.asarray(values).astype("U6")
+    out = np.empty((len(codes), 4), dtype=np.int64)
+    out[:, 0] = np.char.str_len(codes) if len(codes) else 0
+    padded = np.char.ljust(codes, 6) if len(codes) else codes
+    for col, width in ((1, 2), (2, 4), (3, 6)):
+        out[:, col] = np.unique(padded.astype(f"U{width}"), return_inverse=True)[1].reshape(-1)
     return out
 
 
-def _ubigeo_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """UBIGEO agreement at the finest precision both hold (see ``UBIGEO_LEVEL_LABELS``)."""
-    codes = np.asarray(values).astype("U6")
+def encode_attributes(attributes: PairAttributes) -> AttributeCodes:
+    """Integer codes per record, computed once and reused for every pair (``compare_pairs``).
+
+    >>> c = encode_attributes(PairAttributes(sources=np.array([0, 1, 1]),
+    ...                       sex=np.array(["F", "", "F"], dtype=object)))
+    >>> c.sex.tolist()
+    [0, -1, 0]
+    """
+    a = attributes
+    docs = has = None
+    if a.doc_hash is not None:
+        raw = np.ascontiguousarray(a.doc_hash, dtype=np.uint8)
+        if raw.ndim != 2 or raw.shape[1] % 8:
+            raise ValueError(f"doc_hash must be (n, 32) uint8 (got shape {raw.shape})")
+        has = np.asarray(raw.view(np.uint64).any(axis=1), dtype=bool)
+        rows = raw.view(np.dtype((np.void, raw.shape[1]))).reshape(-1)
+        docs = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    ubigeo = {}
+    for name in ("ubigeo_birth", "ubigeo_residence", "ubigeo_event"):
+        values = getattr(a, name)
+        if values is not None:
+            ubigeo[name] = _ubigeo_codes(values)
+    return AttributeCodes(
+        sources=_factorize(np.asarray(a.sources, dtype=object)),
+        sex=None if a.sex is None else _factorize(np.asarray(a.sex, dtype=object)),
+        birth_year_min=None if a.birth_year_min is None
+        else np.asarray(a.birth_year_min, dtype=float),
+        birth_year_max=None if a.birth_year_max is None
+        else np.asarray(a.birth_year_max, dtype=float),
+        nationality=None if a.nationality is None
+        else _factorize(np.asarray(a.nationality, dtype=object)),
+        event_date=None if a.event_date is None
+        else _factorize(np.asarray(a.event_date, dtype=object)),
+        doc_hash=docs,
+        has_doc=has,
+        ubigeo=ubigeo,
+    )
+
+
+def _code_levels(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     a, b = codes[left], codes[right]
-    la, lb = np.char.str_len(a), np.char.str_len(b)
-    common = np.minimum(la, lb)
-    dept = np.char.ljust(a, 6).view("U1").reshape(-1, 6) if len(a) else np.empty((0, 6), "U1")
-    dept_b = np.char.ljust(b, 6).view("U1").reshape(-1, 6) if len(b) else np.empty((0, 6), "U1")
-    same = np.cumprod(dept == dept_b, axis=1).sum(axis=1)  # leading characters in common
+    out = (a != b).astype(np.int8)
+    out[(a < 0) | (b < 0)] = -1
+    return out
+
+
+def _ubigeo_levels(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """UBIGEO agreement at the finest precision both hold (see ``UBIGEO_LEVEL_LABELS``)."""
+    a, b = codes[left], codes[right]
+    common = np.minimum(a[:, 0], b[:, 0])
     level = np.full(len(a), 3, dtype=np.int8)
-    level[same >= 2] = 2
-    level[(same >= 4) & (common >= 4)] = 1
-    level[(same >= 6) & (common >= 6)] = 0
+    level[a[:, 1] == b[:, 1]] = 2
+    level[(a[:, 2] == b[:, 2]) & (common >= 4)] = 1
+    level[(a[:, 3] == b[:, 3]) & (common >= 6)] = 0
     level[common < 2] = -1
     return level
 
 
 def compare_pairs(
-    *, left: np.ndarray, right: np.ndarray, dice: np.ndarray, attributes: PairAttributes
+    *,
+    left: np.ndarray,
+    right: np.ndarray,
+    dice: np.ndarray,
+    attributes: PairAttributes,
+    codes: AttributeCodes | None = None,
 ) -> dict[str, np.ndarray]:
     """Comparison vectors (name → int8 level per pair, −1 = missing) for the given pairs.
 
@@ -222,6 +304,8 @@ def compare_pairs(
     ``compatible`` when they intersect after one year of slack on each side, ``far`` when they
     are more than ``FAR_YEARS`` apart, else ``disjoint``. Documents: ``different_low_dice``
     when the keyed hashes differ and Dice < ``DOC_DIFFERENT_LOW_DICE`` (incompatible).
+    ``codes``: ``encode_attributes(attributes)`` when the caller already has them (a job
+    compares several batches of pairs over the same records).
 
     >>> attrs = PairAttributes(sources=np.array([0, 1]), sex=np.array(["F", "M"], dtype=object))
     >>> v = compare_pairs(left=np.array([0]), right=np.array([1]), dice=np.array([0.91]),
@@ -231,13 +315,12 @@ def compare_pairs(
     """
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
+    c = encode_attributes(attributes) if codes is None else codes
     out: dict[str, np.ndarray] = {"dice": _dice_level(np.asarray(dice))}
-    a = attributes
-    if a.sex is not None:
-        out["sex"] = _str_levels(np.asarray(a.sex, dtype=object), left, right)
-    if a.birth_year_min is not None and a.birth_year_max is not None:
-        lo = np.asarray(a.birth_year_min, dtype=float)
-        hi = np.asarray(a.birth_year_max, dtype=float)
+    if c.sex is not None:
+        out["sex"] = _code_levels(c.sex, left, right)
+    if c.birth_year_min is not None and c.birth_year_max is not None:
+        lo, hi = c.birth_year_min, c.birth_year_max
         lo_a, hi_a, lo_b, hi_b = lo[left], hi[left], lo[right], hi[right]
         with np.errstate(invalid="ignore"):
             intersect = (lo_a <= hi_b) & (lo_b <= hi_a)
@@ -248,29 +331,20 @@ def compare_pairs(
         level = level.astype(np.int8)
         level[np.isnan(lo_a) | np.isnan(hi_a) | np.isnan(lo_b) | np.isnan(hi_b)] = -1
         out["birth_year"] = level
-    if a.doc_hash is not None:
-        docs = np.ascontiguousarray(a.doc_hash, dtype=np.uint8)
-        if docs.ndim != 2 or docs.shape[1] % 8:
-            raise ValueError(f"doc_hash must be (n, 32) uint8 (got shape {docs.shape})")
-        words = docs.view(np.uint64)
-        has = np.asarray(words.any(axis=1), dtype=bool)
-        level = np.where((words[left] == words[right]).all(axis=1), 0, 1).astype(np.int8)
+    if c.doc_hash is not None and c.has_doc is not None:
+        level = (c.doc_hash[left] != c.doc_hash[right]).astype(np.int8)
         level[(level == 1) & (np.asarray(dice) < DOC_DIFFERENT_LOW_DICE)] = 2
-        level[~(has[left] & has[right])] = -1
+        level[~(c.has_doc[left] & c.has_doc[right])] = -1
         out["doc_hash"] = level
-    if a.nationality is not None:
-        out["nationality"] = _str_levels(np.asarray(a.nationality, dtype=object), left, right)
-    for name in ("ubigeo_birth", "ubigeo_residence", "ubigeo_event"):
-        values = getattr(a, name)
-        if values is not None:
-            out[name] = _ubigeo_levels(values, left, right)
-    sources = np.asarray(a.sources)
-    same = sources[left] == sources[right]
+    if c.nationality is not None:
+        out["nationality"] = _code_levels(c.nationality, left, right)
+    for name, ub in c.ubigeo.items():
+        out[name] = _ubigeo_levels(ub, left, right)
+    same = c.sources[left] == c.sources[right]
     level = same.astype(np.int8)
-    if a.event_date is not None:
-        ev = np.asarray(a.event_date, dtype=object)
-        same_event = same & (ev[left] == ev[right]) & (ev[left] != "")
-        level[same_event] = 2
+    if c.event_date is not None:
+        ev_a = c.event_date[left]
+        level[same & (ev_a == c.event_date[right]) & (ev_a >= 0)] = 2
     out["same_source"] = level
     return out
 
@@ -283,9 +357,11 @@ def match_weight(model: FellegiSunterModel, levels: dict[str, np.ndarray]) -> np
         if name not in model.m:
             continue
         table = np.log2(np.asarray(model.m[name]) / np.asarray(model.u[name]))
-        present = lev >= 0
         # A model recorded before a level was split off lacks it: its last level stands in.
-        w[present] += table[np.minimum(lev[present], len(table) - 1)]
+        # Index −1 (missing) takes the appended 0.0: no evidence, w unchanged.
+        top = max(int(lev.max(initial=0)), 0)
+        ext = np.r_[table[np.minimum(np.arange(top + 1), len(table) - 1)], 0.0]
+        w += ext[lev]
     return w
 
 
@@ -339,23 +415,74 @@ def _m_step(
     fixed_u: dict[str, list[float]],
     u_prior: dict[str, list[float]] | None = None,
     u_prior_weight: float = 0.0,
+    counts: np.ndarray | None = None,
 ) -> tuple[float, dict[str, list[float]], dict[str, list[float]]]:
+    """M step; with ``counts`` each row of ``levels`` stands for that many identical pairs."""
+    if counts is None:
+        match_w, non_w = resp, 1 - resp
+        prior = float(np.clip(resp.mean(), 1e-6, 1 - 1e-6))
+    else:
+        match_w, non_w = resp * counts, (1 - resp) * counts
+        prior = float(np.clip(match_w.sum() / counts.sum(), 1e-6, 1 - 1e-6))
     m: dict[str, list[float]] = {}
     u: dict[str, list[float]] = {}
     for name, lev in levels.items():
         present = lev >= 0
         k = sizes[name]
-        cm = np.bincount(lev[present], weights=resp[present], minlength=k)[:k] + pseudo
+        cm = np.bincount(lev[present], weights=match_w[present], minlength=k)[:k] + pseudo
         m[name] = (cm / cm.sum()).tolist()
         if name in fixed_u:
             u[name] = list(fixed_u[name])
         else:
-            cu = np.bincount(lev[present], weights=1 - resp[present], minlength=k)[:k] + pseudo
+            cu = np.bincount(lev[present], weights=non_w[present], minlength=k)[:k] + pseudo
             if u_prior and name in u_prior:
                 cu = cu + u_prior_weight * np.asarray(u_prior[name], dtype=float)
             u[name] = (cu / cu.sum()).tolist()
-    prior = float(np.clip(resp.mean(), 1e-6, 1 - 1e-6))
     return prior, m, u
+
+
+def level_patterns(
+    levels: dict[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The distinct comparison vectors: (their levels, index of each pair's, pairs per vector).
+
+    Pairs with one vector get one probability, so EM and scoring work on the few hundred
+    distinct vectors instead of millions of pairs: ``levels[k] == patterns[k][inverse]``.
+
+    >>> pat, inverse, counts = level_patterns({"dice": np.array([3, 1, 3]),
+    ...                                        "sex": np.array([0, -1, 0])})
+    >>> {k: v.tolist() for k, v in pat.items()}, inverse.tolist(), counts.tolist()
+    ({'dice': [1, 3], 'sex': [-1, 0]}, [1, 0, 1], [1, 2])
+    """
+    names = list(levels)
+    n = len(levels[names[0]]) if names else 0
+    radix = [max(int(levels[k].max(initial=-1)) + 2, 1) for k in names]
+    space = 1
+    for r in radix:
+        space *= r
+    if space < 2**62:
+        code = np.zeros(n, dtype=np.int64)
+        for name, r in zip(names, radix, strict=True):
+            code *= r
+            code += levels[name].astype(np.int64) + 1
+        if space <= max(8 * n, 1 << 22):  # a counting pass instead of a sort
+            full = np.bincount(code, minlength=space)
+            uniq = np.flatnonzero(full)
+            index = np.zeros(space, dtype=np.int64)
+            index[uniq] = np.arange(len(uniq))
+            inverse, counts = index[code], full[uniq]
+        else:
+            uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+        patterns: dict[str, np.ndarray] = {}
+        rest = uniq.astype(np.int64)
+        for name, r in reversed(list(zip(names, radix, strict=True))):
+            patterns[name] = (rest % r - 1).astype(levels[name].dtype)
+            rest = rest // r
+        return {k: patterns[k] for k in names}, inverse.reshape(-1), counts
+    stacked = np.stack([levels[k].astype(np.int64) for k in names], axis=1)
+    rows, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    pats = {k: rows[:, i].astype(levels[k].dtype) for i, k in enumerate(names)}
+    return pats, inverse.reshape(-1), counts
 
 
 def estimate_model(
@@ -412,13 +539,16 @@ def estimate_model(
     resp = 1.0 / (1.0 + np.exp(-40.0 * (np.asarray(dice, dtype=float) - 0.85)))
     u_prior = {k: v for k, v in (u_prior or {}).items() if k in levels and k not in fixed_u}
     prior, m, u = _m_step(levels, resp, sizes, pseudo_count, fixed_u, u_prior, u_prior_weight)
+    # After the first step a pair's responsibility depends on its comparison vector only.
+    patterns, _, counts = level_patterns(levels)
+    weights = counts.astype(float)
     converged = False
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007
         model = FellegiSunterModel(prior=prior, m=m, u=u)
-        resp = match_probability(model, levels)
+        resp = match_probability(model, patterns)
         new_prior, new_m, new_u = _m_step(
-            levels, resp, sizes, pseudo_count, fixed_u, u_prior, u_prior_weight
+            patterns, resp, sizes, pseudo_count, fixed_u, u_prior, u_prior_weight, weights
         )
         change = abs(new_prior - prior) + max(
             float(np.max(np.abs(np.asarray(new_m[k]) - np.asarray(m[k])))) for k in m
