@@ -147,3 +147,22 @@ def test_em_over_distinct_vectors_equals_em_over_every_pair() -> None:
         assert np.allclose(fast.m[name], slow.m[name], rtol=0, atol=1e-10)
         assert np.allclose(fast.u[name], slow.u[name], rtol=0, atol=1e-10)
     assert abs(fast.prior - 0.25) < 0.03  # and it is a sensible model, not just a copy
+
+
+def test_em_keeps_weights_monotone_along_ordered_levels() -> None:
+    # An equal document is rarer among these non-matches than a different one is among the
+    # matches relative to its own rate: free counts would weigh "different" above "equal".
+    rng = np.random.default_rng(13)
+    n = 30_000
+    match = rng.random(n) < 0.3
+    dice = np.where(match, rng.uniform(0.82, 1.0, n), rng.uniform(0.7, 0.86, n))
+    doc = np.where(match, rng.choice(3, n, p=[0.5, 0.3, 0.2]),
+                   rng.choice(3, n, p=[0.05, 0.001, 0.949])).astype(np.int8)
+    labelled = [np.mean(doc[match] == k) / np.mean(doc[~match] == k) for k in range(3)]
+    assert labelled[1] > labelled[0]  # the violation is in the data itself
+    levels = {"dice": np.searchsorted([0.8, 0.9], dice, side="right").astype(np.int8),
+              "doc_hash": doc}
+    w = estimate_model(levels, dice=dice).weights()
+    assert w["doc_hash"][0] >= w["doc_hash"][1] - 1e-9 >= w["doc_hash"][2] - 1e-9
+    assert abs(w["doc_hash"][0] - w["doc_hash"][1]) < 1e-9  # pooled, not reordered
+    assert w["dice"] == sorted(w["dice"])

@@ -37,6 +37,7 @@ __all__ = [
     "DICE_LEVELS",
     "DOC_DIFFERENT_LOW_DICE",
     "INCOMPATIBLE",
+    "MONOTONE",
     "AttributeCodes",
     "FellegiSunterModel",
     "PairAttributes",
@@ -67,6 +68,15 @@ DOC_DIFFERENT_LOW_DICE = 0.77
 
 # Levels that rule a pair out (``constrained_probability``): comparison → levels.
 INCOMPATIBLE: dict[str, tuple[int, ...]] = {"sex": (1,), "birth_year": (3,), "doc_hash": (2,)}
+
+# Ordered comparisons: +1 where the evidence for a match grows with the level, −1 where it
+# falls. EM keeps log2(m/u) monotone along them (``_monotone``): where the classes blur
+# (no places sent, many namesakes) free EM gave a *different* document more weight than an
+# equal one (+15.6 against +10.6 log2 at 13k people without UBIGEOs).
+MONOTONE: dict[str, int] = {
+    "dice": 1, "sex": -1, "birth_year": -1, "doc_hash": -1, "nationality": -1,
+    "ubigeo_birth": -1, "ubigeo_residence": -1, "ubigeo_event": -1,
+}
 
 # UBIGEO comparisons, at the finest precision both records hold (a source may coarsen its
 # UBIGEOs to 4 or 2 digits): same district, same province, same department only, different.
@@ -407,6 +417,29 @@ def _level_counts(levels: dict[str, np.ndarray]) -> dict[str, int]:
     }
 
 
+def _monotone(m: list[float], u: list[float], direction: int) -> list[float]:
+    """m with m/u monotone along the levels (pooled adjacent violators; u and Σm kept).
+
+    >>> [round(x, 2) for x in _monotone([0.5, 0.5], [0.8, 0.2], -1)]
+    [0.8, 0.2]
+    """
+    blocks: list[list[float]] = []  # [start, end, Σm, Σu]
+    for i, (mi, ui) in enumerate(zip(m, u, strict=True)):
+        blocks.append([i, i + 1, mi, ui])
+        while len(blocks) > 1:
+            a, b = blocks[-2], blocks[-1]
+            if direction * (b[2] / b[3] - a[2] / a[3]) >= 0:
+                break
+            blocks[-2:] = [[a[0], b[1], a[2] + b[2], a[3] + b[3]]]
+    if len(blocks) == len(m):
+        return m
+    out = list(m)
+    for start, end, total_m, total_u in blocks:
+        for i in range(int(start), int(end)):
+            out[i] = total_m / total_u * u[i]
+    return out
+
+
 def _m_step(
     levels: dict[str, np.ndarray],
     resp: np.ndarray,
@@ -438,6 +471,8 @@ def _m_step(
             if u_prior and name in u_prior:
                 cu = cu + u_prior_weight * np.asarray(u_prior[name], dtype=float)
             u[name] = (cu / cu.sum()).tolist()
+        if name in MONOTONE and len(m[name]) > 1:
+            m[name] = _monotone(m[name], u[name], MONOTONE[name])
     return prior, m, u
 
 
