@@ -53,9 +53,16 @@ SOURCES = ("reta", "sistra", "care")
 RECORDS_PER_PERSON = 2.249  # vinculo synth, profile "default" (measured)
 
 
+# Every content attribute the service gives the linkage core (the bank's executor passes the
+# UBIGEOs too: without them namesakes and twins pull precision down sharply).
+TEXT_ATTRIBUTES = ("sex", "nationality", "event_date", "ubigeo_birth", "ubigeo_residence",
+                   "ubigeo_event")
+CACHE_VERSION = "v2"  # bump when the cached arrays change
+
+
 def prepare_real(size: int, seed: int, cache: Path) -> Path:
     """Encode ``vinculo synth`` output with the SDK once and cache the arrays (.npz)."""
-    out = cache / f"real-{size}-seed{seed}.npz"
+    out = cache / f"real-{size}-seed{seed}-{CACHE_VERSION}.npz"
     if out.is_file():
         return out
     from client_sdk.encode import encode_file
@@ -93,7 +100,7 @@ def prepare_real(size: int, seed: int, cache: Path) -> Path:
         cols["person"].append(np.array([int(truth[(source, i)][1:]) for i in ids]))
         attributes.extend(batch.attributes)
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
-    for name in ("sex", "nationality", "event_date"):
+    for name in TEXT_ATTRIBUTES:
         arrays[name] = np.array([a.get(name) or "" for a in attributes], dtype=str)
     for name in ("birth_year_min", "birth_year_max"):
         arrays[name] = np.array([np.nan if a.get(name) is None else float(a[name])
@@ -116,7 +123,7 @@ def load_data(kind: str, size: int, seed: int, cache: Path) -> dict[str, np.ndar
                 "doc_hash": d.doc_hash, "event_date": d.event_date}
     with np.load(prepare_real(size, seed, cache)) as npz:
         data = {k: npz[k] for k in npz.files}
-    for name in ("sex", "nationality", "event_date"):
+    for name in TEXT_ATTRIBUTES:
         data[name] = data[name].astype(object)
     return data
 
@@ -124,8 +131,8 @@ def load_data(kind: str, size: int, seed: int, cache: Path) -> dict[str, np.ndar
 def _inputs(data: dict[str, np.ndarray], rows: np.ndarray | None = None, **extra):
     from linkage_service.linkage import LinkInputs
 
-    names = ("clks", "sources", "sex", "birth_year_min", "birth_year_max", "nationality",
-             "event_date", "doc_hash")
+    names = ("clks", "sources", "birth_year_min", "birth_year_max", "doc_hash",
+             *TEXT_ATTRIBUTES)
     pick = {k: (data[k] if rows is None else data[k][rows]) for k in names if k in data}
     return LinkInputs(**pick, **extra)
 
