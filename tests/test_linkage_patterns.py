@@ -17,6 +17,7 @@ from linkage_service.linkage.scoring import (
     estimate_model,
     level_patterns,
     match_probability,
+    u_from_far_pairs,
 )
 
 
@@ -166,3 +167,19 @@ def test_em_keeps_weights_monotone_along_ordered_levels() -> None:
     assert w["doc_hash"][0] >= w["doc_hash"][1] - 1e-9 >= w["doc_hash"][2] - 1e-9
     assert abs(w["doc_hash"][0] - w["doc_hash"][1]) < 1e-9  # pooled, not reordered
     assert w["dice"] == sorted(w["dice"])
+
+
+def test_far_pair_u_counts_far_apart_candidates_only() -> None:
+    levels = {
+        "dice": np.array([0, 0, 1, 8, 8, 8], dtype=np.int8),
+        "doc_hash": np.array([2, -1, 1, 0, 0, 0], dtype=np.int8),
+        "birth_year": np.array([3, 3, 3, 0, 0, -1], dtype=np.int8),
+    }
+    u = u_from_far_pairs(levels, min_pairs=3, pseudo_count=0.0)
+    assert u["dice"][:2] == [2 / 3, 1 / 3] and u["dice"][8] == 0.0
+    assert u["doc_hash"] == [0.0, 0.5, 0.5]  # the missing document is no evidence
+    assert u_from_far_pairs(levels, min_pairs=4) == {}
+    u = u_from_far_pairs(levels, min_pairs=3)
+    model = estimate_model(levels, dice=np.array([0.7, 0.7, 0.75, 0.97, 0.98, 0.99]), fixed_u=u)
+    assert model.u["dice"] == u["dice"] and model.u["doc_hash"] == u["doc_hash"]
+    assert model.weights()["dice"][8] > 0 > model.weights()["dice"][0]

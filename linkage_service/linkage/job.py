@@ -62,6 +62,7 @@ from linkage_service.linkage.scoring import (
     constrained_probability,
     encode_attributes,
     estimate_model,
+    u_from_far_pairs,
     u_from_random_pairs,
 )
 from linkage_service.linkage.similarity import (
@@ -114,7 +115,10 @@ class LinkParams:
     by the upper threshold. ``random_u_prior_pairs``: u of the attribute comparisons measured on
     random record pairs weighs as that many non-match pairs in EM (``estimate_model``'s
     ``u_prior``): it anchors small inputs, while large ones learn u among their candidates;
-    ``random_u_fixed`` names comparisons whose u stays the random pairs'. ``max_review_share``:
+    ``random_u_fixed`` names comparisons whose u stays the random pairs'.
+    ``far_u_min_pairs``: with at least that many candidates whose birth years are far
+    apart, the u of Dice and document levels is fixed to their frequencies there
+    (``scoring.u_from_far_pairs``; None: EM learns them). ``max_review_share``:
     the review queue holds the most probable unlinked band pairs while they touch at most
     that share of the records, or ``min_review_records`` in a small bank (the lower threshold
     reported is where it stopped).
@@ -133,6 +137,7 @@ class LinkParams:
     reuse_model_max_new_share: float = 0.25
     random_u_prior_pairs: float = 1000.0
     random_u_fixed: tuple[str, ...] = ()
+    far_u_min_pairs: int | None = 1000
     max_review_share: float = 0.025
     min_review_records: int = 20  # a small bank still gets its few doubtful pairs reviewed
     incompatible: dict[str, tuple[int, ...]] | None = None
@@ -352,11 +357,15 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         model = params.previous_model
     else:
         random_u = u_from_random_pairs(attributes, seed=params.lsh.seed)
+        core_levels = {k: v[core] for k, v in levels.items()}
+        fixed_u = {k: v for k, v in random_u.items() if k in params.random_u_fixed}
+        if params.far_u_min_pairs is not None:
+            fixed_u |= u_from_far_pairs(core_levels, min_pairs=params.far_u_min_pairs)
         model = estimate_model(
-            {k: v[core] for k, v in levels.items()},
+            core_levels,
             dice=dice[core],
             fixed=params.model,
-            fixed_u={k: v for k, v in random_u.items() if k in params.random_u_fixed},
+            fixed_u=fixed_u,
             u_prior=random_u,
             u_prior_weight=params.random_u_prior_pairs,
         )
@@ -628,6 +637,7 @@ def _params_dict(params: LinkParams, thresholds: Thresholds) -> dict[str, Any]:
         "completion_max_pairs": params.completion_max_pairs,
         "random_u_prior_pairs": params.random_u_prior_pairs,
         "random_u_fixed": list(params.random_u_fixed),
+        "far_u_min_pairs": params.far_u_min_pairs,
         "max_review_share": params.max_review_share,
         "min_review_records": params.min_review_records,
         "incompatible": {k: list(v) for k, v in (params.incompatible or INCOMPATIBLE).items()},
