@@ -1,0 +1,241 @@
+"""Comparison vectors of candidate pairs: one level per comparison, from integer codes.
+
+Per-record attributes become integer codes once (``encode_attributes``: sex, nationality,
+event date and the keyed document as codes, each UBIGEO as the codes of its first 2, 4 and 6
+characters), so comparing millions of pairs is a few integer gathers (``compare_pairs``). The
+levels and their labels are in ``COMPARISONS``; −1 means a record lacks the attribute (no
+evidence either way). ``scoring`` turns the levels into match weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "COMPARISONS",
+    "DICE_LEVELS",
+    "DOC_DIFFERENT_LOW_DICE",
+    "FAR_YEARS",
+    "UBIGEO_LEVEL_LABELS",
+    "AttributeCodes",
+    "PairAttributes",
+    "compare_pairs",
+    "encode_attributes",
+]
+
+# Lower edges of the Dice levels above the candidate floor (level 0 = floor … first edge).
+DICE_LEVELS: tuple[float, ...] = (0.74, 0.77, 0.8, 0.83, 0.86, 0.89, 0.92, 0.95)
+
+# Birth-year ranges further apart than this are "far": a mother and her daughter, not a
+# misstated age or a mistyped digit (true pairs in the generator: < 1 % that far apart).
+FAR_YEARS = 5
+
+# Different keyed document hashes *and* an encoding this far apart: twins (own DNIs, often
+# consecutive, same surnames, birth date and places, different given names) or namesakes.
+# True pairs with a mistyped or other document mostly keep a Dice above it (the CLK holds the
+# document's bigrams and everything else agrees).
+DOC_DIFFERENT_LOW_DICE = 0.77
+
+# UBIGEO comparisons, at the finest precision both records hold (a source may coarsen its
+# UBIGEOs to 4 or 2 digits): same district, same province, same department only, different.
+UBIGEO_LEVEL_LABELS: tuple[str, ...] = ("district", "province", "department", "different")
+
+# name → labels of its levels (index = level; −1 = missing, no evidence).
+COMPARISONS: dict[str, tuple[str, ...]] = {
+    "dice": ("<0.74", "0.74-0.77", "0.77-0.8", "0.8-0.83", "0.83-0.86", "0.86-0.89",
+             "0.89-0.92", "0.92-0.95", ">=0.95"),
+    "sex": ("agree", "disagree"),
+    "birth_year": ("same_year", "compatible", "disjoint", "far"),
+    "doc_hash": ("equal", "different", "different_low_dice"),
+    "nationality": ("agree", "disagree"),
+    "same_source": ("other_source", "same_source", "same_source_same_event"),
+    "ubigeo_birth": UBIGEO_LEVEL_LABELS,
+    "ubigeo_residence": UBIGEO_LEVEL_LABELS,
+    "ubigeo_event": UBIGEO_LEVEL_LABELS,
+}
+
+
+@dataclass(frozen=True)
+class PairAttributes:
+    """Content attributes per record (row index = record), all arrays of length n.
+
+    ``birth_year_min/max``: float with NaN = unknown. ``sex``, ``nationality``,
+    ``event_date``: str with "" = unknown. ``doc_hash``: (n, 32) uint8, all-zero = none.
+    ``ubigeo_*``: INEI codes as str (6, 4 or 2 digits; "" = unknown).
+    """
+
+    sources: np.ndarray
+    sex: np.ndarray | None = None
+    birth_year_min: np.ndarray | None = None
+    birth_year_max: np.ndarray | None = None
+    nationality: np.ndarray | None = None
+    event_date: np.ndarray | None = None
+    doc_hash: np.ndarray | None = None
+    ubigeo_birth: np.ndarray | None = None
+    ubigeo_residence: np.ndarray | None = None
+    ubigeo_event: np.ndarray | None = None
+
+
+def _dice_level(dice: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.asarray(DICE_LEVELS), dice, side="right").astype(np.int8)
+
+
+@dataclass(frozen=True)
+class AttributeCodes:
+    """Per-record integer codes of ``PairAttributes`` (``encode_attributes``), so comparing a
+    pair is integer work: equal codes ⇔ equal values, −1 = missing.
+
+    ``ubigeo_*``: (n, 4) int64: characters held (0–6) and the codes of the first 2, 4 and 6
+    characters (padded with spaces, as compared before).
+    """
+
+    sources: np.ndarray
+    sex: np.ndarray | None = None
+    birth_year_min: np.ndarray | None = None
+    birth_year_max: np.ndarray | None = None
+    nationality: np.ndarray | None = None
+    event_date: np.ndarray | None = None
+    doc_hash: np.ndarray | None = None
+    has_doc: np.ndarray | None = None
+    ubigeo: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _factorize(values: np.ndarray) -> np.ndarray:
+    """Integer code per value (equal values, equal codes); "" → −1 (missing)."""
+    seen: dict[Any, int] = {}
+    codes = np.fromiter(
+        (-1 if v == "" else seen.setdefault(v, len(seen)) for v in values.tolist()),
+        dtype=np.int64,
+        count=len(values),
+    )
+    return codes
+
+
+def _ubigeo_codes(values: np.ndarray) -> np.ndarray:
+    codes = np.asarray(values).astype("U6")
+    out = np.empty((len(codes), 4), dtype=np.int64)
+    out[:, 0] = np.char.str_len(codes) if len(codes) else 0
+    padded = np.char.ljust(codes, 6) if len(codes) else codes
+    for col, width in ((1, 2), (2, 4), (3, 6)):
+        out[:, col] = np.unique(padded.astype(f"U{width}"), return_inverse=True)[1].reshape(-1)
+    return out
+
+
+def encode_attributes(attributes: PairAttributes) -> AttributeCodes:
+    """Integer codes per record, computed once and reused for every pair (``compare_pairs``).
+
+    >>> c = encode_attributes(PairAttributes(sources=np.array([0, 1, 1]),
+    ...                       sex=np.array(["F", "", "F"], dtype=object)))
+    >>> c.sex.tolist()
+    [0, -1, 0]
+    """
+    a = attributes
+    docs = has = None
+    if a.doc_hash is not None:
+        raw = np.ascontiguousarray(a.doc_hash, dtype=np.uint8)
+        if raw.ndim != 2 or raw.shape[1] % 8:
+            raise ValueError(f"doc_hash must be (n, 32) uint8 (got shape {raw.shape})")
+        has = np.asarray(raw.view(np.uint64).any(axis=1), dtype=bool)
+        rows = raw.view(np.dtype((np.void, raw.shape[1]))).reshape(-1)
+        docs = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    ubigeo = {}
+    for name in ("ubigeo_birth", "ubigeo_residence", "ubigeo_event"):
+        values = getattr(a, name)
+        if values is not None:
+            ubigeo[name] = _ubigeo_codes(values)
+    return AttributeCodes(
+        sources=_factorize(np.asarray(a.sources, dtype=object)),
+        sex=None if a.sex is None else _factorize(np.asarray(a.sex, dtype=object)),
+        birth_year_min=None if a.birth_year_min is None
+        else np.asarray(a.birth_year_min, dtype=float),
+        birth_year_max=None if a.birth_year_max is None
+        else np.asarray(a.birth_year_max, dtype=float),
+        nationality=None if a.nationality is None
+        else _factorize(np.asarray(a.nationality, dtype=object)),
+        event_date=None if a.event_date is None
+        else _factorize(np.asarray(a.event_date, dtype=object)),
+        doc_hash=docs,
+        has_doc=has,
+        ubigeo=ubigeo,
+    )
+
+
+def _code_levels(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    a, b = codes[left], codes[right]
+    out = (a != b).astype(np.int8)
+    out[(a < 0) | (b < 0)] = -1
+    return out
+
+
+def _ubigeo_levels(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """UBIGEO agreement at the finest precision both hold (see ``UBIGEO_LEVEL_LABELS``)."""
+    a, b = codes[left], codes[right]
+    common = np.minimum(a[:, 0], b[:, 0])
+    level = np.full(len(a), 3, dtype=np.int8)
+    level[a[:, 1] == b[:, 1]] = 2
+    level[(a[:, 2] == b[:, 2]) & (common >= 4)] = 1
+    level[(a[:, 3] == b[:, 3]) & (common >= 6)] = 0
+    level[common < 2] = -1
+    return level
+
+
+def compare_pairs(
+    *,
+    left: np.ndarray,
+    right: np.ndarray,
+    dice: np.ndarray,
+    attributes: PairAttributes,
+    codes: AttributeCodes | None = None,
+) -> dict[str, np.ndarray]:
+    """Comparison vectors (name → int8 level per pair, −1 = missing) for the given pairs.
+
+    Birth years: ``same_year`` when both ranges are at most two years wide and intersect,
+    ``compatible`` when they intersect after one year of slack on each side, ``far`` when they
+    are more than ``FAR_YEARS`` apart, else ``disjoint``. Documents: ``different_low_dice``
+    when the keyed hashes differ and Dice < ``DOC_DIFFERENT_LOW_DICE`` (incompatible).
+    ``codes``: ``encode_attributes(attributes)`` when the caller already has them (a job
+    compares several batches of pairs over the same records).
+
+    >>> attrs = PairAttributes(sources=np.array([0, 1]), sex=np.array(["F", "M"], dtype=object))
+    >>> v = compare_pairs(left=np.array([0]), right=np.array([1]), dice=np.array([0.91]),
+    ...                   attributes=attrs)
+    >>> {k: int(x[0]) for k, x in v.items()}
+    {'dice': 6, 'sex': 1, 'same_source': 0}
+    """
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    c = encode_attributes(attributes) if codes is None else codes
+    out: dict[str, np.ndarray] = {"dice": _dice_level(np.asarray(dice))}
+    if c.sex is not None:
+        out["sex"] = _code_levels(c.sex, left, right)
+    if c.birth_year_min is not None and c.birth_year_max is not None:
+        lo, hi = c.birth_year_min, c.birth_year_max
+        lo_a, hi_a, lo_b, hi_b = lo[left], hi[left], lo[right], hi[right]
+        with np.errstate(invalid="ignore"):
+            intersect = (lo_a <= hi_b) & (lo_b <= hi_a)
+            slack = (lo_a - 1 <= hi_b + 1) & (lo_b - 1 <= hi_a + 1)
+            narrow = (hi_a - lo_a <= 2) & (hi_b - lo_b <= 2)
+            far = (lo_a - hi_b > FAR_YEARS) | (lo_b - hi_a > FAR_YEARS)
+        level = np.where(intersect & narrow, 0, np.where(slack, 1, np.where(far, 3, 2)))
+        level = level.astype(np.int8)
+        level[np.isnan(lo_a) | np.isnan(hi_a) | np.isnan(lo_b) | np.isnan(hi_b)] = -1
+        out["birth_year"] = level
+    if c.doc_hash is not None and c.has_doc is not None:
+        level = (c.doc_hash[left] != c.doc_hash[right]).astype(np.int8)
+        level[(level == 1) & (np.asarray(dice) < DOC_DIFFERENT_LOW_DICE)] = 2
+        level[~(c.has_doc[left] & c.has_doc[right])] = -1
+        out["doc_hash"] = level
+    if c.nationality is not None:
+        out["nationality"] = _code_levels(c.nationality, left, right)
+    for name, ub in c.ubigeo.items():
+        out[name] = _ubigeo_levels(ub, left, right)
+    same = c.sources[left] == c.sources[right]
+    level = same.astype(np.int8)
+    if c.event_date is not None:
+        ev_a = c.event_date[left]
+        level[same & (ev_a == c.event_date[right]) & (ev_a >= 0)] = 2
+    out["same_source"] = level
+    return out
