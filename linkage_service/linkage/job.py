@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -197,18 +197,9 @@ class LinkResult:
 
 
 def _attributes(inputs: LinkInputs) -> PairAttributes:
-    return PairAttributes(
-        sources=np.asarray(inputs.sources),
-        sex=inputs.sex,
-        birth_year_min=inputs.birth_year_min,
-        birth_year_max=inputs.birth_year_max,
-        nationality=inputs.nationality,
-        event_date=inputs.event_date,
-        doc_hash=inputs.doc_hash,
-        ubigeo_birth=inputs.ubigeo_birth,
-        ubigeo_residence=inputs.ubigeo_residence,
-        ubigeo_event=inputs.ubigeo_event,
-    )
+    """The content attributes of ``inputs``: every PairAttributes field, taken by name."""
+    values = {f.name: getattr(inputs, f.name) for f in fields(PairAttributes)}
+    return PairAttributes(**{**values, "sources": np.asarray(inputs.sources)})
 
 
 def _doc_keys(doc_hash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
