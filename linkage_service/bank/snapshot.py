@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Membership, Person
 from linkage_service.models.record import CONTENT_COLUMNS
+from linkage_service.stats.snapshot import SNAPSHOT_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["SNAPSHOT_COLUMNS", "bank_snapshot"]
 
-SNAPSHOT_COLUMNS = ("person_id", "source", *CONTENT_COLUMNS)
 _PERSON: sa.Table = Person.__table__  # type: ignore[attr-defined]
 _MEM: sa.Table = Membership.__table__  # type: ignore[attr-defined]
 _REC: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]

@@ -13,21 +13,12 @@ from sqlalchemy import Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from linkage_service.models.common import UTCDateTime, utcnow
+from vinculo_common.batch import ATTRIBUTE_FIELDS
 
 __all__ = ["CONTENT_COLUMNS", "EncodedRecord", "EncodedRecordPublic", "RecordAttributes"]
 
-CONTENT_COLUMNS = (
-    "sex",
-    "birth_year_min",
-    "birth_year_max",
-    "age_at_event",
-    "nationality",
-    "ubigeo_birth",
-    "ubigeo_residence",
-    "ubigeo_event",
-    "event_date",
-    "exploitation",
-)
+# The content attributes of the batch format, one typed column each (same names, same order).
+CONTENT_COLUMNS: tuple[str, ...] = tuple(ATTRIBUTE_FIELDS)
 
 
 class RecordAttributes(SQLModel):

@@ -36,6 +36,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from vinculo_common.batch import ATTRIBUTE_FIELDS
 from vinculo_common.errors import InputError
 
 __all__ = [
@@ -52,20 +53,8 @@ __all__ = [
     "place_keys",
 ]
 
-SNAPSHOT_COLUMNS: tuple[str, ...] = (
-    "person_id",
-    "source",
-    "sex",
-    "birth_year_min",
-    "birth_year_max",
-    "age_at_event",
-    "nationality",
-    "ubigeo_birth",
-    "ubigeo_residence",
-    "ubigeo_event",
-    "event_date",
-    "exploitation",
-)
+# One row per current record: its person, its source and the batch format's content attributes.
+SNAPSHOT_COLUMNS: tuple[str, ...] = ("person_id", "source", *ATTRIBUTE_FIELDS)
 _TEXT = ("person_id", "source", "sex", "nationality", "ubigeo_birth", "ubigeo_residence",
          "ubigeo_event", "event_date")
 _INTS = ("birth_year_min", "birth_year_max", "age_at_event")
