@@ -221,3 +221,86 @@ def test_bad_params_are_refused_with_the_valid_range() -> None:
         LinkParams(dice_floor=1.5)
     with pytest.raises(ValueError, match="one entry per CLK"):
         link(LinkInputs(clks=np.zeros((2, 128), dtype=np.uint8), sources=np.zeros(3)), LinkParams())
+
+
+def _budget_reference(left, right, dice, *, per_record: int) -> set[tuple[int, int]]:
+    """Plain-Python budget: a pair stays if it ties or beats the K-th best Dice of an end."""
+    by_record: dict[int, list[float]] = {}
+    for a, b, d in zip(left.tolist(), right.tolist(), dice.tolist(), strict=True):
+        by_record.setdefault(a, []).append(d)
+        by_record.setdefault(b, []).append(d)
+    kth = {r: sorted(v, reverse=True)[per_record - 1] if len(v) >= per_record else -1.0
+           for r, v in by_record.items()}
+    return {(a, b) for a, b, d in zip(left.tolist(), right.tolist(), dice.tolist(), strict=True)
+            if d >= kth[a] or d >= kth[b]}
+
+
+def test_budget_keeps_each_records_best_candidates() -> None:
+    from linkage_service.linkage.blocking import budget_mask
+
+    # Record 0 has five candidates; each partner j (1-5) also has three better pairs of its
+    # own (with 10+j, 20+j, 30+j), so with K = 3 only record 0's three best survive on its
+    # side; the partners' own better pairs all stay.
+    left, right, dice = [0] * 5, [1, 2, 3, 4, 5], [0.93, 0.81, 0.88, 0.72, 0.76]
+    for j in range(1, 6):
+        for off in (10, 20, 30):
+            left.append(j)
+            right.append(off + j)
+            dice.append(0.95)
+    mask = budget_mask(np.array(left), np.array(right), np.array(dice), n=40, per_record=3)
+    kept = {(a, b) for a, b, m in zip(left, right, mask.tolist(), strict=True) if m}
+    assert {(0, 1), (0, 2), (0, 3)} <= kept and not {(0, 4), (0, 5)} & kept
+    assert len(kept) == 3 + 15
+    # A tie with the K-th best is kept (the result does not depend on pair order).
+    tie = budget_mask(np.array([0, 0, 0]), np.array([1, 2, 3]), np.array([0.9, 0.8, 0.8]),
+                      n=4, per_record=2)
+    assert tie.tolist() == [True, True, True]
+    # Random graphs: equal to the plain-Python rule.
+    rng = np.random.default_rng(4)
+    ll = rng.integers(0, 60, 3000)
+    rr = rng.integers(0, 60, 3000)
+    ok = ll < rr
+    codes = np.unique(ll[ok] * 60 + rr[ok])
+    ll, rr = codes // 60, codes % 60
+    dd = rng.integers(70, 100, len(ll)) / 100
+    got = budget_mask(ll, rr, dd, n=60, per_record=5)
+    assert 0 < got.sum() < len(ll)
+    assert {(a, b) for a, b, m in zip(ll.tolist(), rr.tolist(), got.tolist(), strict=True)
+            if m} == _budget_reference(ll, rr, dd, per_record=5)
+
+
+def test_streamed_budget_equals_the_budget_over_all_pairs() -> None:
+    data = synthetic_registries(records_per_source=500, seed=6)
+    params = LshParams(pair_buffer=3000)  # many flushes and prunes
+    fl, fr, _ = lsh_candidate_pairs(data.clks, params=params, min_dice=0.5)
+    stats: dict[str, int] = {}
+    bl, br, _ = lsh_candidate_pairs(data.clks, params=params, min_dice=0.5, budget=4,
+                                    stats=stats)
+    dice = dice_of_pairs(data.clks, fl, fr)
+    want = _budget_reference(fl, fr, dice, per_record=4)
+    assert set(zip(bl.tolist(), br.tolist(), strict=True)) == want
+    assert len(want) < 0.7 * len(fl)  # the budget bites: many records had more than 4
+    assert stats["held"] < len(fl)  # pruned while streaming, never all pairs at once
+
+
+def test_budget_keeps_document_pairs_and_the_exact_path_agrees() -> None:
+    from linkage_service.linkage.job import candidate_pairs
+
+    data = synthetic_registries(records_per_source=300, seed=3)
+    docs = np.zeros((len(data.clks), 16), dtype=np.uint8)
+    rng = np.random.default_rng(2)
+    rows = rng.permutation(len(data.clks))[:80].reshape(40, 2)
+    far = [(int(a), int(b)) for a, b in rows]
+    for k, (a, b) in enumerate(far):  # forty shared documents, Dice anything
+        docs[a, :4] = docs[b, :4] = (k + 1, 7, 7, 7)
+    inputs = LinkInputs(clks=data.clks, sources=data.sources, doc_hash=docs)
+    tight = candidate_pairs(inputs, LinkParams(candidate_budget=1))
+    got = set(zip(tight.left.tolist(), tight.right.tolist(), strict=True))
+    assert {(min(a, b), max(a, b)) for a, b in far} <= got
+    loose = candidate_pairs(inputs, LinkParams(candidate_budget=None))
+    assert len(tight.left) < len(loose.left)
+    lsh = candidate_pairs(inputs, LinkParams(candidate_budget=3))
+    exact = candidate_pairs(inputs, LinkParams(candidate_budget=3, blocking="exact"))
+    lsh_set = set(zip(lsh.left.tolist(), lsh.right.tolist(), strict=True))
+    exact_set = set(zip(exact.left.tolist(), exact.right.tolist(), strict=True))
+    assert len(lsh_set ^ exact_set) <= 0.01 * len(exact_set)

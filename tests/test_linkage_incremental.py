@@ -117,3 +117,23 @@ def test_small_increment_reuses_the_recorded_model_and_a_large_one_does_not() ->
     older = [f"P{lab}" for lab in early.labels.tolist()] + [None] * (n - cut)
     large = link(_inputs(data, existing_labels=older), LinkParams(previous_model=early.model))
     assert large.params["model_source"] == "em" and large.model.records == n
+
+
+def test_incremental_budget_keeps_every_pair_the_full_run_keeps_for_new_records() -> None:
+    data = synthetic_registries(records_per_source=600, seed=5)
+    n = len(data.clks)
+    involve = np.zeros(n, dtype=bool)
+    involve[-250:] = True
+    params = LshParams(pair_buffer=4000)
+    fl, fr, _ = lsh_candidate_pairs(data.clks, params=params, min_dice=0.55, budget=3)
+    il, ir, _ = lsh_candidate_pairs(
+        data.clks, params=params, involve=involve, min_dice=0.55, budget=3
+    )
+    al, ar, _ = lsh_candidate_pairs(data.clks, params=params, involve=involve, min_dice=0.55)
+    full = set(zip(fl.tolist(), fr.tolist(), strict=True))
+    inc = set(zip(il.tolist(), ir.tolist(), strict=True))
+    every = set(zip(al.tolist(), ar.tolist(), strict=True))
+    touching = {(a, b) for a, b in full if involve[a] or involve[b]}
+    # An existing record's budget counts only new partners here, so it keeps at least as much.
+    assert touching <= inc <= every
+    assert len(inc) < len(every)  # and the budget still bites

@@ -35,6 +35,7 @@ __all__ = [
     "band_positions",
     "bands_for",
     "bits_per_band_for",
+    "budget_mask",
     "key_block_pairs",
     "lsh_candidate_pairs",
     "merge_pairs",
@@ -42,6 +43,9 @@ __all__ = [
 ]
 
 _ROW_CHUNK = 1 << 15
+# Dice as an integer rank: floor(d · 2^26) is exact (a power-of-two scale) and injective on
+# Dice values 2c / (|a| + |b|) of CLKs up to 4,096 bits (distinct ones differ by ≥ 1/8192²).
+_RANK_BITS = 26
 
 
 @dataclass(frozen=True)
@@ -282,6 +286,48 @@ def band_positions(nbits: int, *, bands: int, bits_per_band: int, seed: int) -> 
     )
 
 
+def _dice_rank(dice: np.ndarray) -> np.ndarray:
+    return np.floor(np.asarray(dice, dtype=np.float64) * (1 << _RANK_BITS)).astype(np.int64)
+
+
+def _kth_best_rank(
+    left: np.ndarray, right: np.ndarray, rank: np.ndarray, *, n: int, per_record: int
+) -> np.ndarray:
+    """Per record, the rank of its ``per_record``-th best pair (−1 with fewer pairs)."""
+    ends = np.concatenate([left, right])
+    keys = np.sort((ends << (_RANK_BITS + 1)) | np.concatenate([rank, rank]))
+    rec = keys >> (_RANK_BITS + 1)
+    stops = np.flatnonzero(np.r_[rec[1:] != rec[:-1], True])  # last entry of each record
+    sizes = np.diff(np.r_[-1, stops])
+    full = sizes >= per_record
+    out = np.full(n, -1, dtype=np.int64)
+    at = stops[full] - (per_record - 1)
+    out[rec[at]] = keys[at] & ((1 << (_RANK_BITS + 1)) - 1)
+    return out
+
+
+def budget_mask(
+    left: np.ndarray, right: np.ndarray, dice: np.ndarray, *, n: int, per_record: int
+) -> np.ndarray:
+    """Pairs among the ``per_record`` best (by Dice) of either of their records.
+
+    A pair is kept when its Dice is at least the ``per_record``-th best Dice of its left or
+    of its right record: ties with that one are all kept, so the result does not depend on
+    the order of the pairs. A record with fewer pairs keeps them all.
+
+    >>> l, r = np.array([0, 0, 0, 1]), np.array([1, 2, 3, 2])
+    >>> budget_mask(l, r, np.array([0.9, 0.8, 0.75, 0.95]), n=4, per_record=1).tolist()
+    [True, False, True, True]
+    """
+    if per_record < 1:
+        raise ValueError(f"per_record must be ≥ 1 (got {per_record})")
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    rank = _dice_rank(dice)
+    kth = _kth_best_rank(left, right, rank, n=n, per_record=per_record)
+    return np.asarray((rank >= kth[left]) | (rank >= kth[right]), dtype=bool)
+
+
 class _Survivors:
     """Candidate pairs collected band by band as packed codes (left·n + right).
 
@@ -289,18 +335,35 @@ class _Survivors:
     numpy 2's ``np.unique`` hashes and is far slower on int64), pairs already kept are
     dropped, and the Dice filter runs once per distinct pair instead of once per band that
     finds it (true pairs meet in dozens of bands).
+
+    With a ``budget`` (pairs per record), a pair is kept only while it is among the
+    ``budget`` best of one of its records (``budget_mask``). Each record's ``budget``-th best
+    Dice so far (``floor``) only rises as pairs arrive, so a new pair below both of its
+    records' floors is dropped at once, and the kept pairs are pruned each time they double
+    (and pass ``buffer``): memory stays near n · budget pairs, never the whole set above the
+    Dice floor. A pruned
+    pair found again in a later band is checked again and dropped again; the result equals
+    ``budget_mask`` over all pairs (a record's best pairs are never pruned, so its floor is
+    exact).
     """
 
-    def __init__(self, clks: np.ndarray, *, min_dice: float | None, buffer: int) -> None:
+    def __init__(
+        self, clks: np.ndarray, *, min_dice: float | None, buffer: int, budget: int | None
+    ) -> None:
         self.clks = clks
         self.n = len(clks)
         self.min_dice = min_dice
-        self.counts = popcounts(clks) if min_dice is not None else None
+        self.budget = budget
+        self.counts = popcounts(clks) if min_dice is not None or budget else None
         self.buffer = buffer
         self.raw: list[np.ndarray] = []
         self.raw_size = 0
         self.kept = np.empty(0, dtype=np.int64)
+        self.rank = np.empty(0, dtype=np.int64)
+        self.floor = np.full(self.n, -1, dtype=np.int64)
+        self.pruned_size = 0
         self.distinct = 0
+        self.peak = 0
 
     def add(self, left: np.ndarray, right: np.ndarray) -> None:
         if len(left):
@@ -319,15 +382,39 @@ class _Survivors:
             at = np.minimum(np.searchsorted(self.kept, codes), len(self.kept) - 1)
             codes = codes[self.kept[at] != codes]
         self.distinct += len(codes)
-        if self.min_dice is not None and len(codes):
+        rank = np.empty(0, dtype=np.int64)
+        if (self.min_dice is not None or self.budget) and len(codes):
             left, right = codes // self.n, codes % self.n
             dice = dice_of_pairs(self.clks, left, right, counts=self.counts)
-            codes = codes[dice >= self.min_dice]
+            keep = dice >= (self.min_dice or 0.0)
+            rank = _dice_rank(dice)
+            if self.budget:
+                keep &= (rank >= self.floor[left]) | (rank >= self.floor[right])
+            codes, rank = codes[keep], rank[keep]
         if len(codes):
-            self.kept = np.sort(np.concatenate([self.kept, codes]))
+            at = np.searchsorted(self.kept, codes)
+            self.kept = np.insert(self.kept, at, codes)  # a linear merge of sorted codes
+            if self.budget:
+                self.rank = np.insert(self.rank, at, rank)
+        self.peak = max(self.peak, len(self.kept))
+        if self.budget and len(self.kept) >= max(self.buffer, 2 * self.pruned_size):
+            self.prune()
+
+    def prune(self) -> None:
+        assert self.budget
+        left, right = self.kept // self.n, self.kept % self.n
+        self.floor = np.maximum(
+            self.floor,
+            _kth_best_rank(left, right, self.rank, n=self.n, per_record=self.budget),
+        )
+        keep = (self.rank >= self.floor[left]) | (self.rank >= self.floor[right])
+        self.kept, self.rank = self.kept[keep], self.rank[keep]
+        self.pruned_size = len(self.kept)
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         self.flush()
+        if self.budget and len(self.kept):
+            self.prune()
         return self.kept // self.n, self.kept % self.n
 
 
@@ -337,6 +424,7 @@ def lsh_candidate_pairs(
     params: LshParams,
     involve: np.ndarray | None = None,
     min_dice: float | None = None,
+    budget: int | None = None,
     stats: dict[str, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Deduplicated candidate pairs (left < right) from Hamming LSH, plus the number of
@@ -345,9 +433,12 @@ def lsh_candidate_pairs(
     ``involve``: optional boolean mask; only pairs with at least one record in it are
     generated (an incremental job passes the new records: new × new and new × existing,
     never existing × existing). ``min_dice``: keep only pairs at or above this Dice; each
-    distinct pair is checked once. ``stats`` (a dict) receives ``compared`` (pairs found in
-    buckets, counted once per band that finds them), ``distinct`` (distinct pairs whose Dice
-    was checked), ``bands`` and ``bits_per_band``.
+    distinct pair is checked once. ``budget``: keep only pairs among the ``budget`` best by
+    Dice of one of their records (``budget_mask``), pruned as bands go, so the pairs held
+    stay near n · budget. ``stats`` (a dict) receives ``compared`` (pairs found in buckets,
+    counted once per band that finds them), ``distinct`` (distinct pairs whose Dice was
+    checked; with a budget a pruned pair found again counts again), ``held`` (most pairs held
+    at once), ``bands`` and ``bits_per_band``.
 
     Memory: band keys are computed ``params.key_budget_mb`` at a time (a group of bands over
     all records), raw pairs are buffered up to ``params.pair_buffer`` codes.
@@ -372,7 +463,9 @@ def lsh_candidate_pairs(
         involve = np.asarray(involve, dtype=bool)
         if len(involve) != n:
             raise ValueError(f"involve must have one entry per CLK ({n}), got {len(involve)}")
-    survivors = _Survivors(arr, min_dice=min_dice, buffer=params.pair_buffer)
+    if budget is not None and budget < 1:
+        raise ValueError(f"budget must be ≥ 1 (got {budget})")
+    survivors = _Survivors(arr, min_dice=min_dice, buffer=params.pair_buffer, budget=budget)
     skipped = compared = 0
     group = max(1, (params.key_budget_mb << 20) // max(1, 8 * n))
     if involve is None or involve.any():
@@ -389,6 +482,10 @@ def lsh_candidate_pairs(
     left, right = survivors.pairs()
     if stats is not None:
         stats.update(
-            compared=compared, distinct=survivors.distinct, bands=bands, bits_per_band=k
+            compared=compared,
+            distinct=survivors.distinct,
+            held=survivors.peak,
+            bands=bands,
+            bits_per_band=k,
         )
     return left, right, skipped

@@ -40,6 +40,7 @@ import numpy as np
 
 from linkage_service.linkage.blocking import (
     LshParams,
+    budget_mask,
     key_block_pairs,
     lsh_candidate_pairs,
     merge_pairs,
@@ -72,7 +73,15 @@ from linkage_service.linkage.similarity import (
     popcounts,
 )
 
-__all__ = ["LinkInputs", "LinkParams", "LinkResult", "PairTable", "link"]
+__all__ = [
+    "Candidates",
+    "LinkInputs",
+    "LinkParams",
+    "LinkResult",
+    "PairTable",
+    "candidate_pairs",
+    "link",
+]
 
 
 @dataclass(frozen=True)
@@ -123,9 +132,14 @@ class LinkParams:
     that share of the records, or ``min_review_records`` in a small bank (the lower threshold
     reported is where it stopped).
     ``incompatible`` None: ``scoring.INCOMPATIBLE`` (pairs at those levels never auto-link).
+    ``candidate_budget``: each record keeps at most its that-many best candidates by Dice
+    (a pair stays when it is among the best of either record, ties kept:
+    ``blocking.budget_mask``); pairs sharing a keyed document are kept whatever the budget.
+    None: every pair above the floor (memory and EM's non-matches then grow like n²).
     """
 
     dice_floor: float = 0.7
+    candidate_budget: int | None = 30
     blocking: str = "lsh"
     lsh: LshParams = field(default_factory=LshParams)
     doc_blocks: bool = True
@@ -148,6 +162,8 @@ class LinkParams:
     def __post_init__(self) -> None:
         if not 0.0 < self.dice_floor < 1.0:
             raise ValueError(f"dice_floor must be in (0, 1) (got {self.dice_floor})")
+        if self.candidate_budget is not None and self.candidate_budget < 1:
+            raise ValueError(f"candidate_budget must be ≥ 1 (got {self.candidate_budget})")
         if self.blocking not in ("lsh", "exact"):
             raise ValueError(f"blocking must be 'lsh' or 'exact' (got {self.blocking!r})")
         if not 0.0 <= self.reuse_model_max_new_share < 1.0:
@@ -274,6 +290,95 @@ def _completion_pairs(
     return np.minimum(a, b)[keep], np.maximum(a, b)[keep]
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate pairs (left < right) at or above the Dice floor, within the per-record
+    budget, plus every pair sharing a keyed document; ``compared``: pairs examined (bucket
+    pairs counted per band, or all pairs for exact blocking, plus document pairs);
+    ``skipped``: record-band memberships in oversized buckets; ``held``: most pairs held at
+    once while generating them."""
+
+    left: np.ndarray
+    right: np.ndarray
+    dice: np.ndarray
+    compared: int
+    skipped: int
+    held: int
+
+
+def candidate_pairs(
+    inputs: LinkInputs,
+    params: LinkParams,
+    *,
+    involve: np.ndarray | None = None,
+    timings: dict[str, float] | None = None,
+) -> Candidates:
+    """Stages 1 and 2 of ``link``: LSH (or exact) pairs, the budget, documents, their Dice.
+
+    ``involve`` (new records): only pairs touching one are generated; the budget is then
+    counted among those pairs, so an incremental run keeps every pair a full run would keep
+    among the pairs touching a new record (and perhaps a few more). ``timings`` receives
+    ``candidates`` and ``dice`` (seconds).
+
+    >>> from linkage_service.linkage.synthetic import synthetic_registries
+    >>> d = synthetic_registries(records_per_source=100, seed=4)
+    >>> c = candidate_pairs(LinkInputs(clks=d.clks, sources=d.sources), LinkParams())
+    >>> bool((c.left < c.right).all() and (c.dice >= 0.7).all())
+    True
+    """
+    clock = time.perf_counter
+    t0 = clock()
+    clks = check_clks(inputs.clks)
+    n = len(clks)
+    if involve is None:
+        involve = np.ones(n, dtype=bool)
+    budget = params.candidate_budget
+    skipped = held = 0
+    if params.blocking == "exact":
+        exact = dice_candidates_within(clks, threshold=params.dice_floor)
+        keep = involve[exact.left] | involve[exact.right]
+        cand_l, cand_r = exact.left[keep], exact.right[keep]
+        if budget is not None:  # as LSH does: among the generated pairs
+            kept = budget_mask(cand_l, cand_r, exact.dice[keep], n=n, per_record=budget)
+            cand_l, cand_r = cand_l[kept], cand_r[kept]
+        compared = n * (n - 1) // 2
+        held = len(exact.left)
+    else:
+        lsh_stats: dict[str, int] = {}
+        cand_l, cand_r, skipped = lsh_candidate_pairs(
+            clks,
+            params=params.lsh,
+            involve=involve,
+            min_dice=params.dice_floor,
+            budget=budget,
+            stats=lsh_stats,
+        )
+        compared, held = lsh_stats["compared"], lsh_stats["held"]
+    doc_l = doc_r = np.empty(0, dtype=np.int64)
+    if params.doc_blocks and inputs.doc_hash is not None:
+        keys, has = _doc_keys(inputs.doc_hash)
+        doc_l, doc_r = key_block_pairs(keys, valid=has)
+        keep = involve[doc_l] | involve[doc_r]
+        doc_l, doc_r = doc_l[keep], doc_r[keep]
+        cand_l, cand_r = merge_pairs([(cand_l, cand_r), (doc_l, doc_r)], n=n)
+    t1 = clock()
+    dice = dice_of_pairs(clks, cand_l, cand_r)
+    keep = dice >= params.dice_floor
+    if len(doc_l):
+        keep |= np.isin(cand_l * n + cand_r, doc_l * n + doc_r)
+    if timings is not None:
+        timings["candidates"] = t1 - t0
+        timings["dice"] = clock() - t1
+    return Candidates(
+        left=cand_l[keep],
+        right=cand_r[keep],
+        dice=dice[keep],
+        compared=compared + len(doc_l),
+        skipped=skipped,
+        held=held,
+    )
+
+
 def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     """Run one linkage job over arrays; see the module docstring for the stages."""
     timings: dict[str, float] = {}
@@ -284,43 +389,13 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     warnings: list[str] = []
     counts = popcounts(clks)
 
-    # 1. candidates
-    skipped = 0
-    if params.blocking == "exact":
-        exact = dice_candidates_within(clks, threshold=params.dice_floor)
-        keep = involve[exact.left] | involve[exact.right]
-        cand_l, cand_r = exact.left[keep], exact.right[keep]
-        compared = n * (n - 1) // 2
-    else:
-        lsh_stats: dict[str, int] = {}
-        cand_l, cand_r, skipped = lsh_candidate_pairs(
-            clks,
-            params=params.lsh,
-            involve=involve,
-            min_dice=params.dice_floor,
-            stats=lsh_stats,
-        )
-        compared = lsh_stats["compared"]
-    doc_l = doc_r = np.empty(0, dtype=np.int64)
-    if params.doc_blocks and inputs.doc_hash is not None:
-        keys, has = _doc_keys(inputs.doc_hash)
-        doc_l, doc_r = key_block_pairs(keys, valid=has)
-        keep = involve[doc_l] | involve[doc_r]
-        doc_l, doc_r = doc_l[keep], doc_r[keep]
-        cand_l, cand_r = merge_pairs([(cand_l, cand_r), (doc_l, doc_r)], n=n)
+    # 1. candidates, 2. dice
+    cand = candidate_pairs(inputs, params, involve=involve, timings=timings)
+    left, right, dice = cand.left, cand.right, cand.dice
+    n_candidates = cand.compared
+    skipped = cand.skipped
     if skipped:
         warnings.append(f"{skipped} record-band memberships skipped in oversized LSH buckets")
-    timings["candidates"] = clock() - t0
-
-    # 2. dice
-    t = clock()
-    dice = dice_of_pairs(clks, cand_l, cand_r, counts=counts)
-    keep = dice >= params.dice_floor
-    if len(doc_l):
-        keep |= np.isin(cand_l * n + cand_r, doc_l * n + doc_r)
-    n_candidates = compared + len(doc_l)
-    left, right, dice = cand_l[keep], cand_r[keep], dice[keep]
-    timings["dice"] = clock() - t
 
     # 3. completion
     t = clock()
@@ -463,6 +538,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             "new_records": int(involve.sum()),
             "candidate_pairs": n_candidates,
             "pairs_above_floor": int(core.sum()),
+            "candidates_held": cand.held,
             "completion_pairs": n_completion,
             "auto_links": len(auto),
             "review_pairs": len(review),
@@ -618,6 +694,7 @@ def _cohesion_pairs(
 def _params_dict(params: LinkParams, thresholds: Thresholds) -> dict[str, Any]:
     out = {
         "dice_floor": params.dice_floor,
+        "candidate_budget": params.candidate_budget,
         "blocking": params.blocking,
         "lsh": asdict(params.lsh),
         "doc_blocks": params.doc_blocks,
