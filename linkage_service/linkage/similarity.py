@@ -34,7 +34,9 @@ __all__ = [
     "to_bitarrays",
 ]
 
-_CHUNK = 1 << 18  # pairs per vectorised step: bounded memory (~64 MiB of gathered CLKs)
+# Pairs per vectorised step. Small, with buffers reused: the gathered CLKs (2 × 2048 × 128
+# bytes) stay in cache; 2^18 pairs per step (64 MiB of temporaries) was twice as slow.
+_CHUNK = 1 << 11
 
 
 class PairArrays(NamedTuple):
@@ -96,12 +98,22 @@ def dice_of_pairs(
     if counts is None:
         counts = popcounts(clks)
     out = np.empty(len(left), dtype=np.float64)
-    for start in range(0, len(left), _CHUNK):
-        li, ri = left[start : start + _CHUNK], right[start : start + _CHUNK]
-        both = np.bitwise_count(words[li] & words[ri]).sum(axis=1, dtype=np.int64)
+    step = min(_CHUNK, len(left))
+    a_buf = np.empty((step, words.shape[1]), dtype=np.uint64)
+    b_buf = np.empty_like(a_buf)
+    bits = np.empty(a_buf.shape, dtype=np.uint8)
+    for start in range(0, len(left), step or 1):
+        li, ri = left[start : start + step], right[start : start + step]
+        m = len(li)
+        a, b, c = a_buf[:m], b_buf[:m], bits[:m]
+        np.take(words, li, axis=0, out=a)
+        np.take(words, ri, axis=0, out=b)
+        np.bitwise_and(a, b, out=a)
+        np.bitwise_count(a, out=c)
+        both = c.sum(axis=1, dtype=np.int64)
         total = counts[li] + counts[ri]
-        out[start : start + _CHUNK] = np.divide(
-            2.0 * both, total, out=np.zeros(len(li)), where=total > 0
+        out[start : start + m] = np.divide(
+            2.0 * both, total, out=np.zeros(m), where=total > 0
         )
     return out
 
