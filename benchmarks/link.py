@@ -21,10 +21,12 @@ Each measurement runs in a fresh child process, so peak RSS is per measurement:
 Prints one table: wall time and peak RSS of each, their ratio, the growth exponent of the
 job's time between successive sizes (2 = quadratic) and the incremental job's time. anonlink
 is quadratic, so it runs only at ``--baseline-sizes``; elsewhere its time is extrapolated
-quadratically from the largest measured size and marked "~".
+quadratically from the largest measured size and marked "~". ``pairs`` is the job's
+candidate pairs above the floor within the per-record budget (``--budget``, default the
+job's), ``held`` the most pairs held at once while generating them.
 
     .venv/bin/python benchmarks/link.py --sizes 10000 --baseline-sizes 10000 --increment 1000
-    .venv/bin/python benchmarks/link.py --sizes 10000,30000,100000 --baseline-sizes 10000
+    .venv/bin/python benchmarks/link.py --sizes 100000,300000 --baseline-sizes 100000
 """
 
 from __future__ import annotations
@@ -159,11 +161,20 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _measure_job(data: dict[str, np.ndarray], floor: float) -> dict:
-    from linkage_service.linkage import LinkParams, link
+def _params(floor: float, budget: str, **extra):
+    from linkage_service.linkage import LinkParams
+
+    if budget == "default":
+        return LinkParams(dice_floor=floor, **extra)
+    return LinkParams(dice_floor=floor, candidate_budget=None if budget == "none" else int(budget),
+                      **extra)
+
+
+def _measure_job(data: dict[str, np.ndarray], floor: float, budget: str) -> dict:
+    from linkage_service.linkage import link
 
     t = time.perf_counter()
-    r = link(_inputs(data), LinkParams(dice_floor=floor))
+    r = link(_inputs(data), _params(floor, budget))
     wall = time.perf_counter() - t
     precision, recall = pairwise_quality(r.labels, data["person"])
     return {"wall": wall, "rss_mib": _rss_mib(), "counts": r.counts,
@@ -186,8 +197,9 @@ def _measure_anonlink(data: dict[str, np.ndarray], floor: float) -> dict:
             "candidates": len(candidates[0]), "groups": len(groups)}
 
 
-def _measure_incremental(data: dict[str, np.ndarray], floor: float, increment: int) -> dict:
-    from linkage_service.linkage import LinkParams, link
+def _measure_incremental(data: dict[str, np.ndarray], floor: float, increment: int,
+                         budget: str) -> dict:
+    from linkage_service.linkage import link
 
     sources = data["sources"]
     new = np.zeros(len(sources), dtype=bool)
@@ -197,12 +209,12 @@ def _measure_incremental(data: dict[str, np.ndarray], floor: float, increment: i
     data = {k: v[order] for k, v in data.items()}
     n_old = int((~new).sum())
     t = time.perf_counter()
-    first = link(_inputs(data, np.arange(n_old)), LinkParams(dice_floor=floor))
+    first = link(_inputs(data, np.arange(n_old)), _params(floor, budget))
     first_wall = time.perf_counter() - t
     existing = [f"P{lab}" for lab in first.labels.tolist()] + [None] * (len(order) - n_old)
     t = time.perf_counter()
     second = link(_inputs(data, existing_labels=existing),
-                  LinkParams(dice_floor=floor, previous_model=first.model))
+                  _params(floor, budget, previous_model=first.model))
     wall = time.perf_counter() - t
     return {"wall": wall, "first_wall": first_wall, "rss_mib": _rss_mib(),
             "counts": second.counts, "model_source": second.params["model_source"],
@@ -212,7 +224,7 @@ def _measure_incremental(data: dict[str, np.ndarray], floor: float, increment: i
 def _child(kind: str, size: int, args: argparse.Namespace) -> dict | None:
     cmd = [sys.executable, __file__, "--one", kind, "--sizes", str(size), "--seed",
            str(args.seed), "--floor", str(args.floor), "--data", args.data, "--cache",
-           str(args.cache), "--increment", str(args.increment)]
+           str(args.cache), "--increment", str(args.increment), "--budget", args.budget]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
                              check=True)
@@ -231,10 +243,10 @@ def _one(args: argparse.Namespace, size: int) -> dict:
     if args.one == "prepare":
         return {"records": len(data["clks"])}
     if args.one == "job":
-        return _measure_job(data, args.floor)
+        return _measure_job(data, args.floor, args.budget)
     if args.one == "anonlink":
         return _measure_anonlink(data, args.floor)
-    return _measure_incremental(data, args.floor, args.increment)
+    return _measure_incremental(data, args.floor, args.increment, args.budget)
 
 
 def main() -> None:
@@ -248,7 +260,10 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/vinculo-bench-link", help="encoded data cache")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--floor", type=float, default=0.7, help="Dice floor for both")
-    ap.add_argument("--timeout", type=float, default=900, help="seconds per measurement")
+    ap.add_argument("--budget", default="default",
+                    help="candidates kept per record (LinkParams.candidate_budget): a number, "
+                         "'none' (all pairs above the floor) or 'default'")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
     ap.add_argument("--one", choices=["prepare", "job", "anonlink", "incremental"],
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -282,9 +297,9 @@ def main() -> None:
 def _table(rows: list, args: argparse.Namespace) -> None:
     measured = [(s, b) for s, _, _, b, _ in rows if b]
     print(f"\n3 sources × N records ({args.data} encodings), Dice floor {args.floor}, "
-          f"seed {args.seed}")
+          f"seed {args.seed}, candidate budget {args.budget}")
     print(f"{'N/source':>9} {'records':>8} {'job s':>7} {'job MiB':>8} {'anon s':>8} "
-          f"{'anon MiB':>9} {'job/anon':>9} {'growth':>7} {'pairs':>10} {'prec':>5} "
+          f"{'anon MiB':>9} {'job/anon':>9} {'growth':>7} {'pairs':>10} {'held':>10} {'prec':>5} "
           f"{'rec':>5} {'+new s':>7}")
     prev = None
     for size, records, job, base, inc in rows:
@@ -304,7 +319,8 @@ def _table(rows: list, args: argparse.Namespace) -> None:
         print(f"{size:>9} {records or '-':>8} {j_wall:>7.1f} "
               f"{(job['rss_mib'] if job else float('nan')):>8.0f} {mark + f'{b_wall:.1f}':>8} "
               f"{b_mem:>9} {j_wall / b_wall:>9.2f} {growth:>7} "
-              f"{(job['counts']['candidate_pairs'] if job else 0):>10} "
+              f"{(job['counts']['pairs_above_floor'] if job else 0):>10} "
+              f"{(job['counts'].get('candidates_held', 0) if job else 0):>10} "
               f"{(job['precision'] if job else float('nan')):>5.3f} "
               f"{(job['recall'] if job else float('nan')):>5.3f} "
               f"{inc_s:>7}")
