@@ -13,6 +13,10 @@ Per record (see schemas/batch-format.md and docs/encoding.md):
 - ``attributes``: exactly ``ATTRIBUTE_FIELDS``, coarsened by the source's policy.
 - ``doc_hash`` (when the schema declares it): HMAC-SHA256 under a key derived from the linkage
   secret of ``document_class || 0x00 || document_number``; 32 zero bytes without a document.
+- ``family`` (when the schema declares it): a keyed hash of surnames and birth date, and the
+  given names in Bloom filters keyed per family (``client_sdk.family``), so the service can
+  tell twins from one person written twice; ``doc_near`` (idem): keyed hashes that show only
+  whether two DNIs are consecutive (twins').
 """
 
 from __future__ import annotations
@@ -31,6 +35,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from client_sdk.clk_backend import ClkEncoder
+from client_sdk.family import (
+    DOC_NEAR_SIZE,
+    FAMILY_SIZE,
+    FamilyKeys,
+    doc_near_key,
+    doc_near_section,
+    family_keys,
+    family_section,
+)
 from client_sdk.hardening import Hardener, salt_values
 from client_sdk.records import StandardizedRecord
 from vinculo_common.batch import ATTRIBUTE_FIELDS, pad_record_id, unpad_record_id
@@ -324,7 +337,7 @@ class RecordEncoder:
         self.clk_bits = self._hardener.output_bits if self._hardener.active \
             else self._clk.clk_bits
         sections = meta.get("sections") or {}
-        unknown_sections = set(sections) - {"doc_hash"}
+        unknown_sections = set(sections) - {"doc_hash", "family", "doc_near"}
         if unknown_sections:
             raise SchemaMismatch(
                 f"secciones desconocidas en el esquema: {sorted(unknown_sections)}"
@@ -336,6 +349,14 @@ class RecordEncoder:
             self.extra_sections["doc_hash"] = DOC_HASH_SIZE
             self._doc_key = doc_hash_key(linkage_secret)
             self._doc_classes = sections["doc_hash"].get("document_classes") or self._doc_classes
+        self._family_keys: FamilyKeys | None = None
+        if "family" in sections:  # surnames + birth date, given names per family (family.py)
+            self.extra_sections["family"] = FAMILY_SIZE
+            self._family_keys = family_keys(linkage_secret)
+        self._near_key: bytes | None = None
+        if "doc_near" in sections:  # consecutive DNIs (twins), family.py
+            self.extra_sections["doc_near"] = DOC_NEAR_SIZE
+            self._near_key = doc_near_key(linkage_secret)
         self._ref_key = record_ref_key
         # One keyed HMAC copied per record: the same bytes as record_ref(), without re-keying.
         self._ref_mac = hmac.new(record_ref_key, digestmod="sha256")
@@ -378,6 +399,16 @@ class RecordEncoder:
         if self._doc_key is not None:
             key, classes = self._doc_key, self._doc_classes
             extras["doc_hash"] = [doc_hash(key, rec, classes) for rec in records]
+        if self._family_keys is not None:
+            fkeys = self._family_keys
+            extras["family"] = [family_section(fkeys, rec) for rec in records]
+        if self._near_key is not None:
+            near, classes = self._near_key, self._doc_classes
+            extras["doc_near"] = [
+                doc_near_section(near, document_class(rec.document_type, rec.document_number,
+                                                      classes), rec.document_number)
+                for rec in records
+            ]
         return EncodedChunk(
             record_refs=refs,
             clks=clks,

@@ -10,6 +10,7 @@ import pytest
 from linkage_service.linkage import LinkInputs, LinkParams, link
 from linkage_service.linkage.job import _cap_review
 from linkage_service.linkage.scoring import (
+    OVERRIDE_DICE,
     FellegiSunterModel,
     PairAttributes,
     Thresholds,
@@ -100,24 +101,41 @@ def test_review_cap_keeps_the_most_probable_pairs_within_the_record_budget() -> 
     assert same.tolist() == order.tolist() and unchanged == t
 
 
-def test_job_keeps_twins_of_different_sex_apart() -> None:
+def _sex_pairs(flip: float) -> tuple[LinkInputs, np.ndarray]:
+    """200 pairs of encodings ``flip`` apart (bits flipped), the second of each marked male."""
     rng = np.random.default_rng(5)
     n = 400
     base = rng.random((n // 2, 1024)) < 0.2
-    noise = rng.random((n // 2, 1024)) < 0.01
-    twin = base ^ noise  # near-identical encodings: same surnames, birth date, place
-    bits = np.concatenate([base, twin])
+    noise = rng.random((n // 2, 1024)) < flip
+    bits = np.concatenate([base, base ^ noise])
     clks = np.packbits(bits, axis=1)
     sex = np.array(["F"] * (n // 2) + ["M"] * (n // 2), dtype=object)
     sources = np.array([1] * (n // 2) + [2] * (n // 2))
-    inputs = LinkInputs(clks=clks, sources=sources, sex=sex)
-    plain = link(inputs, LinkParams(blocking="exact", incompatible={},
-                                    thresholds=Thresholds(upper=0.5, lower=0.1, method="x")))
-    kept = link(inputs, LinkParams(blocking="exact",
-                                   thresholds=Thresholds(upper=0.5, lower=0.1, method="x")))
+    both = (bits[: n // 2] & bits[n // 2 :]).sum(axis=1)
+    dice = 2 * both / (bits[: n // 2].sum(axis=1) + bits[n // 2 :].sum(axis=1))
+    return LinkInputs(clks=clks, sources=sources, sex=sex), dice
+
+
+def test_job_keeps_twins_of_different_sex_apart() -> None:
+    # Twins of the other sex: surnames, birth date and places agree, given names do not.
+    inputs, dice = _sex_pairs(0.1)
+    assert dice.min() > 0.7 and dice.max() < OVERRIDE_DICE
+    fixed = Thresholds(upper=0.5, lower=0.1, method="x")
+    plain = link(inputs, LinkParams(blocking="exact", incompatible={}, thresholds=fixed))
+    kept = link(inputs, LinkParams(blocking="exact", thresholds=fixed))
     assert len(plain.auto_links) > 0
     assert len(kept.auto_links) == 0
-    assert len(set(kept.labels.tolist())) == n
+    assert len(set(kept.labels.tolist())) == len(dice) * 2
+
+
+def test_a_sex_recorded_wrongly_does_not_split_near_identical_encodings() -> None:
+    # One person, her sex mis-recorded in one registry: Dice ≥ OVERRIDE_DICE overrides the rule.
+    inputs, dice = _sex_pairs(0.01)
+    assert dice.min() >= OVERRIDE_DICE
+    result = link(inputs, LinkParams(blocking="exact",
+                                     thresholds=Thresholds(upper=0.5, lower=0.1, method="x")))
+    assert len(result.auto_links) == len(dice)
+    assert len(set(result.labels.tolist())) == len(dice)
 
 
 def test_different_documents_with_a_distant_encoding_rule_a_pair_out() -> None:

@@ -100,7 +100,7 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
     keys: list[RecordKey] = []
     clks: list[np.ndarray] = []
     source_ids: list[np.ndarray] = []
-    docs: list[np.ndarray] = []
+    sections: dict[str, list[np.ndarray]] = {"doc_hash": [], "family": [], "doc_near": []}
     columns: list[dict[str, Any]] = []
     for number, (source, path) in enumerate(batches.items(), start=1):
         batch = read_batch(Path(path))
@@ -108,8 +108,10 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
         keys.extend((source, record_id) for record_id in ids)
         clks.append(batch.clks)
         source_ids.append(np.full(len(ids), number, dtype=np.int64))
-        doc = batch.extras.get("doc_hash")
-        docs.append(doc if doc is not None else np.zeros((len(ids), 32), dtype=np.uint8))
+        for name, size in (("doc_hash", 32), ("family", 64), ("doc_near", 32)):  # schema sections
+            value = batch.extras.get(name)
+            sections[name].append(value if value is not None
+                                  else np.zeros((len(ids), size), dtype=np.uint8))
         columns.extend(attributes_to_columns(a, index=i) for i, a in enumerate(batch.attributes))
 
     def text(name: str) -> np.ndarray:
@@ -128,10 +130,10 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
         if item.name in CONTENT_COLUMNS:
             attributes[item.name] = (years(item.name) if item.name in _NUMERIC
                                      else text(item.name))
-    doc_hash = np.concatenate(docs) if docs else None
+    fixed = {name: np.concatenate(parts) for name, parts in sections.items() if parts}
     inputs = LinkInputs(
         clks=np.concatenate(clks), sources=np.concatenate(source_ids),
-        doc_hash=doc_hash if doc_hash is not None and doc_hash.any() else None, **attributes,
+        **{name: value for name, value in fixed.items() if value.any()}, **attributes,
     )
     return EncodedBank(keys=keys, inputs=inputs)
 

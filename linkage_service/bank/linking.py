@@ -74,12 +74,13 @@ def _years(records: BankRecords, name: str) -> np.ndarray:
                      for a in records.attributes], dtype=float)
 
 
-def _doc_hashes(records: BankRecords) -> np.ndarray | None:
-    if not any(records.doc_hashes):
+def _fixed_rows(values: list[bytes | None]) -> np.ndarray | None:
+    """A fixed-size section (``doc_hash``, ``family``) as (n, size) uint8; zeros where absent."""
+    if not any(values):
         return None
-    width = max(len(d) for d in records.doc_hashes if d)
-    out = np.zeros((len(records), width), dtype=np.uint8)
-    for i, d in enumerate(records.doc_hashes):
+    width = max(len(d) for d in values if d)
+    out = np.zeros((len(values), width), dtype=np.uint8)
+    for i, d in enumerate(values):
         if d and len(d) == width:
             out[i] = np.frombuffer(d, dtype=np.uint8)
     return out
@@ -128,7 +129,9 @@ def core_linker(
         birth_year_max=_years(records, "birth_year_max"),
         nationality=_column(records, "nationality"),
         event_date=_column(records, "event_date"),
-        doc_hash=_doc_hashes(records),
+        doc_hash=_fixed_rows(records.doc_hashes),
+        family=_fixed_rows(records.families),
+        doc_near=_fixed_rows(records.doc_near),
         ubigeo_birth=_column(records, "ubigeo_birth"),
         ubigeo_residence=_column(records, "ubigeo_residence"),
         ubigeo_event=_column(records, "ubigeo_event"),

@@ -33,6 +33,8 @@ class BankRecords:
     record_refs: list[bytes]
     clks: np.ndarray  # uint8 (n, clk bytes)
     doc_hashes: list[bytes | None]
+    families: list[bytes | None]  # schema section "family" (None when the schema has none)
+    doc_near: list[bytes | None]  # schema section "doc_near"
     attributes: list[dict[str, Any]]
     old_person: np.ndarray  # int64, -1 when not (or no longer) linked as this version
     linked_person: np.ndarray  # int64, person of the record whatever its version, -1 if none
@@ -60,7 +62,7 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
     """
     r = _REC.c
     rows = session.execute(
-        sa.select(r.id, r.source_id, r.record_ref, r.clk, r.doc_hash,
+        sa.select(r.id, r.source_id, r.record_ref, r.clk, r.doc_hash, r.family, r.doc_near,
                   *[r[name] for name in CONTENT_COLUMNS])
         .where(r.is_current.is_(True))
         .order_by(r.id)
@@ -92,6 +94,8 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
     linked_person = np.full(n, -1, dtype=np.int64)
     refs: list[bytes] = []
     doc_hashes: list[bytes | None] = []
+    families: list[bytes | None] = []
+    doc_near: list[bytes | None] = []
     attributes: list[dict[str, Any]] = []
     index: dict[RecordKey, int] = {}
     for i, row in enumerate(rows):
@@ -109,6 +113,8 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
         ref = bytes(row.record_ref)
         refs.append(ref)
         doc_hashes.append(bytes(row.doc_hash) if row.doc_hash is not None else None)
+        families.append(bytes(row.family) if row.family is not None else None)
+        doc_near.append(bytes(row.doc_near) if row.doc_near is not None else None)
         attributes.append({name: getattr(row, name) for name in CONTENT_COLUMNS})
         key = (int(row.source_id), ref)
         index[key] = i
@@ -119,7 +125,8 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
                 old_person[i] = member[0]
     return BankRecords(
         row_ids=row_ids, source_ids=source_ids, record_refs=refs, clks=clks,
-        doc_hashes=doc_hashes, attributes=attributes, old_person=old_person,
+        doc_hashes=doc_hashes, families=families, doc_near=doc_near,
+        attributes=attributes, old_person=old_person,
         linked_person=linked_person, source_names=names, index=index,
         last_model=last_model,
     )

@@ -7,7 +7,8 @@ Rules, in order:
    holding a pair that a reviewer marked *cannot-link* is dissolved into single records and
    rebuilt below (that is how a split happens).
 2. *Must-link* decisions join their records' clusters unconditionally; a must-link that would
-   put a cannot-link pair in one person raises ``Conflict``.
+   put a cannot-link pair in one person raises ``Conflict``. Pairs marked ``apart`` (evidence
+   that rules them out) act as cannot-links from here on, unless already in one person.
 3. Pairs at or above ``link_threshold`` are taken best first. Two clusters merge only when
    no cannot-link joins them, the merged size stays ≤ ``max_cluster_size``, and the mean match
    probability over *all* their cross pairs (pairs never scored count as 0) is at least
@@ -48,11 +49,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ScoredPairs:
-    """Record pairs (row indices) and their match probability."""
+    """Record pairs (row indices) and their match probability.
+
+    ``apart`` (optional, bool per pair): pairs whose evidence rules them out (twins' given
+    names under one family hash): merging never puts both ends in one person, as with a
+    reviewer's cannot-link, but an existing person holding such a pair is left as it is.
+    """
 
     left: np.ndarray
     right: np.ndarray
     probability: np.ndarray
+    apart: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,11 @@ def cluster(
                 "por decisiones 'enlazar' (conflicting must-link and cannot-link decisions)"
             )
         cl.add_cannot(a, b)
+    if pairs.apart is not None:
+        apart = np.asarray(pairs.apart, dtype=bool)
+        for a, b in zip(left[apart].tolist(), right[apart].tolist(), strict=True):
+            if cl.find(a) != cl.find(b):
+                cl.add_cannot(a, b)
     kept = prob >= params.min_probability_kept
     for a, b, p in zip(left[kept].tolist(), right[kept].tolist(), prob[kept].tolist(), strict=True):
         cl.add_probability(a, b, p)

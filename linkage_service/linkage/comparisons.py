@@ -18,6 +18,8 @@ __all__ = [
     "COMPARISONS",
     "DICE_LEVELS",
     "DOC_DIFFERENT_LOW_DICE",
+    "FAMILY_ALL_FAR",
+    "FAMILY_FIRST_FAR",
     "FAR_YEARS",
     "UBIGEO_LEVEL_LABELS",
     "AttributeCodes",
@@ -39,6 +41,13 @@ FAR_YEARS = 5
 # document's bigrams and everything else agrees).
 DOC_DIFFERENT_LOW_DICE = 0.77
 
+# Equal family hashes (surnames and birth date, schema section "family"): the given names'
+# filters tell one person written twice from twins. Far = first given name's filter Dice below
+# FAMILY_FIRST_FAR *and* all given names' below FAMILY_ALL_FAR (MARÍA ISABEL / MARÍA ELENA share
+# the first name and stay "close"). Chosen on default/hard seeds 11–14 in plaintext bigrams
+# (0.4/0.5 against 0.5/0.6 and 0.6/0.7: same F1 within 0.002); see docs/linkage.md.
+FAMILY_FIRST_FAR = 0.4
+FAMILY_ALL_FAR = 0.5
 # UBIGEO comparisons, at the finest precision both records hold (a source may coarsen its
 # UBIGEOs to 4 or 2 digits): same district, same province, same department only, different.
 UBIGEO_LEVEL_LABELS: tuple[str, ...] = ("district", "province", "department", "different")
@@ -49,7 +58,8 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
              "0.89-0.92", "0.92-0.95", ">=0.95"),
     "sex": ("agree", "disagree"),
     "birth_year": ("same_year", "compatible", "disjoint", "far"),
-    "doc_hash": ("equal", "different", "different_low_dice"),
+    "doc_hash": ("equal", "different", "different_low_dice", "consecutive_dni"),
+    "family": ("same_family_given_close", "different_family", "same_family_given_far"),
     "nationality": ("agree", "disagree"),
     "same_source": ("other_source", "same_source", "same_source_same_event"),
     "ubigeo_birth": UBIGEO_LEVEL_LABELS,
@@ -64,7 +74,9 @@ class PairAttributes:
 
     ``birth_year_min/max``: float with NaN = unknown. ``sex``, ``nationality``,
     ``event_date``: str with "" = unknown. ``doc_hash``: (n, 32) uint8, all-zero = none.
-    ``ubigeo_*``: INEI codes as str (6, 4 or 2 digits; "" = unknown).
+    ``ubigeo_*``: INEI codes as str (6, 4 or 2 digits; "" = unknown). ``family``: (n, 64)
+    uint8, the schema section of that name (``client_sdk.family``), all-zero = none.
+    ``doc_near``: (n, 32) uint8, the section of that name (keyed halves of a DNI), zeros = none.
     """
 
     sources: np.ndarray
@@ -77,6 +89,8 @@ class PairAttributes:
     ubigeo_birth: np.ndarray | None = None
     ubigeo_residence: np.ndarray | None = None
     ubigeo_event: np.ndarray | None = None
+    family: np.ndarray | None = None
+    doc_near: np.ndarray | None = None
 
 
 def _dice_level(dice: np.ndarray) -> np.ndarray:
@@ -89,7 +103,8 @@ class AttributeCodes:
     pair is integer work: equal codes ⇔ equal values, −1 = missing.
 
     ``ubigeo_*``: (n, 4) int64: characters held (0–6) and the codes of the first 2, 4 and 6
-    characters (padded with spaces, as compared before).
+    characters (padded with spaces, as compared before). ``family``: code of the family
+    hash (−1 = none); ``family_given``: (n, 2, 16) uint8, the first and all given names' filters.
     """
 
     sources: np.ndarray
@@ -101,6 +116,9 @@ class AttributeCodes:
     doc_hash: np.ndarray | None = None
     has_doc: np.ndarray | None = None
     ubigeo: dict[str, np.ndarray] = field(default_factory=dict)
+    family: np.ndarray | None = None
+    family_given: np.ndarray | None = None
+    doc_near: np.ndarray | None = None  # (n, 2) int64: codes of the two halves, −1 = none
 
 
 def _factorize(values: np.ndarray) -> np.ndarray:
@@ -141,6 +159,11 @@ def encode_attributes(attributes: PairAttributes) -> AttributeCodes:
         has = np.asarray(raw.view(np.uint64).any(axis=1), dtype=bool)
         rows = raw.view(np.dtype((np.void, raw.shape[1]))).reshape(-1)
         docs = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    family = given = near = None
+    if a.family is not None:
+        family, given = _family_codes(a.family)
+    if a.doc_near is not None:
+        near = _doc_near_codes(a.doc_near)
     ubigeo = {}
     for name in ("ubigeo_birth", "ubigeo_residence", "ubigeo_event"):
         values = getattr(a, name)
@@ -160,7 +183,46 @@ def encode_attributes(attributes: PairAttributes) -> AttributeCodes:
         doc_hash=docs,
         has_doc=has,
         ubigeo=ubigeo,
+        family=family,
+        family_given=given,
+        doc_near=near,
     )
+
+
+_FAMILY_HASH = 32
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
+
+
+def _family_codes(raw_family: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    raw = np.ascontiguousarray(raw_family, dtype=np.uint8)
+    if raw.ndim != 2 or raw.shape[1] != _FAMILY_HASH + 32:
+        raise ValueError(f"family must be (n, 64) uint8 (got shape {raw.shape})")
+    hashes = np.ascontiguousarray(raw[:, :_FAMILY_HASH])
+    rows = hashes.view(np.dtype((np.void, _FAMILY_HASH))).reshape(-1)
+    codes = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    codes[~hashes.any(axis=1)] = -1
+    return codes, raw[:, _FAMILY_HASH:].reshape(len(raw), 2, 16)
+
+
+def _doc_near_codes(raw_near: np.ndarray) -> np.ndarray:
+    raw = np.ascontiguousarray(raw_near, dtype=np.uint8)
+    if raw.ndim != 2 or raw.shape[1] != 32:
+        raise ValueError(f"doc_near must be (n, 32) uint8 (got shape {raw.shape})")
+    out = np.empty((len(raw), 2), dtype=np.int64)
+    for half in (0, 1):
+        part = np.ascontiguousarray(raw[:, 16 * half : 16 * (half + 1)])
+        rows = part.view(np.dtype((np.void, 16))).reshape(-1)
+        out[:, half] = np.unique(rows, return_inverse=True)[1].reshape(-1)
+        out[~part.any(axis=1), half] = -1
+    return out
+
+
+def _filter_dice(filters: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Dice of small Bloom filters (rows of uint8) for the given pairs; 0 when both are empty."""
+    a, b = filters[left], filters[right]
+    both = _POPCOUNT[a & b].sum(axis=1)
+    total = _POPCOUNT[a].sum(axis=1) + _POPCOUNT[b].sum(axis=1)
+    return np.where(total > 0, 2.0 * both / np.maximum(total, 1), 0.0)
 
 
 def _code_levels(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -195,7 +257,11 @@ def compare_pairs(
     Birth years: ``same_year`` when both ranges are at most two years wide and intersect,
     ``compatible`` when they intersect after one year of slack on each side, ``far`` when they
     are more than ``FAR_YEARS`` apart, else ``disjoint``. Documents: ``different_low_dice``
-    when the keyed hashes differ and Dice < ``DOC_DIFFERENT_LOW_DICE`` (incompatible).
+    when the keyed hashes differ and Dice < ``DOC_DIFFERENT_LOW_DICE``, ``consecutive_dni``
+    when they differ and the ``doc_near`` halves show two DNIs one apart (both incompatible).
+    Family: ``different_family`` when both hold family hashes and they differ; with equal
+    hashes, ``same_family_given_far`` when the given names' filters are far apart (twins,
+    incompatible), else ``same_family_given_close``.
     ``codes``: ``encode_attributes(attributes)`` when the caller already has them (a job
     compares several batches of pairs over the same records).
 
@@ -226,8 +292,19 @@ def compare_pairs(
     if c.doc_hash is not None and c.has_doc is not None:
         level = (c.doc_hash[left] != c.doc_hash[right]).astype(np.int8)
         level[(level == 1) & (np.asarray(dice) < DOC_DIFFERENT_LOW_DICE)] = 2
+        if c.doc_near is not None:  # different DNIs one apart: twins (consecutive_dni)
+            a, b = c.doc_near[left], c.doc_near[right]
+            near = ((a[:, 0] == b[:, 0]) | (a[:, 1] == b[:, 1])) & (a[:, 0] >= 0) & (b[:, 0] >= 0)
+            level[(level >= 1) & near] = 3
         level[~(c.has_doc[left] & c.has_doc[right])] = -1
         out["doc_hash"] = level
+    if c.family is not None and c.family_given is not None:
+        level = _code_levels(c.family, left, right)
+        same = np.flatnonzero(level == 0)
+        first = _filter_dice(c.family_given[:, 0], left[same], right[same])
+        whole = _filter_dice(c.family_given[:, 1], left[same], right[same])
+        level[same[(first < FAMILY_FIRST_FAR) & (whole < FAMILY_ALL_FAR)]] = 2
+        out["family"] = level
     if c.nationality is not None:
         out["nationality"] = _code_levels(c.nationality, left, right)
     for name, ub in c.ubigeo.items():

@@ -54,10 +54,12 @@ from linkage_service.linkage.clustering import (
     cluster,
 )
 from linkage_service.linkage.scoring import (
+    APART,
     INCOMPATIBLE,
     FellegiSunterModel,
     PairAttributes,
     Thresholds,
+    apart_mask,
     choose_thresholds,
     compare_pairs,
     constrained_probability,
@@ -104,6 +106,8 @@ class LinkInputs:
     ubigeo_birth: np.ndarray | None = None
     ubigeo_residence: np.ndarray | None = None
     ubigeo_event: np.ndarray | None = None
+    family: np.ndarray | None = None
+    doc_near: np.ndarray | None = None
     existing_labels: Sequence[str | None] | np.ndarray | None = None
     must_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     cannot_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
@@ -132,6 +136,7 @@ class LinkParams:
     that share of the records, or ``min_review_records`` in a small bank (the lower threshold
     reported is where it stopped).
     ``incompatible`` None: ``scoring.INCOMPATIBLE`` (pairs at those levels never auto-link).
+    ``apart`` None: ``scoring.APART`` (pairs at those levels never end in one person).
     ``candidate_budget``: each record keeps at most its that-many best candidates by Dice
     (a pair stays when it is among the best of either record, ties kept:
     ``blocking.budget_mask``); pairs sharing a keyed document are kept whatever the budget.
@@ -155,6 +160,7 @@ class LinkParams:
     max_review_share: float = 0.025
     min_review_records: int = 20  # a small bank still gets its few doubtful pairs reviewed
     incompatible: dict[str, tuple[int, ...]] | None = None
+    apart: dict[str, tuple[int, ...]] | None = None
     cluster: ClusterParams = field(default_factory=ClusterParams)
     completion_max_pairs: int = 2500
     new_label_prefix: str = "new-"
@@ -239,6 +245,8 @@ def _validate(inputs: LinkInputs) -> tuple[np.ndarray, int, list[str | None]]:
         "ubigeo_birth",
         "ubigeo_residence",
         "ubigeo_event",
+        "family",
+        "doc_near",
         "existing_labels",
     ):
         value = getattr(inputs, name)
@@ -454,10 +462,12 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         min_probability_kept=params.cluster.min_probability_kept,
     )
 
-    def run(lf: np.ndarray, rt: np.ndarray, pr: np.ndarray) -> Clustering:
+    def run(lf: np.ndarray, rt: np.ndarray, pr: np.ndarray,
+            lv: dict[str, np.ndarray]) -> Clustering:
         return _cluster_touched(
             n=n,
-            pairs=ScoredPairs(left=lf, right=rt, probability=pr),
+            pairs=ScoredPairs(left=lf, right=rt, probability=pr,
+                              apart=apart_mask(lv, apart=params.apart)),
             old=old,
             involve=involve,
             must_link=np.asarray(inputs.must_link, dtype=np.int64).reshape(-1, 2),
@@ -466,7 +476,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             new_label_prefix=params.new_label_prefix,
         )
 
-    clustering = run(left, right, prob)
+    clustering = run(left, right, prob, levels)
     extra_l, extra_r = _cohesion_pairs(
         clustering.labels, clustering.refused, params.completion_max_pairs
     )
@@ -482,7 +492,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             n_completion += int((~was).sum())
             core = np.isin(all_l * n + all_r, (left * n + right)[core], assume_unique=True)
             left, right, dice = all_l, all_r, all_d
-            clustering = run(left, right, prob)
+            clustering = run(left, right, prob, levels)
     warnings.extend(clustering.warnings)
     timings["clustering"] = clock() - t
 
@@ -646,7 +656,8 @@ def _cluster_touched(
     sub = cluster(
         n=len(rows),
         pairs=ScoredPairs(
-            left=local[pairs.left], right=local[pairs.right], probability=pairs.probability
+            left=local[pairs.left], right=local[pairs.right], probability=pairs.probability,
+            apart=pairs.apart,
         ),
         existing_labels=[old[i] for i in rows.tolist()],
         decisions=Decisions(must_link=local[must_link], cannot_link=local[cannot_link]),
@@ -709,6 +720,7 @@ def _params_dict(params: LinkParams, thresholds: Thresholds) -> dict[str, Any]:
         "max_review_share": params.max_review_share,
         "min_review_records": params.min_review_records,
         "incompatible": {k: list(v) for k, v in (params.incompatible or INCOMPATIBLE).items()},
+        "apart": {k: list(v) for k, v in (APART if params.apart is None else params.apart).items()},
         "model_fixed": params.model is not None,
     }
     return out

@@ -53,6 +53,8 @@ class EncodedRecord(RecordAttributes, table=True):
     clk: bytes = Field(sa_type=LargeBinary)
     locator: bytes = Field(sa_type=LargeBinary)
     doc_hash: bytes | None = Field(default=None, sa_type=LargeBinary)
+    family: bytes | None = Field(default=None, sa_type=LargeBinary)  # schema section "family"
+    doc_near: bytes | None = Field(default=None, sa_type=LargeBinary)  # section "doc_near"
     upload_id: int = Field(foreign_key="upload.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     is_current: bool = True

@@ -148,6 +148,8 @@ def store_batch(
         raise InputError("el lote repite una referencia de registro (duplicate record_ref)")
     columns = [attributes_to_columns(a, index=i) for i, a in enumerate(batch.attributes)]
     doc_hashes = batch.extras.get("doc_hash")
+    families = batch.extras.get("family")
+    near = batch.extras.get("doc_near")
     latest = _latest_versions(session, source_id=source.id, refs=refs)
     upload = Upload(
         source_id=source.id,
@@ -187,6 +189,8 @@ def store_batch(
                 "clk": batch.clks[i].tobytes(),
                 "locator": batch.locators[i].tobytes(),
                 "doc_hash": doc_hashes[i].tobytes() if doc_hashes is not None else None,
+                "family": families[i].tobytes() if families is not None else None,
+                "doc_near": near[i].tobytes() if near is not None else None,
                 "upload_id": upload.id,
                 "created_at": now,
                 "is_current": True,

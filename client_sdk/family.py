@@ -1,0 +1,158 @@
+"""The ``family`` section: who shares surnames and birth date, and how alike their given names are.
+
+Twins hold the same surnames, birth date and birthplace, often the same events, and differ in
+their given names; inside one CLK the shared parts outweigh the given names, so twins score
+like one person written twice (issue 5: 40 % of the false links on the default profile). The
+section lets the service tell them apart without learning any name:
+
+- bytes 0–31, ``family_hash``: HMAC-SHA256 under a key derived from the linkage secret of the
+  two surnames (sorted, so swapped surnames agree) and the full birth date (day and month
+  sorted, so a day-month swap agrees too); 32 zero bytes when
+  the record lacks either surname, the full date or a given name. Two records with equal
+  hashes share surnames and birth date: the same person, or twins.
+- bytes 32–47 and 48–63: two 128-bit Bloom filters of the bigrams of the first given name and
+  of all given names, each bigram set at ``GIVEN_BITS_PER_BIGRAM`` positions drawn from
+  HMAC-SHA256 under a *second* derived key of ``surnames || birth date || bigram``. The
+  positions depend on the family, so the filters of two records are comparable only when
+  their family hashes are equal, and a bit's frequency across the bank says nothing about a
+  name (each family hashes its own way; the service holds neither key).
+
+The service compares the filters (Dice) of pairs with equal family hashes only
+(``linkage_service.linkage.comparisons``): close given names are the same person written
+twice; far ones (first given name Dice < 0.4 and all given names < 0.5) are relatives, and
+such a pair is never put in one person.
+
+The ``doc_near`` section does the same for twins' documents: RENIEC issues twins consecutive
+DNIs, so two different DNIs one apart are two people. For a DNI number n it holds two 16-byte
+keyed hashes, of ⌊n/2⌋ and of ⌊(n+1)/2⌋: two different numbers share one of them exactly when
+they are one apart. Nothing else about the numbers can be compared.
+
+>>> keys = family_keys(bytes(32))
+>>> from client_sdk.records import PartialDate, StandardizedRecord
+>>> ana = StandardizedRecord(row=2, record_id="A", given_names="ANA LUZ", first_given_name="ANA",
+...     surname_paternal="ROJAS", surname_maternal="QUISPE", birth_date=PartialDate(2001, 5, 3))
+>>> twin = StandardizedRecord(row=3, record_id="B", given_names="ROSA", first_given_name="ROSA",
+...     surname_paternal="QUISPE", surname_maternal="ROJAS", birth_date=PartialDate(2001, 5, 3))
+>>> a, b = family_section(keys, ana), family_section(keys, twin)
+>>> len(a), a[:32] == b[:32], a[32:] == b[32:]
+(64, True, False)
+>>> family_section(keys, StandardizedRecord(row=4, record_id="C", given_names="ANA")) == bytes(64)
+True
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from client_sdk.records import StandardizedRecord
+
+__all__ = [
+    "DOC_NEAR_SIZE",
+    "FAMILY_HASH_SIZE",
+    "FAMILY_SIZE",
+    "GIVEN_BITS_PER_BIGRAM",
+    "GIVEN_FILTER_BITS",
+    "FamilyKeys",
+    "doc_near_key",
+    "doc_near_section",
+    "family_keys",
+    "family_section",
+]
+
+FAMILY_HASH_SIZE = 32
+GIVEN_FILTER_BITS = 128
+GIVEN_BITS_PER_BIGRAM = 2
+FAMILY_SIZE = FAMILY_HASH_SIZE + 2 * GIVEN_FILTER_BITS // 8
+_HASH_INFO = b"vinculo family hash v1"
+_GIVEN_INFO = b"vinculo family given v1"
+DOC_NEAR_SIZE = 32
+_DOC_NEAR_INFO = b"vinculo doc_near v1"
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyKeys:
+    """The two keys of the section, derived from the linkage secret (never the secret)."""
+
+    family: bytes
+    given: bytes
+
+
+def _derive(secret: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
+
+
+def family_keys(linkage_secret: bytes) -> FamilyKeys:
+    """Derive the section's keys once per batch."""
+    return FamilyKeys(family=_derive(linkage_secret, _HASH_INFO),
+                      given=_derive(linkage_secret, _GIVEN_INFO))
+
+
+def _family_text(record: StandardizedRecord) -> str:
+    """'A|B|YYYY|DD|MM': surnames sorted, day and month sorted; '' when incomplete.
+
+    Sorting day and month makes a date written day-first in one registry and month-first in
+    another (10/11 against 11/10) the same family, as sorting the surnames does for swapped
+    surnames.
+    """
+    date = record.birth_date
+    paternal, maternal = record.surname_paternal, record.surname_maternal
+    if not (paternal and maternal and record.given_names and date is not None and date.is_full):
+        return ""
+    first, second = sorted((paternal, maternal))
+    low, high = sorted((date.month or 0, date.day or 0))
+    return f"{first}|{second}|{date.year:04d}|{low:02d}|{high:02d}"
+
+
+def _bigrams(text: str) -> list[str]:
+    padded = f" {text} "
+    return [padded[i : i + 2] for i in range(len(padded) - 1)]
+
+
+def _given_filter(key: bytes, family: str, label: bytes, text: str) -> bytes:
+    bits = bytearray(GIVEN_FILTER_BITS // 8)
+    prefix = family.encode("utf-8") + b"\x00" + label + b"\x00"
+    for gram in _bigrams(text):
+        digest = hmac.digest(key, prefix + gram.encode("utf-8"), "sha256")
+        for k in range(GIVEN_BITS_PER_BIGRAM):
+            position = int.from_bytes(digest[2 * k : 2 * k + 2], "big") % GIVEN_FILTER_BITS
+            bits[position // 8] |= 0x80 >> (position % 8)
+    return bytes(bits)
+
+
+def family_section(keys: FamilyKeys, record: StandardizedRecord) -> bytes:
+    """The 64 bytes of one record (all zero when surnames, birth date or given names lack)."""
+    family = _family_text(record)
+    if not family:
+        return bytes(FAMILY_SIZE)
+    given = record.given_names
+    first = record.first_given_name or given.split(" ", 1)[0]
+    digest = hmac.digest(keys.family, family.encode("utf-8"), "sha256")
+    return (digest + _given_filter(keys.given, family, b"first", first)
+            + _given_filter(keys.given, family, b"all", given))
+
+
+def doc_near_key(linkage_secret: bytes) -> bytes:
+    """The key of ``doc_near``, derived from the linkage secret."""
+    return _derive(linkage_secret, _DOC_NEAR_INFO)
+
+
+def doc_near_section(key: bytes, document_class: str, number: str) -> bytes:
+    """32 bytes for a DNI (class ``DNI``, 8 digits); zeros for any other document or none.
+
+    >>> k = doc_near_key(bytes(32))
+    >>> a, b, c = (doc_near_section(k, "DNI", n) for n in ("41234569", "41234570", "41234572"))
+    >>> a[:16] == b[:16] or a[16:] == b[16:], b[:16] == c[:16] or b[16:] == c[16:]
+    (True, False)
+    >>> doc_near_section(k, "PAS", "41234569") == bytes(32)
+    True
+    """
+    if document_class != "DNI" or len(number) != 8 or not number.isdigit():
+        return bytes(DOC_NEAR_SIZE)
+    value = int(number)
+    halves = (value // 2, (value + 1) // 2)
+    return b"".join(hmac.digest(key, b"DNI\x00%d\x00%d" % (k, h), "sha256")[:16]
+                    for k, h in enumerate(halves))
