@@ -386,11 +386,13 @@ class _Survivors:
         if (self.min_dice is not None or self.budget) and len(codes):
             left, right = codes // self.n, codes % self.n
             dice = dice_of_pairs(self.clks, left, right, counts=self.counts)
-            keep = dice >= (self.min_dice or 0.0)
-            rank = _dice_rank(dice)
+            keep = np.flatnonzero(dice >= (self.min_dice or 0.0))  # most pairs fail here
+            codes = codes[keep]
             if self.budget:
-                keep &= (rank >= self.floor[left]) | (rank >= self.floor[right])
-            codes, rank = codes[keep], rank[keep]
+                rank = _dice_rank(dice[keep])
+                left, right = left[keep], right[keep]
+                within = (rank >= self.floor[left]) | (rank >= self.floor[right])
+                codes, rank = codes[within], rank[within]
         if len(codes):
             at = np.searchsorted(self.kept, codes)
             self.kept = np.insert(self.kept, at, codes)  # a linear merge of sorted codes
