@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -141,6 +141,13 @@ class LinkParams:
     (a pair stays when it is among the best of either record, ties kept:
     ``blocking.budget_mask``); pairs sharing a keyed document are kept whatever the budget.
     None: every pair above the floor (memory and EM's non-matches then grow like n²).
+    ``dice_calibration``: knots (stored Dice, reference Dice), from (0, 0) to (1, 1), both
+    strictly increasing, of a piecewise-linear map from the Dice of the stored encodings to
+    the scale every Dice constant here is tuned on (plain vinculo-v1 CLKs). A hardened linkage
+    schema declares it (``vinculo_common.schemas.dice_calibration``): diffusion compresses
+    Dice. Each Dice the job computes is mapped before use (floor, levels, rules, the pairs'
+    ``dice``); the floor given to blocking and LSH's ``design_dice`` are mapped back. None:
+    identity.
     """
 
     dice_floor: float = 0.7
@@ -164,10 +171,18 @@ class LinkParams:
     cluster: ClusterParams = field(default_factory=ClusterParams)
     completion_max_pairs: int = 2500
     new_label_prefix: str = "new-"
+    dice_calibration: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.dice_floor < 1.0:
             raise ValueError(f"dice_floor must be in (0, 1) (got {self.dice_floor})")
+        if self.dice_calibration is not None:
+            knots = np.asarray(self.dice_calibration, dtype=float)
+            if (knots.ndim != 2 or knots.shape[1] != 2 or len(knots) < 2
+                    or (np.diff(knots, axis=0) <= 0).any()
+                    or tuple(knots[0]) != (0.0, 0.0) or tuple(knots[-1]) != (1.0, 1.0)):
+                raise ValueError("dice_calibration: knots (stored, reference) from (0, 0) to "
+                                 "(1, 1), both strictly increasing")
         if self.candidate_budget is not None and self.candidate_budget < 1:
             raise ValueError(f"candidate_budget must be ≥ 1 (got {self.candidate_budget})")
         if self.blocking not in ("lsh", "exact"):
@@ -314,6 +329,22 @@ class Candidates:
     held: int
 
 
+def _to_reference(params: LinkParams, dice: np.ndarray) -> np.ndarray:
+    """Stored Dice → the reference scale (``LinkParams.dice_calibration``; identity if None)."""
+    if params.dice_calibration is None:
+        return dice
+    stored, reference = zip(*params.dice_calibration, strict=True)
+    return np.interp(dice, stored, reference)
+
+
+def _to_stored(params: LinkParams, value: float) -> float:
+    """A reference-scale Dice (floor, LSH design) → the stored encodings' Dice."""
+    if params.dice_calibration is None:
+        return value
+    stored, reference = zip(*params.dice_calibration, strict=True)
+    return float(np.interp(value, reference, stored))
+
+
 def candidate_pairs(
     inputs: LinkInputs,
     params: LinkParams,
@@ -342,8 +373,9 @@ def candidate_pairs(
         involve = np.ones(n, dtype=bool)
     budget = params.candidate_budget
     skipped = held = 0
+    floor = _to_stored(params, params.dice_floor)
     if params.blocking == "exact":
-        exact = dice_candidates_within(clks, threshold=params.dice_floor)
+        exact = dice_candidates_within(clks, threshold=floor)
         keep = involve[exact.left] | involve[exact.right]
         cand_l, cand_r = exact.left[keep], exact.right[keep]
         if budget is not None:  # as LSH does: among the generated pairs
@@ -355,9 +387,9 @@ def candidate_pairs(
         lsh_stats: dict[str, int] = {}
         cand_l, cand_r, skipped = lsh_candidate_pairs(
             clks,
-            params=params.lsh,
+            params=replace(params.lsh, design_dice=_to_stored(params, params.lsh.design_dice)),
             involve=involve,
-            min_dice=params.dice_floor,
+            min_dice=floor,
             budget=budget,
             stats=lsh_stats,
         )
@@ -370,7 +402,7 @@ def candidate_pairs(
         doc_l, doc_r = doc_l[keep], doc_r[keep]
         cand_l, cand_r = merge_pairs([(cand_l, cand_r), (doc_l, doc_r)], n=n)
     t1 = clock()
-    dice = dice_of_pairs(clks, cand_l, cand_r)
+    dice = _to_reference(params, dice_of_pairs(clks, cand_l, cand_r))
     keep = dice >= params.dice_floor
     if len(doc_l):
         keep |= np.isin(cand_l * n + cand_r, doc_l * n + doc_r)
@@ -411,7 +443,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     if len(comp_l):
         n_core = len(left)
         all_l, all_r = merge_pairs([(left, right), (comp_l, comp_r)], n=n)
-        all_d = dice_of_pairs(clks, all_l, all_r, counts=counts)
+        all_d = _to_reference(params, dice_of_pairs(clks, all_l, all_r, counts=counts))
         core = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
         left, right, dice = all_l, all_r, all_d
         n_completion = len(left) - n_core
@@ -484,7 +516,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         all_l, all_r = merge_pairs([(left, right), (extra_l, extra_r)], n=n)
         if len(all_l) > len(left):
             was = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
-            all_d = dice_of_pairs(clks, all_l, all_r, counts=counts)
+            all_d = _to_reference(params, dice_of_pairs(clks, all_l, all_r, counts=counts))
             levels = compare_pairs(
                 left=all_l, right=all_r, dice=all_d, attributes=attributes, codes=codes
             )
@@ -706,6 +738,8 @@ def _params_dict(params: LinkParams, thresholds: Thresholds) -> dict[str, Any]:
     out = {
         "dice_floor": params.dice_floor,
         "candidate_budget": params.candidate_budget,
+        "dice_calibration": None if params.dice_calibration is None
+        else [list(k) for k in params.dice_calibration],
         "blocking": params.blocking,
         "lsh": asdict(params.lsh),
         "doc_blocks": params.doc_blocks,
