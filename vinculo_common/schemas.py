@@ -4,20 +4,28 @@ A linkage schema's fingerprint is ``sha256:`` + SHA-256 of its canonical JSON (s
 whitespace), so reformatting the file does not change it but any change of content does. Both
 sides compute it the same way: the SDK stamps it on each batch, the service accepts only
 fingerprints of schemas it knows.
+
+A hardened schema may also carry its linkage calibration, ``vinculo.linkage.dice_calibration``:
+knots ``[stored Dice, reference Dice]`` of a piecewise-linear map from the Dice of its stored
+encodings to the scale the linkage core's Dice constants are tuned on (plain vinculo-v1 CLKs).
+Diffusion compresses Dice; without the map true pairs fall under the floor (docs/security.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vinculo_common.errors import InputError
+from vinculo_common.errors import InputError, SchemaMismatch
 from vinculo_common.paths import schemas_dir
 
 __all__ = [
     "DEFAULT_SCHEMA_ID",
+    "dice_calibration",
     "known_fingerprints",
     "linkage_schema_path",
     "load_linkage_schema",
@@ -52,3 +60,31 @@ def known_fingerprints() -> dict[str, str]:
         with open(path, encoding="utf-8") as fh:
             out[schema_fingerprint(json.load(fh))] = path.stem
     return out
+
+
+def dice_calibration(schema: Mapping[str, Any]) -> tuple[tuple[float, float], ...] | None:
+    """The schema's Dice calibration knots (``vinculo.linkage.dice_calibration``), checked;
+    None when it declares none (its Dice is already on the reference scale).
+
+    Knots run from (0, 0) to (1, 1) and are strictly increasing in both coordinates, so the
+    map is invertible (``linkage_service.linkage.LinkParams.dice_calibration``).
+
+    >>> dice_calibration({"vinculo": {"linkage": {"dice_calibration": [[0, 0], [0.6, 0.7],
+    ...                                                                [1, 1]]}}})
+    ((0.0, 0.0), (0.6, 0.7), (1.0, 1.0))
+    >>> dice_calibration({"vinculo": {}}) is None
+    True
+    """
+    raw = ((schema.get("vinculo") or {}).get("linkage") or {}).get("dice_calibration")
+    if raw is None:
+        return None
+    try:
+        knots = tuple((float(a), float(b)) for a, b in raw)
+    except (TypeError, ValueError) as exc:
+        raise SchemaMismatch("vinculo.linkage.dice_calibration: lista de pares [guardado, "
+                             "referencia] (list of [stored, reference] pairs)") from exc
+    steps_ok = all(b[0] > a[0] and b[1] > a[1] for a, b in itertools.pairwise(knots))
+    if len(knots) < 2 or knots[0] != (0.0, 0.0) or knots[-1] != (1.0, 1.0) or not steps_ok:
+        raise SchemaMismatch("vinculo.linkage.dice_calibration: de (0, 0) a (1, 1), "
+                             "estrictamente creciente (from (0, 0) to (1, 1), strictly increasing)")
+    return knots
