@@ -26,6 +26,7 @@ from vinculo_common.paths import schemas_dir
 __all__ = [
     "DEFAULT_SCHEMA_ID",
     "dice_calibration",
+    "dice_calibration_of",
     "known_fingerprints",
     "linkage_schema_path",
     "load_linkage_schema",
@@ -88,3 +89,15 @@ def dice_calibration(schema: Mapping[str, Any]) -> tuple[tuple[float, float], ..
         raise SchemaMismatch("vinculo.linkage.dice_calibration: de (0, 0) a (1, 1), "
                              "estrictamente creciente (from (0, 0) to (1, 1), strictly increasing)")
     return knots
+
+
+def dice_calibration_of(schema_id: Any) -> tuple[tuple[float, float], ...] | None:
+    """``dice_calibration`` of the schema named ``schema_id`` (as a job's parameters record
+    it, ``linkage_schema``); None when the id is missing or empty (an older job).
+
+    >>> dice_calibration_of(None) is None, dice_calibration_of("vinculo-v1") is None
+    (True, True)
+    """
+    if not schema_id:
+        return None
+    return dice_calibration(load_linkage_schema(str(schema_id)))
