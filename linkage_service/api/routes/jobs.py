@@ -47,7 +47,8 @@ def start(
     """
     body = body or JobCreate(upper_threshold=settings.match_upper_threshold,
                              lower_threshold=settings.match_lower_threshold)
-    parameters = body.model_dump(exclude_none=True)
+    # The bank's one schema: the core applies its Dice calibration (a hardened schema's).
+    parameters = {**body.model_dump(exclude_none=True), "linkage_schema": settings.linkage_schema}
     if parameters.get("lower_threshold", 0.0) > parameters.get("upper_threshold", 1.0):
         raise InputError("lower_threshold debe ser ≤ upper_threshold")
     job = create_job(session, requested_by=actor.label, parameters=parameters, now=utcnow())
