@@ -106,10 +106,12 @@ def core_linker(
     """Run ``linkage_service.linkage.link`` in this process.
 
     ``parameters``: optional ``upper_threshold`` / ``lower_threshold`` (fixed thresholds on the
-    match probability; otherwise chosen from the data).
+    match probability; otherwise chosen from the data); ``linkage_schema``: the bank's schema
+    id (the jobs route records it), whose Dice calibration the core applies.
     """
     from linkage_service.linkage import LinkInputs, LinkParams, link
     from linkage_service.linkage.scoring import FellegiSunterModel, Thresholds
+    from vinculo_common.schemas import dice_calibration_of
 
     if len(records) == 0:
         used = {"note": "banco vacío (empty bank)", **parameters}
@@ -144,7 +146,9 @@ def core_linker(
         with contextlib.suppress(ValueError):  # a job recorded before models were reusable
             previous = FellegiSunterModel.from_dict(records.last_model)
     progress("enlazando", 0.0)
-    result = link(inputs, LinkParams(thresholds=thresholds, previous_model=previous))
+    calibration = dice_calibration_of(parameters.get("linkage_schema"))  # hardened schemas
+    result = link(inputs, LinkParams(thresholds=thresholds, previous_model=previous,
+                                     dice_calibration=calibration))
     progress("enlazado", 1.0)
     _, labels = np.unique(np.asarray(result.labels).astype(str), return_inverse=True)
     review = result.review
