@@ -171,16 +171,20 @@ def threshold_sweep(
     """Re-run the core as the service's job did, then at each upper threshold; score each run.
 
     The first run uses the job's parameters (``job_parameters``: thresholds fixed by the
-    operator, or none: chosen from the data) and estimates the Fellegi–Sunter model; the sweep
+    operator, or none: chosen from the data; the Dice calibration of the schema they name) and
+    estimates the Fellegi–Sunter model; the sweep
     reuses that model and that lower threshold (capped at the upper), so only the upper
     threshold moves.
     """
     from linkage_service.linkage import LinkParams, link
     from linkage_service.linkage.scoring import Thresholds
+    from vinculo_common.schemas import dice_calibration_of
 
     started = time.perf_counter()
     n = len(bank.keys)
-    base = link(bank.inputs, LinkParams(thresholds=_service_thresholds(job_parameters or {})))
+    calibration = dice_calibration_of((job_parameters or {}).get("linkage_schema"))
+    base = link(bank.inputs, LinkParams(thresholds=_service_thresholds(job_parameters or {}),
+                                        dice_calibration=calibration))
     lower = float(base.thresholds.lower)
     labels = _labels(bank, base)
     out: dict[str, Any] = {
@@ -203,7 +207,8 @@ def threshold_sweep(
     for upper in uppers:
         thresholds = Thresholds(upper=upper, lower=max(min(lower, upper), 1e-9),
                                 method="sweep")
-        result = link(bank.inputs, LinkParams(thresholds=thresholds, model=base.model))
+        result = link(bank.inputs, LinkParams(thresholds=thresholds, model=base.model,
+                                              dice_calibration=calibration))
         scores = pairwise_scores(truth, _labels(bank, result))
         out["points"].append({
             "upper_threshold": upper, "lower_threshold": thresholds.lower,
