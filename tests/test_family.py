@@ -128,6 +128,19 @@ def test_family_and_document_levels() -> None:
     v = compare_pairs(left=left, right=right, dice=np.full(4, 0.85), attributes=attrs)
     assert v["family"].tolist() == [2, 0, 1, -1]  # far given names, close, other family, none
     assert v["doc_hash"].tolist() == [3, -1, 1, 0]  # consecutive DNIs, none, different, equal
+    low = compare_pairs(left=left, right=right, dice=np.full(4, 0.72), attributes=attrs)
+    assert low["doc_hash"].tolist() == [3, -1, 2, 0]  # two DNIs far apart in the encoding
+
+
+def test_a_low_dice_difference_against_another_document_keeps_nobody_apart() -> None:
+    passport = replace(ROSA, record_id="R-6", document_type="PASAPORTE", document_number="X12345")
+    attrs = _attributes([ROSA, passport])
+    attrs = replace(attrs, doc_near=np.stack([attrs.doc_near[0], np.zeros(32, np.uint8)]))
+    v = compare_pairs(left=np.array([0]), right=np.array([1]), dice=np.array([0.72]),
+                      attributes=attrs)
+    assert v["doc_hash"].tolist() == [4]
+    mask = apart_mask(v)
+    assert mask is not None and not mask.any()
 
 
 def test_twins_are_never_one_person_even_through_a_third_record() -> None:
@@ -168,3 +181,17 @@ def test_identity_evidence_overrides_a_sex_or_birth_year_recorded_wrongly() -> N
     p = constrained_probability(model, levels).tolist()
     # equal document / equal document / different one / same family, close names / Dice ≥ 0.89
     assert p == [0.5, 0.5, 1e-3, 0.5, 0.5]
+
+
+def test_places_and_dates_alone_never_link_distant_encodings() -> None:
+    model = FellegiSunterModel(prior=0.5, m={"dice": [0.1] * 9, "ubigeo_event": [0.9, 0.1]},
+                               u={"dice": [0.1] * 9, "ubigeo_event": [0.01, 0.99]})
+    levels = {
+        "dice": np.array([0, 0, 0, 1]),
+        "ubigeo_event": np.array([0, 0, 0, 0]),
+        "doc_hash": np.array([-1, 0, -1, -1]),
+        "family": np.array([-1, -1, 0, -1]),
+    }
+    p = constrained_probability(model, levels)
+    assert p[0] == 1e-3  # Dice below 0.74: the same district is not enough
+    assert p[1] > 0.9 and p[2] > 0.9 and p[3] > 0.9  # an equal document or family, or Dice

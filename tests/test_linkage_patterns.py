@@ -177,7 +177,7 @@ def test_far_pair_u_counts_far_apart_candidates_only() -> None:
     }
     u = u_from_far_pairs(levels, min_pairs=3, pseudo_count=0.0)
     assert u["dice"][:2] == [2 / 3, 1 / 3] and u["dice"][8] == 0.0
-    assert u["doc_hash"] == [0.0, 0.5, 0.5, 0.0]  # the missing document is no evidence
+    assert u["doc_hash"] == [0.0, 0.5, 0.5, 0.0, 0.0]  # the missing document is no evidence
     assert u_from_far_pairs(levels, min_pairs=4) == {}
     u = u_from_far_pairs(levels, min_pairs=3)
     model = estimate_model(levels, dice=np.array([0.7, 0.7, 0.75, 0.97, 0.98, 0.99]), fixed_u=u)

@@ -58,7 +58,8 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
              "0.89-0.92", "0.92-0.95", ">=0.95"),
     "sex": ("agree", "disagree"),
     "birth_year": ("same_year", "compatible", "disjoint", "far"),
-    "doc_hash": ("equal", "different", "different_low_dice", "consecutive_dni"),
+    "doc_hash": ("equal", "different", "different_low_dice", "consecutive_dni",
+                 "different_low_dice_not_both_dni"),
     "family": ("same_family_given_close", "different_family", "same_family_given_far"),
     "nationality": ("agree", "disagree"),
     "same_source": ("other_source", "same_source", "same_source_same_event"),
@@ -258,7 +259,9 @@ def compare_pairs(
     ``compatible`` when they intersect after one year of slack on each side, ``far`` when they
     are more than ``FAR_YEARS`` apart, else ``disjoint``. Documents: ``different_low_dice``
     when the keyed hashes differ and Dice < ``DOC_DIFFERENT_LOW_DICE``, ``consecutive_dni``
-    when they differ and the ``doc_near`` halves show two DNIs one apart (both incompatible).
+    when they differ and the ``doc_near`` halves show two DNIs one apart (both incompatible);
+    with ``doc_near``, a low-Dice difference that is not between two DNIs is
+    ``different_low_dice_not_both_dni`` (incompatible, but it keeps nobody apart).
     Family: ``different_family`` when both hold family hashes and they differ; with equal
     hashes, ``same_family_given_far`` when the given names' filters are far apart (twins,
     incompatible), else ``same_family_given_close``.
@@ -292,10 +295,14 @@ def compare_pairs(
     if c.doc_hash is not None and c.has_doc is not None:
         level = (c.doc_hash[left] != c.doc_hash[right]).astype(np.int8)
         level[(level == 1) & (np.asarray(dice) < DOC_DIFFERENT_LOW_DICE)] = 2
-        if c.doc_near is not None:  # different DNIs one apart: twins (consecutive_dni)
+        if c.doc_near is not None:  # the section is there only for DNIs
             a, b = c.doc_near[left], c.doc_near[right]
-            near = ((a[:, 0] == b[:, 0]) | (a[:, 1] == b[:, 1])) & (a[:, 0] >= 0) & (b[:, 0] >= 0)
-            level[(level >= 1) & near] = 3
+            both_dni = (a[:, 0] >= 0) & (b[:, 0] >= 0)
+            # A DNI against a passport or a CPP is the same person's other document as often
+            # as not (foreigners hold several): no reason to keep the two apart.
+            level[(level == 2) & ~both_dni] = 4
+            near = ((a[:, 0] == b[:, 0]) | (a[:, 1] == b[:, 1])) & both_dni
+            level[(level >= 1) & near] = 3  # different DNIs one apart: twins
         level[~(c.has_doc[left] & c.has_doc[right])] = -1
         out["doc_hash"] = level
     if c.family is not None and c.family_given is not None:

@@ -75,7 +75,7 @@ FAR_PAIR_U: tuple[str, ...] = ("dice", "doc_hash")
 
 # Levels that rule a pair out (``constrained_probability``): comparison → levels.
 INCOMPATIBLE: dict[str, tuple[int, ...]] = {
-    "sex": (1,), "birth_year": (3,), "doc_hash": (2, 3), "family": (2,),
+    "sex": (1,), "birth_year": (3,), "doc_hash": (2, 3, 4), "family": (2,), "dice": (0,),
 }
 
 # Incompatible levels that also keep the two records out of one person (``apart_mask``; the
@@ -85,12 +85,20 @@ INCOMPATIBLE: dict[str, tuple[int, ...]] = {
 # through its other records (docs/linkage.md, "Round 3").
 APART: dict[str, tuple[int, ...]] = {"family": (2,), "doc_hash": (2, 3)}
 
-# Incompatible levels that identity evidence overrides: a sex or birth year recorded wrongly in
-# one registry. Twins of the other sex and mothers with their daughter's name differ in more
-# than that, so the rule stays for them; a pair with an equal keyed document, the same family
-# with close given names, or a Dice of at least OVERRIDE_DICE is one person written wrongly
-# (before: recall 0.06 on pairs whose sex differs, 149 lost pairs at 6k people).
-OVERRIDABLE: tuple[str, ...] = ("sex", "birth_year")
+# Incompatible levels that identity evidence overrides (``constrained_probability``):
+# - a sex or birth year recorded wrongly in one registry. Twins of the other sex and mothers
+#   with their daughter's name differ in more than that, so the rule stays for them; a pair
+#   with an equal keyed document, the same family with close given names, or a Dice of at
+#   least OVERRIDE_DICE is one person written wrongly (before: recall 0.06 on pairs whose sex
+#   differs, 149 lost pairs at 6k people);
+# - the lowest Dice level (below the first edge, 0.74): places and dates alone never link
+#   two records (twins and sisters trafficked together, common Venezuelan names in the same
+#   Lima districts scored 0.93-0.999 there), unless the document or the family says so.
+OVERRIDABLE: dict[str, tuple[str, ...]] = {
+    "sex": ("document", "family", "dice"),
+    "birth_year": ("document", "family", "dice"),
+    "dice": ("document", "family"),
+}
 OVERRIDE_DICE = 0.89
 
 # Ordered comparisons: +1 where the evidence for a match grows with the level, −1 where it
@@ -227,25 +235,26 @@ def constrained_probability(
     p = match_probability(model, levels)
     rules = INCOMPATIBLE if incompatible is None else incompatible
     bad = np.zeros(len(p), dtype=bool)
-    same = _identity_evidence(levels)
+    evidence = _identity_evidence(levels)
     for name, bad_levels in rules.items():
         if name in levels:
             hit = np.isin(levels[name], bad_levels)
-            bad |= hit & ~same if name in OVERRIDABLE else hit
+            for kind in OVERRIDABLE.get(name, ()):
+                hit &= ~evidence[kind]
+            bad |= hit
     return np.where(bad, np.minimum(p, cap), p)
 
 
-def _identity_evidence(levels: dict[str, np.ndarray]) -> np.ndarray:
-    """Pairs whose evidence says one person (see ``OVERRIDABLE``)."""
+def _identity_evidence(levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per kind of evidence, the pairs in which it says one person (see ``OVERRIDABLE``)."""
     n = len(next(iter(levels.values()))) if levels else 0
-    out = np.zeros(n, dtype=bool)
-    if "doc_hash" in levels:
-        out |= levels["doc_hash"] == 0
-    if "family" in levels:
-        out |= levels["family"] == 0
-    if "dice" in levels:
-        out |= levels["dice"] >= int(np.searchsorted(DICE_LEVELS, OVERRIDE_DICE)) + 1
-    return out
+    none = np.zeros(n, dtype=bool)
+    high = int(np.searchsorted(DICE_LEVELS, OVERRIDE_DICE)) + 1
+    return {
+        "document": levels["doc_hash"] == 0 if "doc_hash" in levels else none,
+        "family": levels["family"] == 0 if "family" in levels else none,
+        "dice": levels["dice"] >= high if "dice" in levels else none,
+    }
 
 
 def apart_mask(
