@@ -190,8 +190,7 @@ def pairs_within_groups(
     >>> sorted(zip(l.tolist(), r.tolist()))
     [(0, 3), (2, 3)]
     """
-    order = np.argsort(keys)
-    sorted_keys = keys[order]
+    order, sorted_keys = _sort_keys(np.asarray(keys))
     n = len(keys)
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     sizes = np.diff(np.r_[starts, n])
@@ -232,6 +231,23 @@ def pairs_within_groups(
         left_pos, right_pos = left_pos[ok], right_pos[ok]
     a, b = order[left_pos], order[right_pos]
     return np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64), skipped
+
+
+def _sort_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, keys[order]); one ``np.sort`` of key·2^b + row when both fit in 64 bits
+    (about twice as fast as ``argsort``), else ``argsort``. Ties come out by row."""
+    n = len(keys)
+    row_bits = max(1, (n - 1).bit_length())
+    if (
+        n
+        and keys.dtype.kind in "ui"
+        and int(keys.min()) >= 0
+        and int(keys.max()).bit_length() + row_bits <= 63
+    ):
+        packed = np.sort((keys.astype(np.int64) << row_bits) | np.arange(n, dtype=np.int64))
+        return packed & ((1 << row_bits) - 1), (packed >> row_bits).astype(keys.dtype)
+    order = np.argsort(keys, kind="stable")
+    return order, keys[order]
 
 
 def _members(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
