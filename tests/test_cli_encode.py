@@ -14,7 +14,7 @@ import pytest
 from client_sdk.encode import encode_file
 from client_sdk.keys import load_linkage_kcv, load_signing_public
 from vinculo_common.batch import read_batch
-from vinculo_common.schemas import known_fingerprints
+from vinculo_common.schemas import DEFAULT_SCHEMA_ID, known_fingerprints
 
 VINCULO = Path(sys.executable).with_name("vinculo")
 HEADER = ["record_id", "nombres", "apellido_paterno", "apellido_materno", "sexo",
@@ -79,7 +79,7 @@ def test_encode_csv_utf8_signed_and_stamped(keys_dir: Path, tmp_path: Path) -> N
     batch = read_batch(out)
     assert batch.record_count == 4 and batch.source == "reta"
     batch.verify_signature(load_signing_public(keys_dir, "reta"))
-    assert known_fingerprints()[batch.header["schema_fingerprint"]] == "vinculo-v1"
+    assert known_fingerprints()[batch.header["schema_fingerprint"]] == DEFAULT_SCHEMA_ID
     batch.check_compatible(schema_fingerprints=set(known_fingerprints()),
                            secret_check=load_linkage_kcv(keys_dir))
     assert (tmp_path / "reta.vnb.rejects.csv").read_text().strip() == "row,column,reason"

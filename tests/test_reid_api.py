@@ -24,7 +24,7 @@ from linkage_service.models.bank import Membership, Person
 from vinculo_common.batch import BatchWriter, pad_record_id
 from vinculo_common.crypto import Sealer, load_public_key
 from vinculo_common.errors import IntegrityError, ServiceError
-from vinculo_common.schemas import known_fingerprints
+from vinculo_common.schemas import DEFAULT_SCHEMA_ID, known_fingerprints
 
 # Synthetic persons and the local record ids each source holds for them.
 BANK = {
@@ -39,8 +39,9 @@ def write_real_batch(keys: Path, folder: Path, source: str, record_ids: list[str
     ref_key = load_record_ref_key(keys, source)
     sealer = Sealer(load_box_public(keys, source), LOCATOR_CONTEXT)
     path = folder / f"{source}.vnb"
-    writer = BatchWriter(path, source=source, schema_id="vinculo-v1",
-                         schema_fingerprint=next(iter(known_fingerprints())),
+    fingerprint = {v: k for k, v in known_fingerprints().items()}[DEFAULT_SCHEMA_ID]
+    writer = BatchWriter(path, source=source, schema_id=DEFAULT_SCHEMA_ID,
+                         schema_fingerprint=fingerprint,
                          secret_check=load_linkage_kcv(keys), clk_bits=1024,
                          signing_key=load_signing_key(keys, source))
     for rid in record_ids:

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from vinculo_common.schemas import DEFAULT_SCHEMA_ID
+
 __all__ = ["register"]
 
 
@@ -61,7 +63,7 @@ def encode(
     ] = None,
     schema: Annotated[
         str, typer.Option("--schema", help="Esquema de enlace (schemas/linkage/<id>.json).")
-    ] = "vinculo-v1",
+    ] = DEFAULT_SCHEMA_ID,
     passphrase_file: Annotated[
         Path | None, typer.Option("--passphrase-file", help="Frase de paso del secreto de "
                                   "enlace, si está protegido.")
