@@ -195,3 +195,36 @@ def test_places_and_dates_alone_never_link_distant_encodings() -> None:
     p = constrained_probability(model, levels)
     assert p[0] == 1e-3  # Dice below 0.74: the same district is not enough
     assert p[1] > 0.9 and p[2] > 0.9 and p[3] > 0.9  # an equal document or family, or Dice
+
+
+def test_sections_follow_the_published_construction() -> None:
+    """schemas/batch-format.md, recomputed here from its text (and pinned)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    def derive(info: bytes) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(SECRET)
+
+    f = b"GONZALES|QUISPICUSI|1990|01|03"
+    given_key = derive(b"vinculo family given v1")
+
+    def filt(label: bytes, text: str) -> bytes:
+        bits = bytearray(16)
+        padded = f" {text} "
+        for i in range(len(padded) - 1):
+            d = hmac.digest(given_key, f + b"\x00" + label + b"\x00" + padded[i:i + 2].encode(),
+                            "sha256")
+            for j in (int.from_bytes(d[0:2], "big") % 128, int.from_bytes(d[2:4], "big") % 128):
+                bits[j // 8] |= 1 << (7 - j % 8)
+        return bytes(bits)
+
+    expected = (hmac.digest(derive(b"vinculo family hash v1"), f, "sha256")
+                + filt(b"first", "ROSA") + filt(b"all", "ROSA DIANA"))
+    assert family_section(KEYS, ROSA) == expected
+    assert expected.hex().startswith("32e182f81d4617fc85c4d4629f87d9cf")
+    near_key = derive(b"vinculo doc_near v1")
+    n = 57251228
+    near = (hmac.digest(near_key, b"DNI\x000\x00" + str(n // 2).encode(), "sha256")[:16]
+            + hmac.digest(near_key, b"DNI\x001\x00" + str((n + 1) // 2).encode(), "sha256")[:16])
+    assert doc_near_section(doc_near_key(SECRET), "DNI", str(n)) == near
+    assert near.hex().startswith("d87743225922eba5")
