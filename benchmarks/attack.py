@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/attack.py --people 3000 --seed 11 --census-seed 12
     .venv/bin/python benchmarks/attack.py --people 6000 --seed 21 --census-seed 22 \\
         --options v1,default --no-write
+    .venv/bin/python benchmarks/attack.py --calibrate vinculo-v4   # knots for the schema file
 
 For each hardening option (a linkage schema = vinculo-v1 + a ``vinculo.hardening`` block) it
 encodes ``vinculo synth`` registries, hardens them with ``client_sdk.hardening`` and runs the
@@ -11,14 +12,19 @@ content attributes, plus a public census (the generator under ``--census-seed``)
 targets' plaintext or the secret. It prints, per option, the share of records whose first given
 name / paternal surname / both are re-identified (attack guess where it has one, the floor's
 guess elsewhere), the precision of confident guesses, the floor (names alone), and the F1 of the
-linkage core on the stored bits (``benchmarks/attack_data.linkage_f1``). With ``--write`` (the
-default) the table goes to ``docs/security-results.md``.
+linkage core on the stored bits (``benchmarks/attack_data.linkage_f1``) with the option's Dice
+calibration: the one its schema declares (``vinculo.linkage.dice_calibration``), else one fitted
+on the spot (``attack_data.fit_dice_calibration``). Options named ``vinculo-…`` are the schema
+files themselves; ``default`` is the project's default schema. Unless ``--no-write``, the table
+goes to ``docs/security-results.md``. ``--calibrate ID`` prints the knots fitted for an option
+or schema (what a hardened schema file declares) and exits.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
 import sys
 import time
@@ -29,9 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.attack_data import (
+    Target,
     build_census,
     build_target,
     dice_only_f1,
+    fit_dice_calibration,
     harden,
     linkage_f1,
 )
@@ -41,10 +49,14 @@ from benchmarks.attack_methods import (
     mining_attack,
     score,
 )
-from vinculo_common.schemas import load_linkage_schema
+from vinculo_common.schemas import (
+    DEFAULT_SCHEMA_ID,
+    dice_calibration,
+    known_fingerprints,
+    load_linkage_schema,
+)
 
-# The default proposed in schemas/linkage/vinculo-v2.json (the real file, keys and all).
-DEFAULT_STEPS: list[dict] = load_linkage_schema("vinculo-v2")["vinculo"]["hardening"]["steps"]
+# Hardening options on vinculo-v1's CLK (the schema files are options too: ``vinculo-…``).
 
 OPTIONS: dict[str, list[dict]] = {
     "v1": [],
@@ -59,16 +71,17 @@ OPTIONS: dict[str, list[dict]] = {
     "diffusion_t3_2048": [{"type": "diffusion", "t": 3, "output_bits": 2048}],
     "blip_f0.02+diffusion_t2": [{"type": "blip", "f": 0.02},
                                 {"type": "diffusion", "t": 2, "output_bits": 1024}],
-    "default": DEFAULT_STEPS,
+    "diffusion_t1": [{"type": "diffusion", "t": 1, "output_bits": 1024}],
 }
+SCHEMA_OPTIONS = ("default", *sorted(set(known_fingerprints().values())))
 SECRET = b"benchmark linkage secret, synthetic only"
 
 
 def option_schema(name: str) -> dict:
-    """vinculo-v1 plus the option's hardening block (its own schema id); "default" is the
-    vinculo-v2 file itself."""
-    if name == "default":
-        return load_linkage_schema("vinculo-v2")
+    """vinculo-v1 plus the option's hardening block (its own schema id); a ``vinculo-…``
+    option is that schema file, "default" the project's default schema file."""
+    if name in SCHEMA_OPTIONS:
+        return load_linkage_schema(DEFAULT_SCHEMA_ID if name == "default" else name)
     schema = copy.deepcopy(load_linkage_schema("vinculo-v1"))
     if OPTIONS[name]:
         schema["vinculo"]["schema_id"] = f"bench-{name}"
@@ -76,7 +89,12 @@ def option_schema(name: str) -> dict:
     return schema
 
 
-def _partitions(target, steps: list[dict]) -> np.ndarray:  # type: ignore[no-untyped-def]
+def option_steps(schema: dict) -> list[dict]:
+    """The hardening steps a schema declares ([] for none)."""
+    return list(((schema.get("vinculo") or {}).get("hardening") or {}).get("steps") or [])
+
+
+def _partitions(target: Target, steps: list[dict]) -> np.ndarray:
     """Salt groups the attacker can infer from clear attributes (birth year, decade, sex)."""
     n = len(target)
     salt = next((s for s in steps if s["type"] == "salt"), None)
@@ -123,13 +141,19 @@ def run(people: int, seed: int, census_seed: int, census_people: int,
     for name in names:
         t1 = time.perf_counter()
         schema = option_schema(name)
+        steps = option_steps(schema)
         stored = harden(target, schema, SECRET)
         bits = np.unpackbits(stored, axis=1)
-        blip = next((s for s in OPTIONS[name] if s["type"] == "blip"), None)
+        knots = dice_calibration(schema)
+        calibration = "declared" if knots is not None else "—"
+        if knots is None and steps:
+            knots = tuple((a, b) for a, b in fit_dice_calibration(target.clks, stored))
+            calibration = "fitted"
+        blip = next((s for s in steps if s["type"] == "blip"), None)
         sig = 0.95 if blip is None else max(0.6, 1.0 - blip["f"] / 2 - 0.03)
         first_g, pat_g = mining_attack(
             bits, sex=target.sex, birth_year=target.birth_year_min,
-            partitions=_partitions(target, OPTIONS[name]), census_sex=census.sex,
+            partitions=_partitions(target, steps), census_sex=census.sex,
             census_first=census.first_given, census_paternal=census.paternal, sig=sig)
         s_first = score(first_g, target.first_given, floor_first)
         s_pat = score(pat_g, target.paternal, floor_pat)
@@ -137,9 +161,9 @@ def run(people: int, seed: int, census_seed: int, census_people: int,
         full_truth = np.array([f"{a} {b}" for a, b in zip(target.first_given, target.paternal,
                                                           strict=True)])
         freq_hits = float(((freq.value != "") & (freq.value == full_truth)).mean())
-        quality = {**linkage_f1(target, stored), **dice_only_f1(target, stored)}
+        quality = {**linkage_f1(target, stored, knots), **dice_only_f1(target, stored)}
         row = {
-            "option": name, "bits": stored.shape[1] * 8,
+            "option": name, "bits": stored.shape[1] * 8, "calibration": calibration,
             "first": s_first.share, "paternal": s_pat.share,
             "both": float((s_first.correct & s_pat.correct).mean()),
             "conf_first": s_first.confident, "prec_first": s_first.precision,
@@ -170,19 +194,31 @@ def table(rows: list[dict], *, people: int, seed: int, census_seed: int) -> str:
         "",
         "| option | stored bits | first given name | paternal surname | both | confident "
         "first (precision) | confident surname (precision) | frequency attack, both | "
-        "core precision | core recall | core F1 | Δ core F1 | Dice-only F1 (threshold) | "
-        "Δ Dice-only F1 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "Dice calibration | core precision | core recall | core F1 | Δ core F1 | "
+        "Dice-only F1 (threshold) | Δ Dice-only F1 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['option']} | {r['bits']} | {_pct(r['first'])} | {_pct(r['paternal'])} | "
             f"{_pct(r['both'])} | {_pct(r['conf_first'])} ({_pct(r['prec_first'])}) | "
             f"{_pct(r['conf_pat'])} ({_pct(r['prec_pat'])}) | {_pct(r['freq_both'])} | "
-            f"{r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
+            f"{r['calibration']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
             f"{r['f1'] - base['f1']:+.3f} | {r['dice_f1']:.3f} ({r['dice_threshold']}) | "
             f"{r['dice_f1'] - base['dice_f1']:+.3f} |")
     return "\n".join(lines)
+
+
+def calibrate(name: str, *, people: int, seed: int) -> int:
+    """Print, as JSON, the knots fitted for option ``name`` on the generator's people."""
+    if name not in OPTIONS and name not in SCHEMA_OPTIONS:
+        raise SystemExit(f"unknown option {name}")
+    target = build_target(people=people, seed=seed, schema=load_linkage_schema("vinculo-v1"),
+                          secret=SECRET)
+    knots = fit_dice_calibration(target.clks, harden(target, option_schema(name), SECRET))
+    print(json.dumps({"dice_calibration": knots}))
+    print(f"# {name}: {len(target)} records of {people} people, seed {seed}", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,12 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--census-seed", type=int, default=12)
     parser.add_argument("--census-people", type=int, default=20000)
     parser.add_argument("--options", default=",".join(OPTIONS),
-                        help=f"comma-separated, of: {', '.join(OPTIONS)}")
+                        help=f"comma-separated, of: {', '.join([*OPTIONS, *SCHEMA_OPTIONS])}")
+    parser.add_argument("--calibrate", metavar="OPTION",
+                        help="print the Dice calibration knots fitted for OPTION and exit")
     parser.add_argument("--no-write", action="store_true",
                         help="print only; do not append to docs/security-results.md")
     args = parser.parse_args(argv)
+    if args.calibrate:
+        return calibrate(args.calibrate, people=args.people, seed=args.seed)
     names = [n for n in args.options.split(",") if n]
-    unknown = [n for n in names if n not in OPTIONS]
+    unknown = [n for n in names if n not in OPTIONS and n not in SCHEMA_OPTIONS]
     if unknown:
         parser.error(f"unknown options {unknown}")
     rows = run(args.people, args.seed, args.census_seed, args.census_people, names)

@@ -7,7 +7,9 @@
 - ``build_census``: the public name census the attacker holds: people of the generator under
   another seed, names standardized with the SDK's public rules.
 - ``linkage_f1``: the linkage core (``linkage_service.linkage.link``) on stored bits, scored with
-  ``client_sdk.evaluation.metrics.pairwise_scores``.
+  ``client_sdk.evaluation.metrics.pairwise_scores`` (with the option's Dice calibration).
+- ``fit_dice_calibration``: knots of the map from hardened bits' Dice to the raw CLKs' Dice,
+  without labels (what a hardened schema declares in ``vinculo.linkage.dice_calibration``).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from client_sdk.records import StandardizedRecord
 from client_sdk.standardize.names import standardize_names
 from client_sdk.synth import generate, profile, write_dataset
 
-__all__ = ["Census", "Target", "build_census", "build_target", "dice_only_f1", "harden",
-           "linkage_f1"]
+__all__ = ["CALIBRATION_GRID", "Census", "Target", "build_census", "build_target",
+           "dice_only_f1", "fit_dice_calibration", "harden", "linkage_f1"]
 
 SOURCES = ("reta", "sistra", "care")
+# Reference Dice values (raw CLKs) where the calibration is measured: 0.5 … 0.975.
+CALIBRATION_GRID: tuple[float, ...] = tuple(round(0.5 + 0.025 * i, 3) for i in range(20))
 
 
 @dataclass
@@ -148,8 +152,40 @@ def harden(target: Target, schema: dict, secret: bytes) -> np.ndarray:
     return hardener.apply(target.clks, record_keys=target.record_refs, salts=salts)
 
 
-def linkage_f1(target: Target, stored: np.ndarray) -> dict[str, float]:
-    """Link the stored bits with the linkage core; pairwise precision/recall/F1 vs truth."""
+def fit_dice_calibration(raw: np.ndarray, stored: np.ndarray, *,
+                         grid: Sequence[float] = CALIBRATION_GRID, half_width: float = 0.0125,
+                         per_bin: int = 4000, seed: int = 0) -> list[list[float]]:
+    """Knots ``[stored Dice, reference Dice]`` mapping the hardened bits' Dice back to the raw
+    CLKs' Dice (the scale the linkage core is tuned on), measured without labels.
+
+    For the record pairs whose raw Dice lies within ``half_width`` of each grid value (at most
+    ``per_bin`` of them, drawn with ``seed``), the median Dice of their stored bits; (0, 0) and
+    (1, 1) close the map, and a knot that would not increase is dropped. The same records
+    before and after hardening are needed, so this is a design-time step on synthetic data.
+    """
+    from linkage_service.linkage.similarity import dice_candidates_within, dice_of_pairs
+
+    pairs = dice_candidates_within(raw, threshold=min(grid) - half_width)
+    rng = np.random.default_rng(seed)
+    knots = [[0.0, 0.0]]
+    for g in grid:
+        idx = np.flatnonzero(np.abs(pairs.dice - g) < half_width)
+        if len(idx) < 50:
+            continue
+        if len(idx) > per_bin:
+            idx = rng.choice(idx, size=per_bin, replace=False)
+        value = round(float(np.median(dice_of_pairs(stored, pairs.left[idx],
+                                                      pairs.right[idx]))), 4)
+        if knots[-1][0] < value < 1.0 and knots[-1][1] < g:
+            knots.append([value, float(g)])
+    knots.append([1.0, 1.0])
+    return knots
+
+
+def linkage_f1(target: Target, stored: np.ndarray,
+               calibration: Sequence[Sequence[float]] | None = None) -> dict[str, float]:
+    """Link the stored bits with the linkage core (Dice ``calibration`` knots, if any);
+    pairwise precision/recall/F1 vs truth."""
     from client_sdk.evaluation.metrics import pairwise_scores
     from linkage_service.linkage import LinkInputs, LinkParams, link
 
@@ -159,7 +195,8 @@ def linkage_f1(target: Target, stored: np.ndarray) -> dict[str, float]:
         nationality=target.nationality, event_date=target.event_date,
         doc_hash=target.doc_hash,
     )
-    result = link(inputs, LinkParams())
+    knots = None if calibration is None else tuple((float(a), float(b)) for a, b in calibration)
+    result = link(inputs, LinkParams(dice_calibration=knots))
     predicted = {k: str(lab) for k, lab in zip(target.keys, result.labels, strict=True)}
     truth = {k: target.truth[k] for k in target.keys if k in target.truth}
     scores = pairwise_scores(truth, predicted)
@@ -183,9 +220,11 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.array([root(i) for i in range(n)])
 
 
+DICE_ONLY_THRESHOLDS: tuple[float, ...] = tuple(round(0.6 + 0.01 * i, 2) for i in range(36))
+
+
 def dice_only_f1(target: Target, stored: np.ndarray,
-                 thresholds: Sequence[float] = tuple(round(0.6 + 0.01 * i, 2) for i in range(36))
-                 ) -> dict[str, float]:
+                 thresholds: Sequence[float] = DICE_ONLY_THRESHOLDS) -> dict[str, float]:
     """Best pairwise F1 of Dice ≥ threshold + connected components over a threshold sweep:
     what the stored bits alone separate, without the core's document hash and attributes."""
     from client_sdk.evaluation.metrics import pairwise_scores

@@ -14,9 +14,16 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from client_sdk import hardening
 from client_sdk.encoding import RecordEncoder, record_ref
 from client_sdk.records import PartialDate, StandardizedRecord
+from linkage_service.linkage import LinkInputs, LinkParams, link
+from linkage_service.linkage.synthetic import synthetic_registries
 from vinculo_common.batch import LOCATOR_SIZE, BatchWriter, read_batch
 from vinculo_common.errors import InputError, SchemaMismatch
-from vinculo_common.schemas import load_linkage_schema, schema_fingerprint
+from vinculo_common.schemas import (
+    dice_calibration,
+    dice_calibration_of,
+    load_linkage_schema,
+    schema_fingerprint,
+)
 
 SECRET_A = b"A" * 32
 SECRET_B = b"B" * 32
@@ -220,3 +227,57 @@ def test_vinculo_v2_declares_diffusion_and_encodes() -> None:
     assert a == [r.clk for r in _encoder(v2).encode_chunk(RECORDS)]
     assert a != [r.clk for r in _encoder(v1).encode_chunk(RECORDS)]
     assert schema_fingerprint(v2) != schema_fingerprint(v1)
+
+
+def test_vinculo_v4_is_v3_with_diffusion_and_its_calibration() -> None:
+    v3, v4 = load_linkage_schema("vinculo-v3"), load_linkage_schema("vinculo-v4")
+    assert {k: v for k, v in v4.items() if k != "vinculo"} == \
+        {k: v for k, v in v3.items() if k != "vinculo"}
+    assert {k: v for k, v in v4["vinculo"].items() if k not in ("schema_id", "hardening",
+                                                                  "linkage")} == \
+        {k: v for k, v in v3["vinculo"].items() if k != "schema_id"}
+    assert hardening.hardening_steps(v4) == (
+        hardening.HardeningStep("diffusion", {"t": 2, "output_bits": 1024}),)
+    knots = dice_calibration(v4)
+    assert knots is not None and knots[0] == (0.0, 0.0) and knots[-1] == (1.0, 1.0)
+    # Diffusion compresses Dice: every inner knot's stored Dice is below its reference Dice,
+    # by about what t = 2 on CLKs with 46 % of bits set predicts (0.7 → 0.60, 0.9 → 0.83).
+    assert all(s < r for s, r in knots[1:-1])
+    reference = {r: s for s, r in knots}
+    assert abs(reference[0.7] - 0.60) < 0.02 and abs(reference[0.9] - 0.83) < 0.02
+    assert dice_calibration(v3) is None and dice_calibration_of("vinculo-v4") == knots
+    assert _encoder(v4).clk_bits == 1024
+
+
+@pytest.mark.parametrize("knots", [
+    [[0, 0], [0.6, 0.7], [0.6, 0.8], [1, 1]],  # not strictly increasing
+    [[0, 0], [0.7, 0.6], [0.65, 0.8], [1, 1]],
+    [[0.1, 0], [1, 1]],  # does not start at (0, 0)
+    [[0, 0], [0.9, 0.95]],  # does not end at (1, 1)
+    [[0, 0]],
+    [[0, 0], ["x", 0.5], [1, 1]],
+    "0.5",
+])
+def test_bad_dice_calibration_refused(knots: object) -> None:
+    with pytest.raises(SchemaMismatch):
+        dice_calibration({"vinculo": {"linkage": {"dice_calibration": knots}}})
+
+
+def test_identity_calibration_changes_nothing_and_is_recorded() -> None:
+    d = synthetic_registries(records_per_source=150, seed=7)
+    inputs = LinkInputs(clks=d.clks, sources=d.sources, sex=d.sex)
+    plain = link(inputs, LinkParams())
+    same = link(inputs, LinkParams(dice_calibration=((0.0, 0.0), (1.0, 1.0))))
+    assert (plain.labels == same.labels).all()
+    assert same.params["dice_calibration"] == [[0.0, 0.0], [1.0, 1.0]]
+    assert plain.params["dice_calibration"] is None
+    # A calibration that lifts every Dice moves the floor down in stored Dice: stored 0.5
+    # is reference 0.7, so the candidates are the pairs at stored Dice ≥ 0.5 (exact blocking;
+    # LSH's design Dice moves too).
+    lifted = link(inputs, LinkParams(blocking="exact",
+                                     dice_calibration=((0.0, 0.0), (0.5, 0.7), (1.0, 1.0))))
+    low = link(inputs, LinkParams(blocking="exact", dice_floor=0.5))
+    assert lifted.counts["pairs_above_floor"] == low.counts["pairs_above_floor"] \
+        > plain.counts["pairs_above_floor"]
+    with pytest.raises(ValueError):
+        LinkParams(dice_calibration=((0.0, 0.0), (0.6, 0.7), (0.6, 0.8), (1.0, 1.0)))
