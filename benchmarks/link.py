@@ -1,7 +1,7 @@
 """Benchmark: our linkage job next to plain anonlink, on the same real encodings.
 
 Data: ``vinculo synth`` registries (``client_sdk.synth``, profile ``default``) encoded by the
-SDK itself (``client_sdk.encode.encode_file``: standardization, the ``vinculo-v1`` schema, a
+SDK itself (``client_sdk.encode.encode_file``: standardization, the default schema, a
 fresh key ceremony) and read back with ``vinculo_common.batch.read_batch``: the CLKs, keyed
 document hashes and content attributes the service receives. N is records per source: synth
 draws ``3N / 2.249`` people, so the three sources hold about 3N records in all (RETA more,
@@ -51,6 +51,8 @@ if str(ROOT) not in sys.path:
 
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
+from vinculo_common.schemas import DEFAULT_SCHEMA_ID  # noqa: E402 (after the path is set)
+
 SOURCES = ("reta", "sistra", "care")
 RECORDS_PER_PERSON = 2.249  # vinculo synth, profile "default" (measured)
 
@@ -59,12 +61,13 @@ RECORDS_PER_PERSON = 2.249  # vinculo synth, profile "default" (measured)
 # UBIGEOs too: without them namesakes and twins pull precision down sharply).
 TEXT_ATTRIBUTES = ("sex", "nationality", "event_date", "ubigeo_birth", "ubigeo_residence",
                    "ubigeo_event")
-CACHE_VERSION = "v2"  # bump when the cached arrays change
+CACHE_VERSION = "v3"  # bump when the cached arrays change
+SECTIONS = ("doc_hash", "family", "doc_near")  # the schema's fixed-size sections, when present
 
 
-def prepare_real(size: int, seed: int, cache: Path) -> Path:
+def prepare_real(size: int, seed: int, cache: Path, schema: str) -> Path:
     """Encode ``vinculo synth`` output with the SDK once and cache the arrays (.npz)."""
-    out = cache / f"real-{size}-seed{seed}-{CACHE_VERSION}.npz"
+    out = cache / f"real-{size}-seed{seed}-{schema}-{CACHE_VERSION}.npz"
     if out.is_file():
         return out
     from client_sdk.encode import encode_file
@@ -82,12 +85,13 @@ def prepare_real(size: int, seed: int, cache: Path) -> Path:
     write_dataset(result, work / "data")
     truth = {(s, r): p for s, r, p in result.truth}
     init_keys(keys_dir=work / "keys", sources=list(SOURCES))
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("clks", "doc_hash", "sources", "person")}
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("clks", "sources", "person")}
     attributes: list[dict] = []
     for k, source in enumerate(SOURCES):
         export = work / "data" / f"{source}.csv"
         batch_path = work / f"{source}.vnb"
-        encode_file(source=source, input_path=export, keys_dir=work / "keys", output=batch_path)
+        encode_file(source=source, input_path=export, keys_dir=work / "keys", output=batch_path,
+                    schema_id=schema)
         batch = read_batch(batch_path)
         # Rows the SDK rejected are not in the batch: find each encoded row's record_id by its
         # keyed reference, as the institution would.
@@ -97,7 +101,9 @@ def prepare_real(size: int, seed: int, cache: Path) -> Path:
                       for row in csv.DictReader(fh)}
         ids = [by_ref[bytes(ref)] for ref in batch.record_refs]
         cols["clks"].append(batch.clks)
-        cols["doc_hash"].append(batch.extras["doc_hash"])
+        for name in SECTIONS:
+            if name in batch.extras:
+                cols.setdefault(name, []).append(batch.extras[name])
         cols["sources"].append(np.full(len(ids), k, dtype=np.int64))
         cols["person"].append(np.array([int(truth[(source, i)][1:]) for i in ids]))
         attributes.extend(batch.attributes)
@@ -114,7 +120,8 @@ def prepare_real(size: int, seed: int, cache: Path) -> Path:
     return out
 
 
-def load_data(kind: str, size: int, seed: int, cache: Path) -> dict[str, np.ndarray]:
+def load_data(kind: str, size: int, seed: int, cache: Path,
+              schema: str) -> dict[str, np.ndarray]:
     """Arrays of one data set: clks, sources, person, sex, birth years, nationality, …"""
     if kind == "synthetic":
         from linkage_service.linkage.synthetic import synthetic_registries
@@ -123,7 +130,7 @@ def load_data(kind: str, size: int, seed: int, cache: Path) -> dict[str, np.ndar
         return {"clks": d.clks, "sources": d.sources, "person": d.person, "sex": d.sex,
                 "birth_year_min": d.birth_year_min, "birth_year_max": d.birth_year_max,
                 "doc_hash": d.doc_hash, "event_date": d.event_date}
-    with np.load(prepare_real(size, seed, cache)) as npz:
+    with np.load(prepare_real(size, seed, cache, schema)) as npz:
         data = {k: npz[k] for k in npz.files}
     for name in TEXT_ATTRIBUTES:
         data[name] = data[name].astype(object)
@@ -133,8 +140,7 @@ def load_data(kind: str, size: int, seed: int, cache: Path) -> dict[str, np.ndar
 def _inputs(data: dict[str, np.ndarray], rows: np.ndarray | None = None, **extra):
     from linkage_service.linkage import LinkInputs
 
-    names = ("clks", "sources", "birth_year_min", "birth_year_max", "doc_hash",
-             *TEXT_ATTRIBUTES)
+    names = ("clks", "sources", "birth_year_min", "birth_year_max", *SECTIONS, *TEXT_ATTRIBUTES)
     pick = {k: (data[k] if rows is None else data[k][rows]) for k in names if k in data}
     return LinkInputs(**pick, **extra)
 
@@ -161,20 +167,34 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _params(floor: float, budget: str, **extra):
+def _params(floor: float, budget: str, schema: str, **extra):
     from linkage_service.linkage import LinkParams
+    from vinculo_common.schemas import dice_calibration_of
 
+    # A hardened schema's Dice is mapped to the scale the core is tuned on, as the service does.
+    extra.setdefault("dice_calibration", dice_calibration_of(schema))
     if budget == "default":
         return LinkParams(dice_floor=floor, **extra)
     return LinkParams(dice_floor=floor, candidate_budget=None if budget == "none" else int(budget),
                       **extra)
 
 
-def _measure_job(data: dict[str, np.ndarray], floor: float, budget: str) -> dict:
+def stored_floor(floor: float, schema: str) -> float:
+    """The job's Dice floor on the stored encodings' scale (anonlink's threshold)."""
+    from vinculo_common.schemas import dice_calibration_of
+
+    knots = dice_calibration_of(schema)
+    if knots is None:
+        return floor
+    stored, reference = zip(*knots, strict=True)
+    return float(np.interp(floor, reference, stored))
+
+
+def _measure_job(data: dict[str, np.ndarray], floor: float, budget: str, schema: str) -> dict:
     from linkage_service.linkage import link
 
     t = time.perf_counter()
-    r = link(_inputs(data), _params(floor, budget))
+    r = link(_inputs(data), _params(floor, budget, schema))
     wall = time.perf_counter() - t
     precision, recall = pairwise_quality(r.labels, data["person"])
     return {"wall": wall, "rss_mib": _rss_mib(), "counts": r.counts,
@@ -198,7 +218,7 @@ def _measure_anonlink(data: dict[str, np.ndarray], floor: float) -> dict:
 
 
 def _measure_incremental(data: dict[str, np.ndarray], floor: float, increment: int,
-                         budget: str) -> dict:
+                         budget: str, schema: str) -> dict:
     from linkage_service.linkage import link
 
     sources = data["sources"]
@@ -209,12 +229,12 @@ def _measure_incremental(data: dict[str, np.ndarray], floor: float, increment: i
     data = {k: v[order] for k, v in data.items()}
     n_old = int((~new).sum())
     t = time.perf_counter()
-    first = link(_inputs(data, np.arange(n_old)), _params(floor, budget))
+    first = link(_inputs(data, np.arange(n_old)), _params(floor, budget, schema))
     first_wall = time.perf_counter() - t
     existing = [f"P{lab}" for lab in first.labels.tolist()] + [None] * (len(order) - n_old)
     t = time.perf_counter()
     second = link(_inputs(data, existing_labels=existing),
-                  _params(floor, budget, previous_model=first.model))
+                  _params(floor, budget, schema, previous_model=first.model))
     wall = time.perf_counter() - t
     return {"wall": wall, "first_wall": first_wall, "rss_mib": _rss_mib(),
             "counts": second.counts, "model_source": second.params["model_source"],
@@ -224,7 +244,8 @@ def _measure_incremental(data: dict[str, np.ndarray], floor: float, increment: i
 def _child(kind: str, size: int, args: argparse.Namespace) -> dict | None:
     cmd = [sys.executable, __file__, "--one", kind, "--sizes", str(size), "--seed",
            str(args.seed), "--floor", str(args.floor), "--data", args.data, "--cache",
-           str(args.cache), "--increment", str(args.increment), "--budget", args.budget]
+           str(args.cache), "--increment", str(args.increment), "--budget", args.budget,
+           "--schema", args.schema]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout,
                              check=True)
@@ -239,14 +260,14 @@ def _child(kind: str, size: int, args: argparse.Namespace) -> dict | None:
 
 
 def _one(args: argparse.Namespace, size: int) -> dict:
-    data = load_data(args.data, size, args.seed, Path(args.cache))
+    data = load_data(args.data, size, args.seed, Path(args.cache), args.schema)
     if args.one == "prepare":
         return {"records": len(data["clks"])}
     if args.one == "job":
-        return _measure_job(data, args.floor, args.budget)
-    if args.one == "anonlink":
-        return _measure_anonlink(data, args.floor)
-    return _measure_incremental(data, args.floor, args.increment, args.budget)
+        return _measure_job(data, args.floor, args.budget, args.schema)
+    if args.one == "anonlink":  # at the same floor as the job, on the stored encodings' scale
+        return _measure_anonlink(data, stored_floor(args.floor, args.schema))
+    return _measure_incremental(data, args.floor, args.increment, args.budget, args.schema)
 
 
 def main() -> None:
@@ -264,6 +285,8 @@ def main() -> None:
                     help="candidates kept per record (LinkParams.candidate_budget): a number, "
                          "'none' (all pairs above the floor) or 'default'")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
+    ap.add_argument("--schema", default=DEFAULT_SCHEMA_ID,
+                    help="linkage schema of the real encodings (default: the project's)")
     ap.add_argument("--one", choices=["prepare", "job", "anonlink", "incremental"],
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -296,8 +319,9 @@ def main() -> None:
 
 def _table(rows: list, args: argparse.Namespace) -> None:
     measured = [(s, b) for s, _, _, b, _ in rows if b]
-    print(f"\n3 sources × N records ({args.data} encodings), Dice floor {args.floor}, "
-          f"seed {args.seed}, candidate budget {args.budget}")
+    print(f"\n3 sources × N records ({args.data} encodings, schema {args.schema}), Dice floor "
+          f"{args.floor} (anonlink: {stored_floor(args.floor, args.schema):.3f} on the stored "
+          f"scale), seed {args.seed}, candidate budget {args.budget}")
     print(f"{'N/source':>9} {'records':>8} {'job s':>7} {'job MiB':>8} {'anon s':>8} "
           f"{'anon MiB':>9} {'job/anon':>9} {'growth':>7} {'pairs':>10} {'held':>10} {'prec':>5} "
           f"{'rec':>5} {'+new s':>7}")
