@@ -234,6 +234,7 @@ def test_review_page_shows_evidence_and_records_the_decision_like_the_api(
     assert page.status_code == 200
     assert "Es la misma persona" in page.text and "No es la misma persona" in page.text
     assert "similitud 0.81" in page.text and "Sexo" in page.text and "difiere" in page.text
+    assert "Similitud de las codificaciones (Dice): 0.81" in page.text  # the evidence in Spanish
     for ref in RETA + CARE:
         assert ref.hex() not in page.text
     api = service.client(service.token("reviewer"))

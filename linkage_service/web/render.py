@@ -14,6 +14,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 __all__ = [
     "AGREEMENT_LABELS",
     "ATTRIBUTE_LABELS",
+    "EVIDENCE_LABELS",
+    "LEVEL_LABELS",
     "NAV",
     "ROLE_LABELS",
     "STATUS_LABELS",
@@ -58,6 +60,44 @@ ATTRIBUTE_LABELS = {
 }
 
 AGREEMENT_LABELS = {"agree": "coincide", "disagree": "difiere", "unknown": "sin dato"}
+
+# The linkage model's evidence for a pending pair (linkage.comparisons), as a reviewer reads it.
+EVIDENCE_LABELS = {
+    "probability": "Probabilidad de ser la misma persona",
+    "dice": "Similitud de las codificaciones (Dice)",
+    "reason": "Por qué está en revisión",
+    "comparisons.dice": "Similitud de las codificaciones (tramo)",
+    "comparisons.sex": "Sexo",
+    "comparisons.birth_year": "Año de nacimiento",
+    "comparisons.doc_hash": "Documento (comparado con clave, sin verlo)",
+    "comparisons.family": "Apellidos y fecha de nacimiento (comparados con clave, sin verlos)",
+    "comparisons.nationality": "Nacionalidad",
+    "comparisons.ubigeo_birth": "Lugar de nacimiento",
+    "comparisons.ubigeo_residence": "Lugar de residencia",
+    "comparisons.ubigeo_event": "Lugar del hecho",
+    "comparisons.same_source": "Registro",
+}
+
+LEVEL_LABELS = {
+    "agree": "coincide", "disagree": "difiere", "missing": "sin dato",
+    "same_year": "mismo año", "compatible": "compatible", "disjoint": "no coincide",
+    "far": "más de 5 años de diferencia",
+    "equal": "igual", "different": "distinto",
+    "different_low_dice": "distinto, y codificaciones lejanas",
+    "consecutive_dni": "DNI consecutivos (posibles mellizos)",
+    "different_low_dice_not_both_dni": "distinto tipo de documento, codificaciones lejanas",
+    "same_family_given_close": "iguales, con nombres parecidos",
+    "different_family": "distintos",
+    "same_family_given_far": "iguales, con nombres distintos (posibles mellizos)",
+    "district": "mismo distrito", "province": "misma provincia",
+    "department": "mismo departamento",
+    "other_source": "de registros distintos", "same_source": "del mismo registro",
+    "same_source_same_event": "del mismo registro y el mismo hecho",
+    "band": "probabilidad intermedia",
+    "cohesion": "uniría dos personas poco conectadas entre sí",
+    "cannot_link": "contradice una decisión anterior o una evidencia de personas distintas",
+    "size_cap": "superaría el tamaño máximo de una persona",
+}
 
 STATUS_LABELS = {
     "queued": "en cola", "running": "en curso", "done": "terminado", "failed": "falló",

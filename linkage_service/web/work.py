@@ -17,10 +17,10 @@ from linkage_service.api.routes import review as review_api
 from linkage_service.auth import Actor
 from linkage_service.web.access import ConsoleForm, ConsolePage
 from linkage_service.web.common import call_endpoint, page, redirect, refusal_message
-from linkage_service.web.render import ATTRIBUTE_LABELS
+from linkage_service.web.render import ATTRIBUTE_LABELS, EVIDENCE_LABELS, LEVEL_LABELS
 from vinculo_common.errors import VinculoError
 
-__all__ = ["review_rows", "router"]
+__all__ = ["evidence_items", "review_rows", "router"]
 
 router = APIRouter(prefix="/consola", include_in_schema=False)
 _DECIDED = {"link": "es la misma persona", "not_link": "no es la misma persona"}
@@ -56,15 +56,29 @@ def review_rows(pair: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def evidence_items(evidence: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """The model's evidence as (Spanish label, technical name, value read in Spanish).
+
+    >>> evidence_items({"dice": 0.81, "comparisons": {"family": "same_family_given_far"}})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('Similitud de las codificaciones (Dice)', 'dice', 0.81),
+     ('Apellidos y fecha de nacimiento (comparados con clave, sin verlos)', 'comparisons.family',
+      'iguales, con nombres distintos (posibles mellizos)')]
+    """
+    flat = sorted((k, v) for k, v in evidence.items() if not isinstance(v, dict))
+    flat += sorted((f"{k}.{k2}", v2) for k, v in evidence.items() if isinstance(v, dict)
+                   for k2, v2 in v.items())
+    return [(EVIDENCE_LABELS.get(name, name), name,
+             LEVEL_LABELS.get(value, value) if isinstance(value, str) else value)
+            for name, value in flat]
+
+
 def _review_page(request: Request, session: SessionDep, actor: Actor, *, status: int = 200,
                  notice: str | None = None, error: str | None = None) -> Response:
     answer = call_endpoint(review_api.pending, request=request, session=session, actor=actor,
                            limit=50, offset=0)
     pairs = [{"id": p["id"], "score": p["score"], "rows": review_rows(p),
-              "evidence": sorted((k, v) for k, v in (p.get("evidence") or {}).items()
-                                 if not isinstance(v, dict))
-              + sorted((f"{k}.{k2}", v2) for k, v in (p.get("evidence") or {}).items()
-                       if isinstance(v, dict) for k2, v2 in v.items())}
+              "evidence": evidence_items(p.get("evidence") or {})}
              for p in answer["pairs"]]
     return page(request, actor, "review.html", status=status, pairs=pairs, notice=notice,
                 error=error)
