@@ -4,6 +4,8 @@
 - ``blocking``: Hamming-LSH and exact-key candidate pairs;
 - ``scoring``: comparison vectors, Fellegi–Sunter model estimated by EM, thresholds;
 - ``clustering``: coherent best-first clustering with decisions, stable labels and lineage;
+- ``contract``: ``LinkInputs``, ``LinkParams``, ``LinkResult`` (what a job reads and returns);
+- ``candidates``: stages 1–2, candidate pairs within the per-record budget and their Dice;
 - ``job``: ``link(LinkInputs, LinkParams) -> LinkResult``, the executor of the stages;
 - ``synthetic``: synthetic CLKs with controlled noise, for tests and benchmarks.
 

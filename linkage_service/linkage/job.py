@@ -32,31 +32,32 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
 
 from linkage_service.linkage.blocking import (
-    LshParams,
-    budget_mask,
-    key_block_pairs,
-    lsh_candidate_pairs,
     merge_pairs,
 )
+from linkage_service.linkage.candidates import Candidates, candidate_pairs
 from linkage_service.linkage.clustering import (
     Clustering,
     ClusterParams,
     Decisions,
-    LineageEvent,
     ScoredPairs,
     cluster,
+)
+from linkage_service.linkage.contract import (
+    LinkInputs,
+    LinkParams,
+    LinkResult,
+    PairTable,
+    to_reference,
 )
 from linkage_service.linkage.scoring import (
     APART,
     INCOMPATIBLE,
-    FellegiSunterModel,
     PairAttributes,
     Thresholds,
     apart_mask,
@@ -70,7 +71,6 @@ from linkage_service.linkage.scoring import (
 )
 from linkage_service.linkage.similarity import (
     check_clks,
-    dice_candidates_within,
     dice_of_pairs,
     popcounts,
 )
@@ -86,164 +86,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class LinkInputs:
-    """Everything a job reads. Row index = record key; rows ordered oldest first.
-
-    ``existing_labels``: the person label of each record already in the bank, None for a new
-    record (None for the whole argument: every record is new). ``must_link`` /
-    ``cannot_link``: reviewers' decisions as (k, 2) row-index pairs.
-    """
-
-    clks: np.ndarray
-    sources: np.ndarray
-    sex: np.ndarray | None = None
-    birth_year_min: np.ndarray | None = None
-    birth_year_max: np.ndarray | None = None
-    nationality: np.ndarray | None = None
-    event_date: np.ndarray | None = None
-    doc_hash: np.ndarray | None = None
-    ubigeo_birth: np.ndarray | None = None
-    ubigeo_residence: np.ndarray | None = None
-    ubigeo_event: np.ndarray | None = None
-    family: np.ndarray | None = None
-    doc_near: np.ndarray | None = None
-    existing_labels: Sequence[str | None] | np.ndarray | None = None
-    must_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
-    cannot_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
-
-
-@dataclass(frozen=True)
-class LinkParams:
-    """Parameters of a job; ``to_dict`` of the result records them.
-
-    ``blocking``: "lsh" (default) or "exact" (anonlink all-pairs; small inputs and checks).
-    ``thresholds`` None: chosen from the data (``scoring.choose_thresholds``) with the two
-    rates. ``model`` None: estimated by EM; pass a recorded model to reuse its weights.
-    ``previous_model``: the model the last job recorded; an incremental run reuses it instead
-    of running EM when the new records are at most ``reuse_model_max_new_share`` of all
-    records and the bank has grown by at most that share since the model was estimated
-    (``FellegiSunterModel.records``); otherwise EM runs on the run's own candidate pairs
-    (``LinkResult.params["model_source"]`` says which). ``cluster.link_threshold`` is replaced
-    by the upper threshold. ``random_u_prior_pairs``: u of the attribute comparisons measured on
-    random record pairs weighs as that many non-match pairs in EM (``estimate_model``'s
-    ``u_prior``): it anchors small inputs, while large ones learn u among their candidates;
-    ``random_u_fixed`` names comparisons whose u stays the random pairs'.
-    ``far_u_min_pairs``: with at least that many candidates whose birth years are far
-    apart, the u of Dice and document levels is fixed to their frequencies there
-    (``scoring.u_from_far_pairs``; None: EM learns them). ``max_review_share``:
-    the review queue holds the most probable unlinked band pairs while they touch at most
-    that share of the records, or ``min_review_records`` in a small bank (the lower threshold
-    reported is where it stopped).
-    ``incompatible`` None: ``scoring.INCOMPATIBLE`` (pairs at those levels never auto-link).
-    ``apart`` None: ``scoring.APART`` (pairs at those levels never end in one person).
-    ``candidate_budget``: each record keeps at most its that-many best candidates by Dice
-    (a pair stays when it is among the best of either record, ties kept:
-    ``blocking.budget_mask``); pairs sharing a keyed document are kept whatever the budget.
-    None: every pair above the floor (memory and EM's non-matches then grow like n²).
-    ``dice_calibration``: knots (stored Dice, reference Dice), from (0, 0) to (1, 1), both
-    strictly increasing, of a piecewise-linear map from the Dice of the stored encodings to
-    the scale every Dice constant here is tuned on (plain vinculo-v1 CLKs). A hardened linkage
-    schema declares it (``vinculo_common.schemas.dice_calibration``): diffusion compresses
-    Dice. Each Dice the job computes is mapped before use (floor, levels, rules, the pairs'
-    ``dice``); the floor given to blocking and LSH's ``design_dice`` are mapped back. None:
-    identity.
-    """
-
-    dice_floor: float = 0.7
-    candidate_budget: int | None = 30
-    blocking: str = "lsh"
-    lsh: LshParams = field(default_factory=LshParams)
-    doc_blocks: bool = True
-    thresholds: Thresholds | None = None
-    max_false_link_rate: float = 0.005
-    max_missed_rate: float = 0.005
-    model: FellegiSunterModel | None = None
-    previous_model: FellegiSunterModel | None = None
-    reuse_model_max_new_share: float = 0.25
-    random_u_prior_pairs: float = 1000.0
-    random_u_fixed: tuple[str, ...] = ()
-    far_u_min_pairs: int | None = 1000
-    max_review_share: float = 0.025
-    min_review_records: int = 20  # a small bank still gets its few doubtful pairs reviewed
-    incompatible: dict[str, tuple[int, ...]] | None = None
-    apart: dict[str, tuple[int, ...]] | None = None
-    cluster: ClusterParams = field(default_factory=ClusterParams)
-    completion_max_pairs: int = 2500
-    new_label_prefix: str = "new-"
-    dice_calibration: tuple[tuple[float, float], ...] | None = None
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.dice_floor < 1.0:
-            raise ValueError(f"dice_floor must be in (0, 1) (got {self.dice_floor})")
-        if self.dice_calibration is not None:
-            knots = np.asarray(self.dice_calibration, dtype=float)
-            if (knots.ndim != 2 or knots.shape[1] != 2 or len(knots) < 2
-                    or (np.diff(knots, axis=0) <= 0).any()
-                    or tuple(knots[0]) != (0.0, 0.0) or tuple(knots[-1]) != (1.0, 1.0)):
-                raise ValueError("dice_calibration: knots (stored, reference) from (0, 0) to "
-                                 "(1, 1), both strictly increasing")
-        if self.candidate_budget is not None and self.candidate_budget < 1:
-            raise ValueError(f"candidate_budget must be ≥ 1 (got {self.candidate_budget})")
-        if self.blocking not in ("lsh", "exact"):
-            raise ValueError(f"blocking must be 'lsh' or 'exact' (got {self.blocking!r})")
-        if not 0.0 <= self.reuse_model_max_new_share < 1.0:
-            share = self.reuse_model_max_new_share
-            raise ValueError(f"reuse_model_max_new_share must be in [0, 1) (got {share})")
-
-
-@dataclass(frozen=True)
-class PairTable:
-    """Pairs with their Dice, match probability and comparison levels (−1 = missing)."""
-
-    left: np.ndarray
-    right: np.ndarray
-    dice: np.ndarray
-    probability: np.ndarray
-    levels: dict[str, np.ndarray]
-    reason: np.ndarray  # object: "band" | "cohesion" | "cannot_link" | "size_cap" | ""
-
-    def __len__(self) -> int:
-        return len(self.left)
-
-    def take(self, index: np.ndarray, reason: np.ndarray | None = None) -> PairTable:
-        return PairTable(
-            left=self.left[index],
-            right=self.right[index],
-            dice=self.dice[index],
-            probability=self.probability[index],
-            levels={k: v[index] for k, v in self.levels.items()},
-            reason=self.reason[index] if reason is None else reason,
-        )
-
-
-@dataclass
-class LinkResult:
-    """What a job decided; a bank layer writes it (labels ``new-k`` become new pseudonyms)."""
-
-    labels: np.ndarray
-    events: list[LineageEvent]
-    auto_links: PairTable
-    review: PairTable
-    model: FellegiSunterModel
-    thresholds: Thresholds
-    counts: dict[str, int]
-    timings: dict[str, float]
-    params: dict[str, Any]
-    warnings: list[str]
-
-
 def _attributes(inputs: LinkInputs) -> PairAttributes:
     """The content attributes of ``inputs``: every PairAttributes field, taken by name."""
     values = {f.name: getattr(inputs, f.name) for f in fields(PairAttributes)}
     return PairAttributes(**{**values, "sources": np.asarray(inputs.sources)})
-
-
-def _doc_keys(doc_hash: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    docs = np.ascontiguousarray(doc_hash, dtype=np.uint8)
-    words = docs.view(np.uint64)
-    keys = words[:, 0] ^ (words[:, 1] * np.uint64(0x9E3779B97F4A7C15))
-    return keys, np.asarray(words.any(axis=1), dtype=bool)
 
 
 def _validate(inputs: LinkInputs) -> tuple[np.ndarray, int, list[str | None]]:
@@ -313,112 +159,6 @@ def _completion_pairs(
     return np.minimum(a, b)[keep], np.maximum(a, b)[keep]
 
 
-@dataclass(frozen=True)
-class Candidates:
-    """Candidate pairs (left < right) at or above the Dice floor, within the per-record
-    budget, plus every pair sharing a keyed document; ``compared``: pairs examined (bucket
-    pairs counted per band, or all pairs for exact blocking, plus document pairs);
-    ``skipped``: record-band memberships in oversized buckets; ``held``: most pairs held at
-    once while generating them."""
-
-    left: np.ndarray
-    right: np.ndarray
-    dice: np.ndarray
-    compared: int
-    skipped: int
-    held: int
-
-
-def _to_reference(params: LinkParams, dice: np.ndarray) -> np.ndarray:
-    """Stored Dice → the reference scale (``LinkParams.dice_calibration``; identity if None)."""
-    if params.dice_calibration is None:
-        return dice
-    stored, reference = zip(*params.dice_calibration, strict=True)
-    return np.interp(dice, stored, reference)
-
-
-def _to_stored(params: LinkParams, value: float) -> float:
-    """A reference-scale Dice (floor, LSH design) → the stored encodings' Dice."""
-    if params.dice_calibration is None:
-        return value
-    stored, reference = zip(*params.dice_calibration, strict=True)
-    return float(np.interp(value, reference, stored))
-
-
-def candidate_pairs(
-    inputs: LinkInputs,
-    params: LinkParams,
-    *,
-    involve: np.ndarray | None = None,
-    timings: dict[str, float] | None = None,
-) -> Candidates:
-    """Stages 1 and 2 of ``link``: LSH (or exact) pairs, the budget, documents, their Dice.
-
-    ``involve`` (new records): only pairs touching one are generated; the budget is then
-    counted among those pairs, so an incremental run keeps every pair a full run would keep
-    among the pairs touching a new record (and perhaps a few more). ``timings`` receives
-    ``candidates`` and ``dice`` (seconds).
-
-    >>> from linkage_service.linkage.synthetic import synthetic_registries
-    >>> d = synthetic_registries(records_per_source=100, seed=4)
-    >>> c = candidate_pairs(LinkInputs(clks=d.clks, sources=d.sources), LinkParams())
-    >>> bool((c.left < c.right).all() and (c.dice >= 0.7).all())
-    True
-    """
-    clock = time.perf_counter
-    t0 = clock()
-    clks = check_clks(inputs.clks)
-    n = len(clks)
-    if involve is None:
-        involve = np.ones(n, dtype=bool)
-    budget = params.candidate_budget
-    skipped = held = 0
-    floor = _to_stored(params, params.dice_floor)
-    if params.blocking == "exact":
-        exact = dice_candidates_within(clks, threshold=floor)
-        keep = involve[exact.left] | involve[exact.right]
-        cand_l, cand_r = exact.left[keep], exact.right[keep]
-        if budget is not None:  # as LSH does: among the generated pairs
-            kept = budget_mask(cand_l, cand_r, exact.dice[keep], n=n, per_record=budget)
-            cand_l, cand_r = cand_l[kept], cand_r[kept]
-        compared = n * (n - 1) // 2
-        held = len(exact.left)
-    else:
-        lsh_stats: dict[str, int] = {}
-        cand_l, cand_r, skipped = lsh_candidate_pairs(
-            clks,
-            params=replace(params.lsh, design_dice=_to_stored(params, params.lsh.design_dice)),
-            involve=involve,
-            min_dice=floor,
-            budget=budget,
-            stats=lsh_stats,
-        )
-        compared, held = lsh_stats["compared"], lsh_stats["held"]
-    doc_l = doc_r = np.empty(0, dtype=np.int64)
-    if params.doc_blocks and inputs.doc_hash is not None:
-        keys, has = _doc_keys(inputs.doc_hash)
-        doc_l, doc_r = key_block_pairs(keys, valid=has)
-        keep = involve[doc_l] | involve[doc_r]
-        doc_l, doc_r = doc_l[keep], doc_r[keep]
-        cand_l, cand_r = merge_pairs([(cand_l, cand_r), (doc_l, doc_r)], n=n)
-    t1 = clock()
-    dice = _to_reference(params, dice_of_pairs(clks, cand_l, cand_r))
-    keep = dice >= params.dice_floor
-    if len(doc_l):
-        keep |= np.isin(cand_l * n + cand_r, doc_l * n + doc_r)
-    if timings is not None:
-        timings["candidates"] = t1 - t0
-        timings["dice"] = clock() - t1
-    return Candidates(
-        left=cand_l[keep],
-        right=cand_r[keep],
-        dice=dice[keep],
-        compared=compared + len(doc_l),
-        skipped=skipped,
-        held=held,
-    )
-
-
 def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     """Run one linkage job over arrays; see the module docstring for the stages."""
     timings: dict[str, float] = {}
@@ -443,7 +183,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     if len(comp_l):
         n_core = len(left)
         all_l, all_r = merge_pairs([(left, right), (comp_l, comp_r)], n=n)
-        all_d = _to_reference(params, dice_of_pairs(clks, all_l, all_r, counts=counts))
+        all_d = to_reference(params, dice_of_pairs(clks, all_l, all_r, counts=counts))
         core = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
         left, right, dice = all_l, all_r, all_d
         n_completion = len(left) - n_core
@@ -516,7 +256,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         all_l, all_r = merge_pairs([(left, right), (extra_l, extra_r)], n=n)
         if len(all_l) > len(left):
             was = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
-            all_d = _to_reference(params, dice_of_pairs(clks, all_l, all_r, counts=counts))
+            all_d = to_reference(params, dice_of_pairs(clks, all_l, all_r, counts=counts))
             levels = compare_pairs(
                 left=all_l, right=all_r, dice=all_d, attributes=attributes, codes=codes
             )
