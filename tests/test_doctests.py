@@ -1,4 +1,5 @@
-"""The examples in the docstrings of the linkage core and the SDK's keyed sections run."""
+"""The examples in the docstrings of the input pipeline, the keyed sections and the linkage
+core are true."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ import importlib
 import pytest
 
 MODULES = [
+    "client_sdk.standardize.text",
+    "client_sdk.standardize.names",
+    "client_sdk.standardize.documents",
+    "client_sdk.standardize.dates",
+    "client_sdk.standardize.places",
+    "client_sdk.standardize.attributes",
+    "client_sdk.reading",
+    "client_sdk.mapping",
+    "client_sdk.validation",
+    "client_sdk.pipeline",
+    "vinculo_common.ubigeo",
     "client_sdk.family",
     "linkage_service.linkage.blocking",
     "linkage_service.linkage.candidates",
