@@ -161,6 +161,7 @@ def main() -> None:
         raise SystemExit("--rows and --rounds must be at least 1")
 
     from client_sdk.keys import init_keys
+    from vinculo_common.schemas import DEFAULT_SCHEMA_ID
 
     with tempfile.TemporaryDirectory(prefix="vinculo-bench-") as tmp:
         work = Path(tmp)
@@ -168,7 +169,7 @@ def main() -> None:
         csv_path = work / "export.csv"
         write_export(csv_path, args.rows, args.seed)
         print(f"{args.rows:,} synthetic records (client_sdk.synth, default profile, 1% bad "
-              f"rows), schema vinculo-v1, one process each, {args.rounds} rounds",
+              f"rows), schema {DEFAULT_SCHEMA_ID}, one process each, {args.rounds} rounds",
               file=sys.stderr)
         print(f"{'run':<34}{'records':>10}{'wall s':>9}{'cpu s':>9}{'records/s':>11}"
               f"{'peak MB':>9}")

@@ -7,12 +7,12 @@ section lets the service tell them apart without learning any name:
 
 - bytes 0–31, ``family_hash``: HMAC-SHA256 under a key derived from the linkage secret of the
   two surnames (sorted, so swapped surnames agree) and the full birth date (day and month
-  sorted, so a day-month swap agrees too); 32 zero bytes when
-  the record lacks either surname, the full date or a given name. Two records with equal
-  hashes share surnames and birth date: the same person, or twins.
+  sorted, so a day-month swap agrees too); 32 zero bytes when the record lacks either surname,
+  the full date or a given name. Two records with equal hashes share surnames and birth date:
+  the same person, or twins.
 - bytes 32–47 and 48–63: two 128-bit Bloom filters of the bigrams of the first given name and
-  of all given names, each bigram set at ``GIVEN_BITS_PER_BIGRAM`` positions drawn from
-  HMAC-SHA256 under a *second* derived key of ``surnames || birth date || bigram``. The
+  of all given names. Each bigram sets two positions drawn from a BLAKE2b of the bigram keyed
+  by the BLAKE2b, under a *second* derived key, of ``surnames || birth date``. The
   positions depend on the family, so the filters of two records are comparable only when
   their family hashes are equal, and a bit's frequency across the bank says nothing about a
   name (each family hashes its own way; the service holds neither key).
@@ -24,8 +24,8 @@ such a pair is never put in one person.
 
 The ``doc_near`` section does the same for twins' documents: RENIEC issues twins consecutive
 DNIs, so two different DNIs one apart are two people. For a DNI number n it holds two 16-byte
-keyed hashes, of ⌊n/2⌋ and of ⌊(n+1)/2⌋: two different numbers share one of them exactly when
-they are one apart. Nothing else about the numbers can be compared.
+keyed hashes (BLAKE2b), of ⌊n/2⌋ and of ⌊(n+1)/2⌋: two different numbers share one of them
+exactly when they are one apart. Nothing else about the numbers can be compared.
 
 >>> keys = family_keys(bytes(32))
 >>> from client_sdk.records import PartialDate, StandardizedRecord
@@ -42,6 +42,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -54,7 +55,6 @@ __all__ = [
     "DOC_NEAR_SIZE",
     "FAMILY_HASH_SIZE",
     "FAMILY_SIZE",
-    "GIVEN_BITS_PER_BIGRAM",
     "GIVEN_FILTER_BITS",
     "FamilyKeys",
     "doc_near_key",
@@ -65,7 +65,6 @@ __all__ = [
 
 FAMILY_HASH_SIZE = 32
 GIVEN_FILTER_BITS = 128
-GIVEN_BITS_PER_BIGRAM = 2
 FAMILY_SIZE = FAMILY_HASH_SIZE + 2 * GIVEN_FILTER_BITS // 8
 _HASH_INFO = b"vinculo family hash v1"
 _GIVEN_INFO = b"vinculo family given v1"
@@ -107,20 +106,32 @@ def _family_text(record: StandardizedRecord) -> str:
     return f"{first}|{second}|{date.year:04d}|{low:02d}|{high:02d}"
 
 
-def _bigrams(text: str) -> list[str]:
-    padded = f" {text} "
-    return [padded[i : i + 2] for i in range(len(padded) - 1)]
+def _given_filters(key: bytes, family: str, first: str, given: str) -> bytes:
+    """The two filters (first given name, all given names), 32 bytes.
 
+    One keyed BLAKE2b per record keys the family's own hash function; each distinct bigram costs
+    one keyed BLAKE2b call (the first name's bigrams are among all the names' bigrams and are
+    hashed once). Position j (0..127) is bit 7 − j mod 8 of byte j div 8, i.e. bit 127 − j of
+    the filter read as a big-endian integer.
+    """
+    blake2b = hashlib.blake2b
+    seed = blake2b(family.encode("utf-8"), key=key).digest()
+    memo: dict[str, int] = {}
 
-def _given_filter(key: bytes, family: str, label: bytes, text: str) -> bytes:
-    bits = bytearray(GIVEN_FILTER_BITS // 8)
-    prefix = family.encode("utf-8") + b"\x00" + label + b"\x00"
-    for gram in _bigrams(text):
-        digest = hmac.digest(key, prefix + gram.encode("utf-8"), "sha256")
-        for k in range(GIVEN_BITS_PER_BIGRAM):
-            position = int.from_bytes(digest[2 * k : 2 * k + 2], "big") % GIVEN_FILTER_BITS
-            bits[position // 8] |= 0x80 >> (position % 8)
-    return bytes(bits)
+    def fill(text: str) -> int:
+        padded = f" {text} "
+        bits = 0
+        for i in range(len(padded) - 1):
+            gram = padded[i : i + 2]
+            mask = memo.get(gram)
+            if mask is None:
+                d = blake2b(gram.encode("utf-8"), key=seed, digest_size=4).digest()
+                mask = memo[gram] = (1 << (127 - (d[1] & 127))) | (1 << (127 - (d[3] & 127)))
+            bits |= mask
+        return bits
+
+    whole = fill(given)
+    return fill(first).to_bytes(16, "big") + whole.to_bytes(16, "big")
 
 
 def family_section(keys: FamilyKeys, record: StandardizedRecord) -> bytes:
@@ -131,8 +142,7 @@ def family_section(keys: FamilyKeys, record: StandardizedRecord) -> bytes:
     given = record.given_names
     first = record.first_given_name or given.split(" ", 1)[0]
     digest = hmac.digest(keys.family, family.encode("utf-8"), "sha256")
-    return (digest + _given_filter(keys.given, family, b"first", first)
-            + _given_filter(keys.given, family, b"all", given))
+    return digest + _given_filters(keys.given, family, first, given)
 
 
 def doc_near_key(linkage_secret: bytes) -> bytes:
@@ -154,5 +164,7 @@ def doc_near_section(key: bytes, document_class: str, number: str) -> bytes:
         return bytes(DOC_NEAR_SIZE)
     value = int(number)
     halves = (value // 2, (value + 1) // 2)
-    return b"".join(hmac.digest(key, b"DNI\x00%d\x00%d" % (k, h), "sha256")[:16]
-                    for k, h in enumerate(halves))
+    return b"".join(
+        hashlib.blake2b(b"DNI\x00%d\x00%d" % (k, h), key=key, digest_size=16).digest()
+        for k, h in enumerate(halves)
+    )
