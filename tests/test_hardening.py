@@ -281,3 +281,19 @@ def test_identity_calibration_changes_nothing_and_is_recorded() -> None:
         > plain.counts["pairs_above_floor"]
     with pytest.raises(ValueError):
         LinkParams(dice_calibration=((0.0, 0.0), (0.6, 0.7), (0.6, 0.8), (1.0, 1.0)))
+
+
+@pytest.mark.parametrize("t, output_bits", [(1, 1024), (2, 1024), (3, 1024), (2, 2048)])
+def test_diffusion_equals_the_bit_by_bit_definition(t: int, output_bits: int) -> None:
+    """The packed-byte kernel gives exactly what XOR-ing unpacked bits per record gives."""
+    rng = np.random.default_rng(t)
+    for n in (0, 1, 9, 300):
+        clks = rng.integers(0, 256, (n, 128), dtype=np.uint8)
+        taps = hardening.diffusion_taps(bytes(32), input_bits=1024, output_bits=output_bits,
+                                        t=t)
+        bits = np.unpackbits(clks, axis=1)
+        expected = np.zeros((n, output_bits), dtype=np.uint8)
+        for k in range(t):
+            expected ^= bits[:, taps[:, k]]
+        got = hardening.diffuse(clks, key=bytes(32), t=t, output_bits=output_bits)
+        assert np.array_equal(got, np.packbits(expected, axis=1))
