@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from linkage_service.linkage.similarity import dice_of_pairs
+
 __all__ = [
     "COMPARISONS",
     "DICE_LEVELS",
@@ -105,7 +107,8 @@ class AttributeCodes:
 
     ``ubigeo_*``: (n, 4) int64: characters held (0–6) and the codes of the first 2, 4 and 6
     characters (padded with spaces, as compared before). ``family``: code of the family
-    hash (−1 = none); ``family_given``: (n, 2, 16) uint8, the first and all given names' filters.
+    hash (−1 = none); ``family_given``: the first and all given names' filters, two (n, 16)
+    uint8 arrays.
     """
 
     sources: np.ndarray
@@ -118,7 +121,7 @@ class AttributeCodes:
     has_doc: np.ndarray | None = None
     ubigeo: dict[str, np.ndarray] = field(default_factory=dict)
     family: np.ndarray | None = None
-    family_given: np.ndarray | None = None
+    family_given: tuple[np.ndarray, np.ndarray] | None = None
     doc_near: np.ndarray | None = None  # (n, 2) int64: codes of the two halves, −1 = none
 
 
@@ -191,10 +194,9 @@ def encode_attributes(attributes: PairAttributes) -> AttributeCodes:
 
 
 _FAMILY_HASH = 32
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
 
 
-def _family_codes(raw_family: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _family_codes(raw_family: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     raw = np.ascontiguousarray(raw_family, dtype=np.uint8)
     if raw.ndim != 2 or raw.shape[1] != _FAMILY_HASH + 32:
         raise ValueError(f"family must be (n, 64) uint8 (got shape {raw.shape})")
@@ -202,7 +204,8 @@ def _family_codes(raw_family: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows = hashes.view(np.dtype((np.void, _FAMILY_HASH))).reshape(-1)
     codes = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
     codes[~hashes.any(axis=1)] = -1
-    return codes, raw[:, _FAMILY_HASH:].reshape(len(raw), 2, 16)
+    first = np.ascontiguousarray(raw[:, _FAMILY_HASH : _FAMILY_HASH + 16])
+    return codes, (first, np.ascontiguousarray(raw[:, _FAMILY_HASH + 16 :]))
 
 
 def _doc_near_codes(raw_near: np.ndarray) -> np.ndarray:
@@ -216,14 +219,6 @@ def _doc_near_codes(raw_near: np.ndarray) -> np.ndarray:
         out[:, half] = np.unique(rows, return_inverse=True)[1].reshape(-1)
         out[~part.any(axis=1), half] = -1
     return out
-
-
-def _filter_dice(filters: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Dice of small Bloom filters (rows of uint8) for the given pairs; 0 when both are empty."""
-    a, b = filters[left], filters[right]
-    both = _POPCOUNT[a & b].sum(axis=1)
-    total = _POPCOUNT[a].sum(axis=1) + _POPCOUNT[b].sum(axis=1)
-    return np.where(total > 0, 2.0 * both / np.maximum(total, 1), 0.0)
 
 
 def _code_levels(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -308,8 +303,8 @@ def compare_pairs(
     if c.family is not None and c.family_given is not None:
         level = _code_levels(c.family, left, right)
         same = np.flatnonzero(level == 0)
-        first = _filter_dice(c.family_given[:, 0], left[same], right[same])
-        whole = _filter_dice(c.family_given[:, 1], left[same], right[same])
+        first = dice_of_pairs(c.family_given[0], left[same], right[same])
+        whole = dice_of_pairs(c.family_given[1], left[same], right[same])
         level[same[(first < FAMILY_FIRST_FAR) & (whole < FAMILY_ALL_FAR)]] = 2
         out["family"] = level
     if c.nationality is not None:
