@@ -22,33 +22,23 @@ import numpy as np
 
 from linkage_service.linkage.blocking import LshParams
 from linkage_service.linkage.clustering import ClusterParams, LineageEvent
+from linkage_service.linkage.comparisons import PairAttributes
 from linkage_service.linkage.scoring import FellegiSunterModel, Thresholds
 
 __all__ = ["LinkInputs", "LinkParams", "LinkResult", "PairTable", "to_reference", "to_stored"]
 
 
-@dataclass(frozen=True)
-class LinkInputs:
+@dataclass(frozen=True, kw_only=True)
+class LinkInputs(PairAttributes):
     """Everything a job reads. Row index = record key; rows ordered oldest first.
 
-    ``existing_labels``: the person label of each record already in the bank, None for a new
-    record (None for the whole argument: every record is new). ``must_link`` /
+    The content attributes and keyed sections are ``comparisons.PairAttributes``' fields (one
+    list for both). ``existing_labels``: the person label of each record already in the bank,
+    None for a new record (None for the whole argument: every record is new). ``must_link`` /
     ``cannot_link``: reviewers' decisions as (k, 2) row-index pairs.
     """
 
     clks: np.ndarray
-    sources: np.ndarray
-    sex: np.ndarray | None = None
-    birth_year_min: np.ndarray | None = None
-    birth_year_max: np.ndarray | None = None
-    nationality: np.ndarray | None = None
-    event_date: np.ndarray | None = None
-    doc_hash: np.ndarray | None = None
-    ubigeo_birth: np.ndarray | None = None
-    ubigeo_residence: np.ndarray | None = None
-    ubigeo_event: np.ndarray | None = None
-    family: np.ndarray | None = None
-    doc_near: np.ndarray | None = None
     existing_labels: Sequence[str | None] | np.ndarray | None = None
     must_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     cannot_link: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))

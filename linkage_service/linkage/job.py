@@ -95,21 +95,7 @@ def _attributes(inputs: LinkInputs) -> PairAttributes:
 def _validate(inputs: LinkInputs) -> tuple[np.ndarray, int, list[str | None]]:
     clks = check_clks(inputs.clks)
     n = len(clks)
-    for name in (
-        "sources",
-        "sex",
-        "birth_year_min",
-        "birth_year_max",
-        "nationality",
-        "event_date",
-        "doc_hash",
-        "ubigeo_birth",
-        "ubigeo_residence",
-        "ubigeo_event",
-        "family",
-        "doc_near",
-        "existing_labels",
-    ):
+    for name in [f.name for f in fields(PairAttributes)] + ["existing_labels"]:
         value = getattr(inputs, name)
         if value is not None and len(value) != n:
             raise ValueError(f"{name} must have one entry per CLK ({n}), got {len(value)}")
