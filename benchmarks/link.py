@@ -51,7 +51,8 @@ if str(ROOT) not in sys.path:
 
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
-from vinculo_common.schemas import DEFAULT_SCHEMA_ID  # noqa: E402 (after the path is set)
+from vinculo_common.batch import RECORD_SECTIONS  # noqa: E402 (after the path is set)
+from vinculo_common.schemas import DEFAULT_SCHEMA_ID  # noqa: E402
 
 SOURCES = ("reta", "sistra", "care")
 RECORDS_PER_PERSON = 2.249  # vinculo synth, profile "default" (measured)
@@ -62,12 +63,16 @@ RECORDS_PER_PERSON = 2.249  # vinculo synth, profile "default" (measured)
 TEXT_ATTRIBUTES = ("sex", "nationality", "event_date", "ubigeo_birth", "ubigeo_residence",
                    "ubigeo_event")
 CACHE_VERSION = "v3"  # bump when the cached arrays change
-SECTIONS = ("doc_hash", "family", "doc_near")  # the schema's fixed-size sections, when present
+SECTIONS = tuple(RECORD_SECTIONS)  # the schema's fixed-size sections, when present
 
 
 def prepare_real(size: int, seed: int, cache: Path, schema: str) -> Path:
     """Encode ``vinculo synth`` output with the SDK once and cache the arrays (.npz)."""
-    out = cache / f"real-{size}-seed{seed}-{schema}-{CACHE_VERSION}.npz"
+    from vinculo_common.schemas import load_linkage_schema, schema_fingerprint
+
+    # Keyed by the schema's fingerprint too: a changed schema file is never read from the cache.
+    tag = schema_fingerprint(load_linkage_schema(schema)).removeprefix("sha256:")[:12]
+    out = cache / f"real-{size}-seed{seed}-{schema}-{tag}-{CACHE_VERSION}.npz"
     if out.is_file():
         return out
     from client_sdk.encode import encode_file
@@ -290,11 +295,11 @@ def main() -> None:
     ap.add_argument("--one", choices=["prepare", "job", "anonlink", "incremental"],
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s]
+    sizes = [int(s) for s in args.sizes.split(",") if s and int(s) > 0]
     if args.one:
         print(json.dumps(_one(args, sizes[0])))
         return
-    base_sizes = [int(s) for s in args.baseline_sizes.split(",") if s]
+    base_sizes = [int(s) for s in args.baseline_sizes.split(",") if s and int(s) > 0]
     rows = []
     for size in sorted(set(sizes) | set(base_sizes)):
         print(f"… {size} per source", file=sys.stderr)

@@ -36,8 +36,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from client_sdk.clk_backend import ClkEncoder
 from client_sdk.family import (
-    DOC_NEAR_SIZE,
-    FAMILY_SIZE,
     FamilyKeys,
     doc_near_key,
     doc_near_section,
@@ -46,7 +44,7 @@ from client_sdk.family import (
 )
 from client_sdk.hardening import Hardener, salt_values
 from client_sdk.records import StandardizedRecord
-from vinculo_common.batch import ATTRIBUTE_FIELDS, pad_record_id, unpad_record_id
+from vinculo_common.batch import ATTRIBUTE_FIELDS, RECORD_SECTIONS, pad_record_id, unpad_record_id
 from vinculo_common.crypto import Opener, Sealer
 from vinculo_common.errors import InputError, IntegrityError, SchemaMismatch
 from vinculo_common.schemas import schema_fingerprint
@@ -337,7 +335,7 @@ class RecordEncoder:
         self.clk_bits = self._hardener.output_bits if self._hardener.active \
             else self._clk.clk_bits
         sections = meta.get("sections") or {}
-        unknown_sections = set(sections) - {"doc_hash", "family", "doc_near"}
+        unknown_sections = set(sections) - set(RECORD_SECTIONS)
         if unknown_sections:
             raise SchemaMismatch(
                 f"secciones desconocidas en el esquema: {sorted(unknown_sections)}"
@@ -346,16 +344,16 @@ class RecordEncoder:
         self._doc_key: bytes | None = None
         self._doc_classes: Mapping[str, str] = _DEFAULT_DOCUMENT_CLASSES
         if "doc_hash" in sections:
-            self.extra_sections["doc_hash"] = DOC_HASH_SIZE
+            self.extra_sections["doc_hash"] = RECORD_SECTIONS["doc_hash"]
             self._doc_key = doc_hash_key(linkage_secret)
             self._doc_classes = sections["doc_hash"].get("document_classes") or self._doc_classes
         self._family_keys: FamilyKeys | None = None
         if "family" in sections:  # surnames + birth date, given names per family (family.py)
-            self.extra_sections["family"] = FAMILY_SIZE
+            self.extra_sections["family"] = RECORD_SECTIONS["family"]
             self._family_keys = family_keys(linkage_secret)
         self._near_key: bytes | None = None
         if "doc_near" in sections:  # consecutive DNIs (twins), family.py
-            self.extra_sections["doc_near"] = DOC_NEAR_SIZE
+            self.extra_sections["doc_near"] = RECORD_SECTIONS["doc_near"]
             self._near_key = doc_near_key(linkage_secret)
         self._ref_key = record_ref_key
         # One keyed HMAC copied per record: the same bytes as record_ref(), without re-keying.

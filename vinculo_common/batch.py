@@ -47,6 +47,7 @@ __all__ = [
     "LOCATOR_PLAINTEXT_SIZE",
     "LOCATOR_SIZE",
     "RECORD_REF_SIZE",
+    "RECORD_SECTIONS",
     "Batch",
     "BatchWriter",
     "canonical_json",
@@ -61,6 +62,10 @@ RECORD_REF_SIZE = 32
 LOCATOR_PLAINTEXT_SIZE = 64  # 1 length byte + record_id (≤ 63 UTF-8 bytes) + zero padding
 LOCATOR_SIZE = 32 + 12 + LOCATOR_PLAINTEXT_SIZE + 16
 SIGNATURE_SIZE = 64
+# Fixed-size sections a linkage schema may declare (``vinculo.sections``), with their item
+# sizes: the keyed document hash (v1, v3, v4), and the family and consecutive-DNI sections of
+# v3/v4 (client_sdk.family). The service keeps each in the encoded_record column of that name.
+RECORD_SECTIONS: dict[str, int] = {"doc_hash": 32, "family": 64, "doc_near": 32}
 MAX_HEADER = 1 << 20
 
 # Content attributes allowed in clear (canonical spec, "What is identifying and what is not").

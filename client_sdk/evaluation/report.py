@@ -95,12 +95,12 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
     from linkage_service.linkage import LinkInputs
     from linkage_service.models.record import CONTENT_COLUMNS
     from linkage_service.store.uploads import attributes_to_columns
-    from vinculo_common.batch import read_batch
+    from vinculo_common.batch import RECORD_SECTIONS, read_batch
 
     keys: list[RecordKey] = []
     clks: list[np.ndarray] = []
     source_ids: list[np.ndarray] = []
-    sections: dict[str, list[np.ndarray]] = {"doc_hash": [], "family": [], "doc_near": []}
+    sections: dict[str, list[np.ndarray]] = {name: [] for name in RECORD_SECTIONS}
     columns: list[dict[str, Any]] = []
     for number, (source, path) in enumerate(batches.items(), start=1):
         batch = read_batch(Path(path))
@@ -108,7 +108,7 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
         keys.extend((source, record_id) for record_id in ids)
         clks.append(batch.clks)
         source_ids.append(np.full(len(ids), number, dtype=np.int64))
-        for name, size in (("doc_hash", 32), ("family", 64), ("doc_near", 32)):  # schema sections
+        for name, size in RECORD_SECTIONS.items():
             value = batch.extras.get(name)
             sections[name].append(value if value is not None
                                   else np.zeros((len(ids), size), dtype=np.uint8))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Decision, LinkJob, Membership
 from linkage_service.models.record import CONTENT_COLUMNS
+from vinculo_common.batch import RECORD_SECTIONS
 
 __all__ = ["BankRecords", "DecisionPairs", "load_current_records", "load_decisions"]
 
@@ -32,9 +33,9 @@ class BankRecords:
     source_ids: np.ndarray  # int64
     record_refs: list[bytes]
     clks: np.ndarray  # uint8 (n, clk bytes)
-    doc_hashes: list[bytes | None]
-    families: list[bytes | None]  # schema section "family" (None when the schema has none)
-    doc_near: list[bytes | None]  # schema section "doc_near"
+    # Per schema section (vinculo_common.batch.RECORD_SECTIONS: doc_hash, family, doc_near),
+    # each record's bytes; None where the record's schema has no such section.
+    sections: dict[str, list[bytes | None]]
     attributes: list[dict[str, Any]]
     old_person: np.ndarray  # int64, -1 when not (or no longer) linked as this version
     linked_person: np.ndarray  # int64, person of the record whatever its version, -1 if none
@@ -62,7 +63,7 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
     """
     r = _REC.c
     rows = session.execute(
-        sa.select(r.id, r.source_id, r.record_ref, r.clk, r.doc_hash, r.family, r.doc_near,
+        sa.select(r.id, r.source_id, r.record_ref, r.clk, *[r[name] for name in RECORD_SECTIONS],
                   *[r[name] for name in CONTENT_COLUMNS])
         .where(r.is_current.is_(True))
         .order_by(r.id)
@@ -93,9 +94,7 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
     old_person = np.full(n, -1, dtype=np.int64)
     linked_person = np.full(n, -1, dtype=np.int64)
     refs: list[bytes] = []
-    doc_hashes: list[bytes | None] = []
-    families: list[bytes | None] = []
-    doc_near: list[bytes | None] = []
+    sections: dict[str, list[bytes | None]] = {name: [] for name in RECORD_SECTIONS}
     attributes: list[dict[str, Any]] = []
     index: dict[RecordKey, int] = {}
     for i, row in enumerate(rows):
@@ -112,9 +111,9 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
         source_ids[i] = int(row.source_id)
         ref = bytes(row.record_ref)
         refs.append(ref)
-        doc_hashes.append(bytes(row.doc_hash) if row.doc_hash is not None else None)
-        families.append(bytes(row.family) if row.family is not None else None)
-        doc_near.append(bytes(row.doc_near) if row.doc_near is not None else None)
+        for name, values in sections.items():
+            value = getattr(row, name)
+            values.append(bytes(value) if value is not None else None)
         attributes.append({name: getattr(row, name) for name in CONTENT_COLUMNS})
         key = (int(row.source_id), ref)
         index[key] = i
@@ -125,8 +124,7 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
                 old_person[i] = member[0]
     return BankRecords(
         row_ids=row_ids, source_ids=source_ids, record_refs=refs, clks=clks,
-        doc_hashes=doc_hashes, families=families, doc_near=doc_near,
-        attributes=attributes, old_person=old_person,
+        sections=sections, attributes=attributes, old_person=old_person,
         linked_person=linked_person, source_names=names, index=index,
         last_model=last_model,
     )

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from linkage_service.models import EncodedRecord, Source, Upload, UploadPublic, utcnow
 from linkage_service.store.sources import source_signing_key
-from vinculo_common.batch import RECORD_REF_SIZE, Batch
+from vinculo_common.batch import RECORD_REF_SIZE, RECORD_SECTIONS, Batch
 from vinculo_common.errors import InputError, NotFound, PermissionDenied
 
 __all__ = [
@@ -147,9 +147,7 @@ def store_batch(
     if len(set(refs)) != len(refs):
         raise InputError("el lote repite una referencia de registro (duplicate record_ref)")
     columns = [attributes_to_columns(a, index=i) for i, a in enumerate(batch.attributes)]
-    doc_hashes = batch.extras.get("doc_hash")
-    families = batch.extras.get("family")
-    near = batch.extras.get("doc_near")
+    sections = {name: batch.extras.get(name) for name in RECORD_SECTIONS}  # None: not declared
     latest = _latest_versions(session, source_id=source.id, refs=refs)
     upload = Upload(
         source_id=source.id,
@@ -188,9 +186,8 @@ def store_batch(
                 "version": latest.get(ref, 0) + 1,
                 "clk": batch.clks[i].tobytes(),
                 "locator": batch.locators[i].tobytes(),
-                "doc_hash": doc_hashes[i].tobytes() if doc_hashes is not None else None,
-                "family": families[i].tobytes() if families is not None else None,
-                "doc_near": near[i].tobytes() if near is not None else None,
+                **{name: None if items is None else items[i].tobytes()
+                   for name, items in sections.items()},
                 "upload_id": upload.id,
                 "created_at": now,
                 "is_current": True,
