@@ -150,18 +150,6 @@ def review_band(result: Any, n_records: int) -> dict[str, Any]:
             "percent_of_records": round(100.0 * records / n_records, 2) if n_records else 0.0}
 
 
-def _service_thresholds(parameters: Mapping[str, Any]) -> Any:
-    """The thresholds a job fixed (as ``bank.linking.core_linker`` reads them), else None."""
-    from linkage_service.linkage.scoring import Thresholds
-
-    upper, lower = parameters.get("upper_threshold"), parameters.get("lower_threshold")
-    if upper is None and lower is None:
-        return None
-    up = float(upper if upper is not None else 1.0)
-    lo = float(lower if lower is not None else up)
-    return Thresholds(upper=up, lower=max(min(lo, up), 1e-9), method="fixed by operator")
-
-
 def threshold_sweep(
     bank: EncodedBank, truth: Mapping[RecordKey, str], *,
     job_parameters: Mapping[str, Any] | None = None,
@@ -176,6 +164,7 @@ def threshold_sweep(
     reuses that model and that lower threshold (capped at the upper), so only the upper
     threshold moves.
     """
+    from linkage_service.bank.linking import fixed_thresholds
     from linkage_service.linkage import LinkParams, link
     from linkage_service.linkage.scoring import Thresholds
     from vinculo_common.schemas import dice_calibration_of
@@ -183,7 +172,7 @@ def threshold_sweep(
     started = time.perf_counter()
     n = len(bank.keys)
     calibration = dice_calibration_of((job_parameters or {}).get("linkage_schema"))
-    base = link(bank.inputs, LinkParams(thresholds=_service_thresholds(job_parameters or {}),
+    base = link(bank.inputs, LinkParams(thresholds=fixed_thresholds(job_parameters or {}),
                                         dice_calibration=calibration))
     lower = float(base.thresholds.lower)
     labels = _labels(bank, base)

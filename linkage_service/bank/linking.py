@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,7 +22,7 @@ import numpy as np
 from linkage_service.bank.records import BankRecords, DecisionPairs
 from linkage_service.bank.writer import ClusterOutcome, ReviewCandidate
 
-__all__ = ["Linker", "Progress", "core_linker", "run_linkage"]
+__all__ = ["Linker", "Progress", "core_linker", "fixed_thresholds", "run_linkage"]
 
 Progress = Callable[[str, float], None]
 _EVIDENCE_DIGITS = 4
@@ -99,6 +99,23 @@ def _comparisons(levels: dict[str, np.ndarray], k: int) -> dict[str, str]:
     return out
 
 
+def fixed_thresholds(parameters: Mapping[str, Any]) -> Any:
+    """The thresholds an operator fixed in a job's parameters (``upper_threshold`` /
+    ``lower_threshold``), or None: chosen from the data.
+
+    >>> fixed_thresholds({"upper_threshold": 0.9}).lower, fixed_thresholds({}) is None
+    (0.9, True)
+    """
+    from linkage_service.linkage.scoring import Thresholds
+
+    upper, lower = parameters.get("upper_threshold"), parameters.get("lower_threshold")
+    if upper is None and lower is None:
+        return None
+    up = float(upper if upper is not None else 1.0)
+    lo = float(lower if lower is not None else up)
+    return Thresholds(upper=up, lower=max(min(lo, up), 1e-9), method="fixed by operator")
+
+
 def core_linker(
     *, records: BankRecords, decisions: DecisionPairs, parameters: dict[str, Any],
     progress: Progress,
@@ -110,18 +127,13 @@ def core_linker(
     id (the jobs route records it), whose Dice calibration the core applies.
     """
     from linkage_service.linkage import LinkInputs, LinkParams, link
-    from linkage_service.linkage.scoring import FellegiSunterModel, Thresholds
+    from linkage_service.linkage.scoring import FellegiSunterModel
     from vinculo_common.schemas import dice_calibration_of
 
     if len(records) == 0:
         used = {"note": "banco vacío (empty bank)", **parameters}
         return ClusterOutcome(labels=np.empty(0, dtype=np.int64)), {"persons": 0}, used
-    upper, lower = parameters.get("upper_threshold"), parameters.get("lower_threshold")
-    thresholds = None
-    if upper is not None or lower is not None:
-        up = float(upper if upper is not None else 1.0)
-        lo = float(lower if lower is not None else up)
-        thresholds = Thresholds(upper=up, lower=max(min(lo, up), 1e-9), method="fixed by operator")
+    thresholds = fixed_thresholds(parameters)
     existing = [str(int(p)) if p >= 0 else None for p in records.old_person.tolist()]
     inputs = LinkInputs(
         clks=records.clks,
