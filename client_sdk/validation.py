@@ -39,7 +39,8 @@ from client_sdk.standardize.dates import (
     parse_event_date,
 )
 from client_sdk.standardize.documents import clean_document_number, normalize_document_type
-from client_sdk.standardize.names import standardize_names
+from client_sdk.standardize.name_roles import NameRoles
+from client_sdk.standardize.names import NameParts, standardize_names
 from client_sdk.standardize.places import standardize_ubigeo
 from client_sdk.standardize.text import InvalidValue
 from vinculo_common.batch import LOCATOR_PLAINTEXT_SIZE
@@ -96,6 +97,9 @@ class RowValidator:
         self.mapping = mapping
         self.today = today
         self._first_row_of: dict[str, int] = {}
+        # Which words this export writes as given names and as surnames: decides how a whole
+        # name typed into `nombres` is split (learned from earlier chunks and this one).
+        self.name_roles = NameRoles()
         self.rows_read = 0
         self.rows_blank = 0
 
@@ -110,6 +114,32 @@ class RowValidator:
         if first != row_number:
             return f"record_id duplicado (ya en la fila {first})"
         return None
+
+    def _names(self, count: int, blank: set[int] | frozenset[int], given: Sequence[str],
+               paternal: Sequence[str], maternal: Sequence[str]) -> list[NameParts]:
+        """Standardize the chunk's names: rows with surnames in their columns first, which
+        teach ``name_roles``; then rows with the whole name in ``nombres``, split by it."""
+        names: list[NameParts] = []
+        whole: list[int] = []
+        given_seen: list[str] = []
+        surnames_seen: list[str] = []
+        for index in range(count):
+            parts = standardize_names(nombres=given[index], paterno=paternal[index],
+                                      materno=maternal[index])
+            names.append(parts)
+            if index in blank:
+                continue
+            if paternal[index].strip() or maternal[index].strip():
+                given_seen.append(parts.given_names)
+                surnames_seen.append(parts.surname_paternal)
+                surnames_seen.append(parts.surname_maternal)
+            elif " " in given[index].strip():
+                whole.append(index)
+        self.name_roles.learn(given_names=" ".join(given_seen), surnames=surnames_seen)
+        for index in whole:
+            names[index] = standardize_names(nombres=given[index], paterno=paternal[index],
+                                             materno=maternal[index], roles=self.name_roles)
+        return names
 
     def check_chunk(
         self, first_row: int, columns: Mapping[str, list[str]]
@@ -167,12 +197,12 @@ class RowValidator:
         given_col, paternal_col, maternal_col = (
             col["nombres"], col["apellido_paterno"], col["apellido_materno"])
         numbers = col["numero_documento"]
+        names_of = self._names(count, blank, given_col, paternal_col, maternal_col)
         for index in range(count):
             if index in blank:
                 continue
             row_problems = problems.get(index, [])
-            names = standardize_names(nombres=given_col[index], paterno=paternal_col[index],
-                                      materno=maternal_col[index])
+            names = names_of[index]
             if not (names.given_names or names.surname_paternal or names.surname_maternal):
                 row_problems.append(("nombres", "sin nombres ni apellidos (no name at all)"))
             document_type = doc_types[index] or ""

@@ -145,6 +145,16 @@ def test_split_married(raw: str, expected: tuple[str, str]) -> None:
         ("DE LA CRUZ QUISPE, ROSA", ("ROSA", "DE LA CRUZ", "QUISPE")),
         ("MARIA ISABEL", ("MARIA ISABEL", "", "")),  # only given names: not split
         ("ROSA", ("ROSA", "", "")),
+        # surnames first, recognised by the built-in common names
+        ("QUISPE MAMANI ROSA ELENA", ("ROSA ELENA", "QUISPE", "MAMANI")),
+        ("PINEDO GRACIELA", ("GRACIELA", "PINEDO", "")),
+        # two given names and one surname (maternal surname missing)
+        ("ROSA ELENA QUISPE", ("ROSA ELENA", "QUISPE", "")),
+        # a married "DE <husband>" stays with the surname before it
+        ("RODRIGUEZ BENITES DE SANCHEZ SANDRA", ("SANDRA", "RODRIGUEZ", "BENITES DE SANCHEZ")),
+        ("ROSA QUISPE VDA DE FLORES", ("ROSA", "QUISPE VDA DE FLORES", "")),  # split_married next
+        # unknown words: the Peruvian order
+        ("KORINA ZZYZX WAKAPU", ("KORINA", "ZZYZX", "WAKAPU")),
     ],
 )
 def test_split_full_name(raw: str, expected: tuple[str, str, str]) -> None:
@@ -183,3 +193,42 @@ def test_standardize_names_married_in_paternal_when_maternal_empty() -> None:
 def test_standardize_names_keeps_given_names_with_surnames_present() -> None:
     parts = standardize_names(nombres="ANA, LUCIA", paterno="ROJAS", materno="")
     assert parts.given_names == "ANA LUCIA"
+
+
+def test_whole_name_split_learns_the_words_roles_from_the_export() -> None:
+    """Unknown words: the export's own rows (surnames in their columns) say which is which."""
+    from client_sdk.standardize.name_roles import NameRoles
+
+    roles = NameRoles()
+    assert split_full_name("TAPULLIMA XIOMIRA", roles) == ("TAPULLIMA", "XIOMIRA", "")
+    for _ in range(3):
+        roles.learn(given_names="XIOMIRA", surnames=("TAPULLIMA", ""))
+    assert split_full_name("TAPULLIMA XIOMIRA", roles) == ("XIOMIRA", "TAPULLIMA", "")
+    assert split_full_name("XIOMIRA TAPULLIMA", roles) == ("XIOMIRA", "TAPULLIMA", "")
+    # the export outweighs the built-in prior: here ROSA is a surname
+    for _ in range(10):
+        roles.learn(given_names="ANA", surnames=("ROSA", "PAZ"))
+    assert roles.given_log_odds("ROSA") < 0 < roles.given_log_odds("ANA")
+
+
+def test_row_validator_splits_whole_names_by_what_the_export_teaches() -> None:
+    from datetime import date
+
+    from client_sdk.mapping import SourceMapping
+    from client_sdk.validation import RowValidator
+
+    rows = [("A1", "XIOMIRA", "TAPULLIMA", "URQUIZO"), ("A2", "YURANI", "OXA", ""),
+            ("A3", "TAPULLIMA URQUIZO XIOMIRA", "", ""), ("A4", "OXA YURANI", "", "")]
+    checker = RowValidator(mapping=SourceMapping.canonical(), today=date(2024, 1, 1))
+    records, rejects = checker.check_chunk(2, {
+        "record_id": [r[0] for r in rows], "nombres": [r[1] for r in rows],
+        "apellido_paterno": [r[2] for r in rows], "apellido_materno": [r[3] for r in rows]})
+    assert not [r for r in rejects if not r.kept]
+    got = {r.record_id: (r.given_names, r.surname_paternal, r.surname_maternal)
+           for r in records}
+    assert got["A3"] == ("XIOMIRA", "TAPULLIMA", "URQUIZO")
+    assert got["A4"] == ("YURANI", "OXA", "")
+    # a later chunk still knows (roles carry over), and the order of records is kept
+    later, _ = checker.check_chunk(6, {"record_id": ["B1"], "nombres": ["URQUIZO XIOMIRA"]})
+    assert (later[0].given_names, later[0].surname_paternal) == ("XIOMIRA", "URQUIZO")
+    assert [r.record_id for r in records] == ["A1", "A2", "A3", "A4"]

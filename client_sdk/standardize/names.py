@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from client_sdk.standardize.name_roles import NameRoles
 from client_sdk.standardize.text import fold_name
 
 __all__ = [
@@ -73,17 +74,6 @@ _PLACEHOLDERS = frozenset(
 _WIDOW_MARKERS = frozenset({"VDA", "VIUDA", "VIUDO", "VD"})
 # "DE <X>" that is a surname in its own right, not a married woman's "de <husband>".
 _DE_SURNAMES = frozenset({"SOUZA", "SOUSA", "OLIVEIRA", "JESUS", "PAZ", "LEON", "ARMAS"})
-# Given names common in Peru; a lone `nombres` made only of these is not split into surnames.
-_GIVEN_NAMES = _words(
-    """MARIA ROSA ANA LUZ CARMEN JUANA ROSARIO ISABEL ELENA TERESA PATRICIA SOFIA VALERIA
-    CAMILA LUCIA KARINA MILAGROS YESENIA JESSICA ELIZABETH FIORELLA NATALY DIANA ANDREA
-    GABRIELA DANIELA ALEJANDRA FERNANDA PAOLA CAROLINA VANESSA ROCIO GLADYS NANCY RUTH
-    SANDRA MARTHA JULIA VERONICA SILVIA FLOR ESTHER NOEMI SONIA KATHERINE LESLY YOLANDA
-    GUADALUPE MERCEDES PILAR CLAUDIA MARIELA ANGELA CARLA ERIKA MIRIAM NELLY BEATRIZ
-    JOSE JUAN LUIS CARLOS JORGE MIGUEL PEDRO JESUS MANUEL VICTOR CESAR ALBERTO ANTONIO
-    DANIEL FERNANDO RAUL RICARDO EDWIN WILLIAM JULIO FRANCISCO ALEX DAVID SANTIAGO DIEGO
-    ANGEL MARCO ENRIQUE HUGO OSCAR PABLO ANDRES SEBASTIAN MATEO JHON JHONATAN KEVIN"""
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,16 +200,41 @@ def _units(tokens: list[str]) -> list[str]:
     return units
 
 
-def split_full_name(text: str) -> tuple[str, str, str]:
+def _whole_name_units(tokens: list[str]) -> list[str]:
+    """Units of a whole name, a married ``DE <husband>`` (after ``VDA``) kept with the surname
+    before it: ``ROJAS VDA DE PAZ`` is one unit, ``DE LA CRUZ`` another."""
+    units: list[str] = []
+    for unit in _units(tokens):
+        words = unit.split()
+        married = (len(words) == 2 and words[0] == "DE" and words[1] not in _DE_SURNAMES)
+        if married and units:
+            if units[-1] in _WIDOW_MARKERS and len(units) > 1:
+                units[-2:] = [f"{units[-2]} {units[-1]}"]
+            units[-1] = f"{units[-1]} {unit}"
+        else:
+            units.append(unit)
+    return units
+
+
+_DEFAULT_ROLES = NameRoles()
+
+
+def split_full_name(text: str, roles: NameRoles | None = None) -> tuple[str, str, str]:
     """Split a whole name typed into ``nombres`` into (given, paternal, maternal).
 
-    Peruvian order is given names, paternal surname, maternal surname; with a comma the order
-    is ``APELLIDOS, NOMBRES``. A name made only of known given names is left whole.
+    With a comma the order is ``APELLIDOS, NOMBRES``. Otherwise the words' roles decide
+    (:class:`~client_sdk.standardize.name_roles.NameRoles`: built-in common names, plus what
+    the export itself says when ``roles`` learned from it); unknown words keep the Peruvian
+    order: given names, paternal, maternal. A name made only of given names is left whole.
 
     >>> split_full_name("ROSA ELENA QUISPE DE LA CRUZ")
     ('ROSA ELENA', 'QUISPE', 'DE LA CRUZ')
     >>> split_full_name("QUISPE MAMANI, ROSA"), split_full_name("MARIA ISABEL")
     (('ROSA', 'QUISPE', 'MAMANI'), ('MARIA ISABEL', '', ''))
+    >>> split_full_name("MAYTA ZUÑIGA ZENAIDA"), split_full_name("ROSA ELENA QUISPE")
+    (('ZENAIDA', 'MAYTA', 'ZUÑIGA'), ('ROSA ELENA', 'QUISPE', ''))
+    >>> split_full_name("RODRIGUEZ BENITES DE SANCHEZ SANDRA DAYANA")
+    ('SANDRA DAYANA', 'RODRIGUEZ', 'BENITES DE SANCHEZ')
     """
     if "," in text:
         surnames, _, given = text.partition(",")
@@ -227,12 +242,10 @@ def split_full_name(text: str) -> tuple[str, str, str]:
         paternal = units[0] if units else ""
         return clean_name(given), paternal, " ".join(units[1:])
     tokens = clean_name(text).split()
-    units = _units(tokens)
-    if len(units) < 2 or all(token in _GIVEN_NAMES for token in tokens):
+    units = _whole_name_units(tokens)
+    if len(units) < 2:
         return " ".join(tokens), "", ""
-    if len(units) == 2:
-        return units[0], units[1], ""
-    return " ".join(units[:-2]), units[-2], units[-1]
+    return (roles or _DEFAULT_ROLES).split(units)
 
 
 def first_given_name(given_names: str) -> str:
@@ -244,8 +257,11 @@ def first_given_name(given_names: str) -> str:
     return given_names.split(" ", 1)[0] if given_names else ""
 
 
-def standardize_names(*, nombres: str, paterno: str, materno: str) -> NameParts:
-    """Apply every name rule to the three name columns of one record.
+def standardize_names(
+    *, nombres: str, paterno: str, materno: str, roles: NameRoles | None = None
+) -> NameParts:
+    """Apply every name rule to the three name columns of one record (``roles``: what decides
+    a whole name's split, see :func:`split_full_name`).
 
     >>> standardize_names(nombres="Quispe Mamani, Rosa", paterno="", materno="").surname_maternal
     'MAMANI'
@@ -254,7 +270,7 @@ def standardize_names(*, nombres: str, paterno: str, materno: str) -> NameParts:
     paternal = clean_name(paterno)
     maternal = clean_name(materno)
     if not paternal and not maternal and nombres:
-        given, paternal, maternal = split_full_name(nombres)
+        given, paternal, maternal = split_full_name(nombres, roles)
     married = ""
     if maternal:
         maternal, married = split_married(maternal)
