@@ -19,8 +19,9 @@ section lets the service tell them apart without learning any name:
 
 The service compares the filters (Dice) of pairs with equal family hashes only
 (``linkage_service.linkage.comparisons``): close given names are the same person written
-twice; far ones (first given name Dice < 0.4 and all given names < 0.5) are relatives, and
-such a pair is never put in one person.
+twice; far ones (first given name Dice < 0.4 and all given names < 0.5, or the first given
+names alike and the other given names, both present, unlike) are relatives, and such a pair is
+never put in one person.
 
 The ``doc_near`` section does the same for twins' documents: RENIEC issues twins consecutive
 DNIs, so two different DNIs one apart are two people. For a DNI number n it holds two 16-byte

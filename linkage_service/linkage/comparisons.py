@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from linkage_service.linkage.similarity import dice_of_pairs
+from linkage_service.linkage.similarity import dice_of_pairs, popcounts
 
 __all__ = [
     "COMPARISONS",
@@ -22,6 +22,9 @@ __all__ = [
     "DOC_DIFFERENT_LOW_DICE",
     "FAMILY_ALL_FAR",
     "FAMILY_FIRST_FAR",
+    "FAMILY_FIRST_SAME",
+    "FAMILY_REST_FAR",
+    "FAMILY_REST_MIN_BITS",
     "FAR_YEARS",
     "UBIGEO_LEVEL_LABELS",
     "AttributeCodes",
@@ -50,6 +53,14 @@ DOC_DIFFERENT_LOW_DICE = 0.77
 # (0.4/0.5 against 0.5/0.6 and 0.6/0.7: same F1 within 0.002); see docs/linkage.md.
 FAMILY_FIRST_FAR = 0.4
 FAMILY_ALL_FAR = 0.5
+# Far too: the first given names alike (filter Dice ≥ FAMILY_FIRST_SAME) and the *other* given
+# names both present (≥ FAMILY_REST_MIN_BITS bits each of the all-names filter outside the
+# first name's) with a Dice below FAMILY_REST_FAR: MARÍA GABRIELA / MARÍA KARELYS. A second
+# name typed wrong keeps most bigrams; one left out or cut to an initial sets too few bits.
+# Chosen on the eight default seeds (round 4; 0.3–0.5 the same within 0.0005).
+FAMILY_FIRST_SAME = 0.8
+FAMILY_REST_FAR = 0.4
+FAMILY_REST_MIN_BITS = 6
 # UBIGEO comparisons, at the finest precision both records hold (a source may coarsen its
 # UBIGEOs to 4 or 2 digits): same district, same province, same department only, different.
 UBIGEO_LEVEL_LABELS: tuple[str, ...] = ("district", "province", "department", "different")
@@ -108,7 +119,8 @@ class AttributeCodes:
     ``ubigeo_*``: (n, 4) int64: characters held (0–6) and the codes of the first 2, 4 and 6
     characters (padded with spaces, as compared before). ``family``: code of the family
     hash (−1 = none); ``family_given``: the first and all given names' filters, two (n, 16)
-    uint8 arrays.
+    uint8 arrays, then the other given names' bits (all names' filter without the first
+    name's bits) and their popcount per record.
     """
 
     sources: np.ndarray
@@ -121,7 +133,7 @@ class AttributeCodes:
     has_doc: np.ndarray | None = None
     ubigeo: dict[str, np.ndarray] = field(default_factory=dict)
     family: np.ndarray | None = None
-    family_given: tuple[np.ndarray, np.ndarray] | None = None
+    family_given: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     doc_near: np.ndarray | None = None  # (n, 2) int64: codes of the two halves, −1 = none
 
 
@@ -196,7 +208,9 @@ def encode_attributes(attributes: PairAttributes) -> AttributeCodes:
 _FAMILY_HASH = 32
 
 
-def _family_codes(raw_family: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+def _family_codes(
+    raw_family: np.ndarray,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     raw = np.ascontiguousarray(raw_family, dtype=np.uint8)
     if raw.ndim != 2 or raw.shape[1] != _FAMILY_HASH + 32:
         raise ValueError(f"family must be (n, 64) uint8 (got shape {raw.shape})")
@@ -205,7 +219,9 @@ def _family_codes(raw_family: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray,
     codes = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
     codes[~hashes.any(axis=1)] = -1
     first = np.ascontiguousarray(raw[:, _FAMILY_HASH : _FAMILY_HASH + 16])
-    return codes, (first, np.ascontiguousarray(raw[:, _FAMILY_HASH + 16 :]))
+    whole = np.ascontiguousarray(raw[:, _FAMILY_HASH + 16 :])
+    rest = whole & ~first
+    return codes, (first, whole, rest, popcounts(rest))
 
 
 def _doc_near_codes(raw_near: np.ndarray) -> np.ndarray:
@@ -305,7 +321,14 @@ def compare_pairs(
         same = np.flatnonzero(level == 0)
         first = dice_of_pairs(c.family_given[0], left[same], right[same])
         whole = dice_of_pairs(c.family_given[1], left[same], right[same])
-        level[same[(first < FAMILY_FIRST_FAR) & (whole < FAMILY_ALL_FAR)]] = 2
+        far = (first < FAMILY_FIRST_FAR) & (whole < FAMILY_ALL_FAR)
+        # Same first name, other given names unlike: MARÍA GABRIELA / MARÍA KARELYS, twins.
+        rest, rest_bits = c.family_given[2], c.family_given[3]
+        both_rest = ((rest_bits[left[same]] >= FAMILY_REST_MIN_BITS)
+                     & (rest_bits[right[same]] >= FAMILY_REST_MIN_BITS))
+        rest_dice = dice_of_pairs(rest, left[same], right[same], counts=rest_bits)
+        far |= (first >= FAMILY_FIRST_SAME) & both_rest & (rest_dice < FAMILY_REST_FAR)
+        level[same[far]] = 2
         out["family"] = level
     if c.nationality is not None:
         out["nationality"] = _code_levels(c.nationality, left, right)
