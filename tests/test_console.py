@@ -352,3 +352,15 @@ def test_a_bearer_token_reaches_pages_without_a_form_token(service: Any, bank: A
     assert script.post(f"/consola/revision/{pair_id}",
                        data={"decision": "not_link"}).status_code == 303
     assert service.count("link_decision", "kind = 'cannot'") == 1
+
+
+def test_every_comparison_and_level_the_model_can_show_reads_in_spanish() -> None:
+    """A comparison added to the model without its Spanish label would reach reviewers raw."""
+    from linkage_service.linkage.comparisons import COMPARISONS
+    from linkage_service.web.render import EVIDENCE_LABELS, LEVEL_LABELS
+
+    missing = [f"comparisons.{name}" for name in COMPARISONS
+               if f"comparisons.{name}" not in EVIDENCE_LABELS and name != "dice"]
+    missing += [label for name, labels in COMPARISONS.items() if name != "dice"
+                for label in labels if label not in LEVEL_LABELS]
+    assert not missing, missing

@@ -137,3 +137,33 @@ def test_incremental_budget_keeps_every_pair_the_full_run_keeps_for_new_records(
     # An existing record's budget counts only new partners here, so it keeps at least as much.
     assert touching <= inc <= every
     assert len(inc) < len(every)  # and the budget still bites
+
+
+
+def test_incremental_density_counts_an_existing_records_whole_neighbourhood() -> None:
+    """The density comparison's neighbour counts are a full run's for every record an
+    incremental run compares: the new records, and the existing ones their candidates touch
+    (a count of their new neighbours alone would make old records look rare)."""
+    from linkage_service.linkage.candidates import candidate_pairs
+    from linkage_service.linkage.comparisons import neighbour_counts
+    from linkage_service.linkage.job import neighbourhoods
+
+    data = synthetic_registries(records_per_source=600, seed=5)
+    n = len(data.clks)
+    involve = np.zeros(n, dtype=bool)
+    involve[-200:] = True
+    params = LinkParams()
+    inputs = _inputs(data)
+    everyone = candidate_pairs(inputs, params)
+    want = neighbour_counts(everyone.left, everyone.right, everyone.dice, n)
+    assert neighbourhoods(inputs, params, everyone, involve=np.ones(n, dtype=bool))[1] is None
+
+    new_only = candidate_pairs(inputs, params, involve=involve)
+    got, complete = neighbourhoods(inputs, params, new_only, involve=involve)
+    assert complete is not None
+    touched_old = complete & ~involve
+    assert touched_old.sum() > 50 and complete.sum() < n  # existing records were searched
+    np.testing.assert_array_equal(got[complete], want[complete])
+    # what the new-record search alone would have said about the existing records: less
+    partial = neighbour_counts(new_only.left, new_only.right, new_only.dice, n)
+    assert (partial[touched_old] < want[touched_old]).any()

@@ -6,6 +6,9 @@ Stages (each timed in ``LinkResult.timings``):
    document hash; in an incremental run only pairs touching a new record.
 2. ``dice``: exact Dice of every candidate (vectorised popcount); kept at ≥ ``dice_floor``
    (pairs with an equal document hash are kept whatever their Dice).
+   ``density``: each record's count of close candidates (``neighbourhoods``), the input of the
+   density comparison, a stand-in for name frequency; an incremental run searches around the
+   existing records its candidates touch as well.
 3. ``completion``: pairs the clustering needs to judge a merge fairly: a new record against
    every member of an existing person it touches, all pairs inside a person a cannot-link
    decision splits, and the decided pairs themselves.
@@ -48,6 +51,7 @@ from linkage_service.linkage.clustering import (
     ScoredPairs,
     cluster,
 )
+from linkage_service.linkage.comparisons import density_levels, neighbour_counts
 from linkage_service.linkage.contract import (
     LinkInputs,
     LinkParams,
@@ -83,6 +87,7 @@ __all__ = [
     "PairTable",
     "candidate_pairs",
     "link",
+    "neighbourhoods",
 ]
 
 
@@ -107,6 +112,30 @@ def _validate(inputs: LinkInputs) -> tuple[np.ndarray, int, list[str | None]]:
         ]
     )
     return clks, n, labels
+
+
+def neighbourhoods(
+    inputs: LinkInputs, params: LinkParams, cand: Candidates, *, involve: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each record's count of close candidates (``comparisons.neighbour_counts``, the density
+    comparison's input) and which records' counts are complete (None: all).
+
+    A full run's candidates hold every record's neighbourhood. An incremental run searched
+    around its new records only, so the existing records its candidates touch get a search of
+    their own: their counts are then a full run's, not just their new neighbours.
+    """
+    n = len(involve)
+    counts = neighbour_counts(cand.left, cand.right, cand.dice, n)
+    if involve.all():
+        return counts, None
+    touched = np.zeros(n, dtype=bool)
+    touched[cand.left] = touched[cand.right] = True
+    touched &= ~involve
+    if touched.any():
+        around = candidate_pairs(inputs, params, involve=touched)
+        counts = np.where(involve, counts, neighbour_counts(around.left, around.right,
+                                                            around.dice, n))
+    return counts, involve | touched
 
 
 def _completion_pairs(
@@ -163,6 +192,10 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     if skipped:
         warnings.append(f"{skipped} record-band memberships skipped in oversized LSH buckets")
 
+    t = clock()
+    neighbours, complete = neighbourhoods(inputs, params, cand, involve=involve)
+    timings["density"] = clock() - t
+
     # 3. completion
     t = clock()
     comp_l, comp_r = _completion_pairs(left, right, old, inputs, params.completion_max_pairs)
@@ -183,6 +216,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     attributes = _attributes(inputs)
     codes = encode_attributes(attributes)  # once per record; pairs compare integers
     levels = compare_pairs(left=left, right=right, dice=dice, attributes=attributes, codes=codes)
+    levels["density"] = density_levels(left, right, neighbours, complete)
     model_source = _model_source(params, n=n, new=int(involve.sum()), comparisons=set(levels))
     if model_source == "previous_job":
         assert params.previous_model is not None
@@ -246,6 +280,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             levels = compare_pairs(
                 left=all_l, right=all_r, dice=all_d, attributes=attributes, codes=codes
             )
+            levels["density"] = density_levels(all_l, all_r, neighbours, complete)
             prob = constrained_probability(model, levels, incompatible=params.incompatible)
             n_completion += int((~was).sum())
             core = np.isin(all_l * n + all_r, (left * n + right)[core], assume_unique=True)

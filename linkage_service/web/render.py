@@ -76,6 +76,7 @@ EVIDENCE_LABELS = {
     "comparisons.ubigeo_residence": "Lugar de residencia",
     "comparisons.ubigeo_event": "Lugar del hecho",
     "comparisons.same_source": "Registro",
+    "comparisons.density": "Codificaciones parecidas alrededor (nombre común o raro)",
 }
 
 LEVEL_LABELS = {
@@ -97,6 +98,8 @@ LEVEL_LABELS = {
     "cohesion": "uniría dos personas poco conectadas entre sí",
     "cannot_link": "contradice una decisión anterior o una evidencia de personas distintas",
     "size_cap": "superaría el tamaño máximo de una persona",
+    "0-3": "pocas (nombre poco común)", "4-6": "algunas", "7-12": "muchas",
+    ">12": "muchísimas (nombre muy común)",
 }
 
 STATUS_LABELS = {
