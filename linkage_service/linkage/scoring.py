@@ -107,7 +107,7 @@ OVERRIDE_DICE = 0.89
 # equal one (+15.6 against +10.6 log2 at 13k people without UBIGEOs).
 MONOTONE: dict[str, int] = {
     "dice": 1, "sex": -1, "birth_year": -1, "doc_hash": -1, "nationality": -1,
-    "ubigeo_birth": -1, "ubigeo_residence": -1, "ubigeo_event": -1,
+    "ubigeo_birth": -1, "ubigeo_residence": -1, "ubigeo_event": -1, "density": -1,
 }
 
 @dataclass
