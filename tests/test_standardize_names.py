@@ -153,6 +153,9 @@ def test_split_married(raw: str, expected: tuple[str, str]) -> None:
         # a married "DE <husband>" stays with the surname before it
         ("RODRIGUEZ BENITES DE SANCHEZ SANDRA", ("SANDRA", "RODRIGUEZ", "BENITES DE SANCHEZ")),
         ("ROSA QUISPE VDA DE FLORES", ("ROSA", "QUISPE VDA DE FLORES", "")),  # split_married next
+        # given names with a particle stay given names, in either order
+        ("MARIA DE LOS ANGELES ROJAS", ("MARIA DE LOS ANGELES", "ROJAS", "")),
+        ("QUISPE MAMANI MARIA DEL CARMEN", ("MARIA DEL CARMEN", "QUISPE", "MAMANI")),
         # unknown words: the Peruvian order
         ("KORINA ZZYZX WAKAPU", ("KORINA", "ZZYZX", "WAKAPU")),
     ],

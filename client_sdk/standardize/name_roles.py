@@ -101,6 +101,9 @@ BUILTIN_SURNAMES = _words(
     CHOQUE QUISBERT CALLISAYA ALANOCA CONDORI LAYME"""
 )
 
+# Given names written with a particle: MARIA DEL CARMEN, MARIA DE LOS ANGELES, JOSE DE JESUS.
+_GIVEN_AFTER_PARTICLE = _words("CARMEN ANGELES JESUS PILAR ROSARIO LOURDES MERCEDES FATIMA DOLORES")
+
 _PRIOR = 3.0  # a built-in word counts as this many rows of the export
 _SMOOTHING = 0.5
 # Log-odds of each reading before the words are looked at: the Peruvian order (given names,
@@ -127,8 +130,8 @@ class NameRoles:
 
     def given_log_odds(self, unit: str) -> float:
         """log(given / surname) for one word (or particle group such as ``DE LA CRUZ``)."""
-        if " " in unit:  # a particle group is a surname
-            return -3.0
+        if " " in unit:  # a particle group is a surname, but MARIA DEL CARMEN's
+            return 1.0 if unit.rsplit(" ", 1)[-1] in _GIVEN_AFTER_PARTICLE else -3.0
         given = self._given[unit] + (_PRIOR if unit in BUILTIN_GIVEN_NAMES else 0.0)
         surname = self._surname[unit] + (_PRIOR if unit in BUILTIN_SURNAMES else 0.0)
         return math.log((given + _SMOOTHING) / (surname + _SMOOTHING))
