@@ -140,12 +140,14 @@ def test_incremental_budget_keeps_every_pair_the_full_run_keeps_for_new_records(
 
 
 
-def test_incremental_density_counts_an_existing_records_whole_neighbourhood() -> None:
-    """The density comparison's neighbour counts are a full run's for every record an
-    incremental run compares: the new records, and the existing ones their candidates touch
-    (a count of their new neighbours alone would make old records look rare)."""
+
+def test_incremental_density_levels_are_a_full_runs() -> None:
+    """The density comparison reads a pair's later record, which an incremental job (new
+    records listed last, as the bank does) has searched around completely: pairs touching the
+    new records get the level a full run over the same records gives. A level read from an
+    existing record would count only its new neighbours and call common names rare."""
     from linkage_service.linkage.candidates import candidate_pairs
-    from linkage_service.linkage.comparisons import neighbour_counts
+    from linkage_service.linkage.comparisons import density_levels, neighbour_counts
     from linkage_service.linkage.job import neighbourhoods
 
     data = synthetic_registries(records_per_source=600, seed=5)
@@ -155,15 +157,20 @@ def test_incremental_density_counts_an_existing_records_whole_neighbourhood() ->
     params = LinkParams()
     inputs = _inputs(data)
     everyone = candidate_pairs(inputs, params)
-    want = neighbour_counts(everyone.left, everyone.right, everyone.dice, n)
-    assert neighbourhoods(inputs, params, everyone, involve=np.ones(n, dtype=bool))[1] is None
-
+    full_counts, none = neighbourhoods(everyone, involve=np.ones(n, dtype=bool))
+    assert none is None
     new_only = candidate_pairs(inputs, params, involve=involve)
-    got, complete = neighbourhoods(inputs, params, new_only, involve=involve)
-    assert complete is not None
-    touched_old = complete & ~involve
-    assert touched_old.sum() > 50 and complete.sum() < n  # existing records were searched
-    np.testing.assert_array_equal(got[complete], want[complete])
-    # what the new-record search alone would have said about the existing records: less
+    counts, complete = neighbourhoods(new_only, involve=involve)
+    assert complete is not None and (complete == involve).all()
+    np.testing.assert_array_equal(counts[involve], full_counts[involve])
+
+    touching = involve[everyone.left] | involve[everyone.right]
+    lf, rt = everyone.left[touching], everyone.right[touching]
+    want = density_levels(lf, rt, full_counts)
+    got = density_levels(lf, rt, counts, complete)
+    np.testing.assert_array_equal(got, want)
+    assert len(set(want.tolist())) >= 2  # the check sees more than one level
+    # what reading the existing record would have said: its new neighbours only
+    old = ~involve[lf]
     partial = neighbour_counts(new_only.left, new_only.right, new_only.dice, n)
-    assert (partial[touched_old] < want[touched_old]).any()
+    assert (partial[lf[old]] < full_counts[lf[old]]).any()

@@ -89,7 +89,7 @@ COMPARISONS: dict[str, tuple[str, ...]] = {
 # Neighbourhood density, a privacy-preserving stand-in for name frequency (Splink's term-
 # frequency adjustment needs the names): how many candidates of a record have Dice ≥
 # DENSITY_DICE. MARÍA GONZÁLEZ with an age only has dozens of near encodings, a rare name has
-# its own records; a pair's level is the larger count of its two records, cut at
+# its own records; a pair's level is its later record's count (``density_levels``), cut at
 # DENSITY_EDGES, and EM learns what each level is worth. Chosen on the eight default seeds
 # (round 4: 0.75 against 0.7 / 0.8 / 0.85; edges 3, 6, 12 against 2, 5, 10 and 1, 3, 6, 12:
 # the same within 0.001).
@@ -285,22 +285,33 @@ def neighbour_counts(left: np.ndarray, right: np.ndarray, dice: np.ndarray, n: i
 
 def density_levels(left: np.ndarray, right: np.ndarray, counts: np.ndarray,
                    complete: np.ndarray | None = None) -> np.ndarray:
-    """The ``density`` level of each pair: the larger neighbour count of its records, cut at
-    ``DENSITY_EDGES``. ``complete``: records whose count saw all their candidates (an
-    incremental job searches around its new records only); a pair takes the larger count of
-    those of its records that are complete (each pair of an incremental job holds one).
+    """The ``density`` level of each pair: the neighbour count of its later record (the larger
+    row index), cut at ``DENSITY_EDGES``.
 
-    >>> density_levels(np.array([0, 0]), np.array([1, 2]), np.array([2, 9, 30])).tolist()
+    The later record, not the larger count: an incremental job knows the whole neighbourhood
+    of its new records only, and a bank lists new records after the ones it holds, so a pair's
+    level is then the one a full run over the same records gives. ``complete``: the records
+    whose counts saw all their candidates (None: all); a pair takes its later complete record,
+    and is missing (−1, no evidence) when neither is. Taking the later record rather than the
+    larger count measured the same (round 4: mean precision 0.9853 against 0.9849).
+
+    >>> density_levels(np.array([0, 0]), np.array([1, 2]), np.array([20, 9, 30])).tolist()
     [2, 3]
+    >>> old_new = np.array([False, True, False])
+    >>> density_levels(np.array([0, 0]), np.array([1, 2]), np.array([20, 9, 30]), old_new).tolist()
+    [2, -1]
     """
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
-    a, b = counts[left], counts[right]
+    late, early = np.maximum(left, right), np.minimum(left, right)
+    if complete is None:
+        pick = late
+    else:
+        pick = np.where(complete[late], late, np.where(complete[early], early, -1))
+    level = np.searchsorted(np.asarray(DENSITY_EDGES), counts[pick], side="left").astype(np.int8)
     if complete is not None:
-        a = np.where(complete[left], a, 0)
-        b = np.where(complete[right], b, 0)
-    edges = np.asarray(DENSITY_EDGES)
-    return np.searchsorted(edges, np.maximum(a, b), side="left").astype(np.int8)
+        level[pick < 0] = -1
+    return level
 
 
 def compare_pairs(

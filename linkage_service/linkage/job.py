@@ -7,8 +7,7 @@ Stages (each timed in ``LinkResult.timings``):
 2. ``dice``: exact Dice of every candidate (vectorised popcount); kept at ≥ ``dice_floor``
    (pairs with an equal document hash are kept whatever their Dice).
    ``density``: each record's count of close candidates (``neighbourhoods``), the input of the
-   density comparison, a stand-in for name frequency; an incremental run searches around the
-   existing records its candidates touch as well.
+   density comparison, a stand-in for name frequency.
 3. ``completion``: pairs the clustering needs to judge a merge fairly: a new record against
    every member of an existing person it touches, all pairs inside a person a cannot-link
    decision splits, and the decided pairs themselves.
@@ -115,27 +114,16 @@ def _validate(inputs: LinkInputs) -> tuple[np.ndarray, int, list[str | None]]:
 
 
 def neighbourhoods(
-    inputs: LinkInputs, params: LinkParams, cand: Candidates, *, involve: np.ndarray
+    cand: Candidates, *, involve: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Each record's count of close candidates (``comparisons.neighbour_counts``, the density
     comparison's input) and which records' counts are complete (None: all).
 
-    A full run's candidates hold every record's neighbourhood. An incremental run searched
-    around its new records only, so the existing records its candidates touch get a search of
-    their own: their counts are then a full run's, not just their new neighbours.
+    A full run's candidates hold every record's neighbourhood; an incremental run's hold the
+    new records' only, and ``density_levels`` reads a pair's density from its new record.
     """
-    n = len(involve)
-    counts = neighbour_counts(cand.left, cand.right, cand.dice, n)
-    if involve.all():
-        return counts, None
-    touched = np.zeros(n, dtype=bool)
-    touched[cand.left] = touched[cand.right] = True
-    touched &= ~involve
-    if touched.any():
-        around = candidate_pairs(inputs, params, involve=touched)
-        counts = np.where(involve, counts, neighbour_counts(around.left, around.right,
-                                                            around.dice, n))
-    return counts, involve | touched
+    counts = neighbour_counts(cand.left, cand.right, cand.dice, len(involve))
+    return counts, (None if involve.all() else involve)
 
 
 def _completion_pairs(
@@ -193,7 +181,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         warnings.append(f"{skipped} record-band memberships skipped in oversized LSH buckets")
 
     t = clock()
-    neighbours, complete = neighbourhoods(inputs, params, cand, involve=involve)
+    neighbours, complete = neighbourhoods(cand, involve=involve)
     timings["density"] = clock() - t
 
     # 3. completion
