@@ -104,6 +104,13 @@ def source_add(
 
     Ejemplo: vinculo admin source add --db sqlite:///banco.db --source reta --keys claves/
     """
+    name, signing, box = register_source_from_keys(source=source, keys=keys, db=db)
+    print(f"fuente {name} registrada (firma {signing}, cifrado {box})")
+
+
+def register_source_from_keys(*, source: str, keys: Path, db: str | None) -> tuple[str, str, str]:
+    """What ``vinculo admin source add`` does, without printing: (name, signing key id, box
+    key id). Also used by ``vinculo evaluate`` to set up its own service."""
     from sqlmodel import Session
 
     from linkage_service.api.deps import audit_in_session
@@ -125,8 +132,7 @@ def source_add(
         audit_in_session(session, actor=_CLI_ACTOR, action="source.add",
                          objects=[f"source:{row.name}"])
         session.commit()
-        print(f"fuente {row.name} registrada (firma {row.signing_key_id}, "
-              f"cifrado {row.box_key_id})")
+        return row.name, row.signing_key_id, row.box_key_id
 
 
 @token_app.command("create")
@@ -142,6 +148,16 @@ def token_create(
 
     Ejemplo: vinculo admin token create --db sqlite:///banco.db --role uploader --source reta
     """
+    token, token_id = create_api_token(role=role, source=source, user=user, db=db)
+    # The token alone on stdout, so `T=$(vinculo admin token create ...)` works in scripts.
+    print(f"token {token_id} para el rol {role} (guárdelo: no se vuelve a mostrar; "
+          "shown once):", file=sys.stderr)
+    print(token)
+
+
+def create_api_token(*, role: str, source: str | None, user: str | None,
+                     db: str | None) -> tuple[str, str]:
+    """What ``vinculo admin token create`` does, without printing: (token, token id)."""
     from sqlmodel import Session
 
     from linkage_service.api.deps import audit_in_session
@@ -154,10 +170,7 @@ def token_create(
         audit_in_session(session, actor=_CLI_ACTOR, action="token.create",
                          objects=[f"token:{token_id}", f"role:{role}"])
         session.commit()
-    # The token alone on stdout, so `T=$(vinculo admin token create ...)` works in scripts.
-    print(f"token {token_id} para el rol {role} (guárdelo: no se vuelve a mostrar; "
-          "shown once):", file=sys.stderr)
-    print(token)
+    return token, token_id
 
 
 @token_app.command("revoke")

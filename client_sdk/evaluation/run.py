@@ -2,7 +2,7 @@
 ``vinculo evaluate``.
 
 keys init → encode ×N (the SDK's ``encode_file``, with ``--mapping`` files when given) →
-register the sources and create tokens (the ``vinculo admin`` commands, in-process) → a **real**
+register the sources and create tokens (what the ``vinculo admin`` commands do) → a **real**
 ``vinculo serve`` subprocess on a free port and a fresh SQLite file → upload ×N → link and wait
 → results ×N, opened locally with each source's keys → the server is stopped, always.
 
@@ -25,10 +25,7 @@ for scoring, ``truth.csv`` (``source,record_id,person_id``).
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import functools
-import io
 import os
 import socket
 import subprocess
@@ -262,26 +259,21 @@ def start_server(*, database: Path, service_key: Path, log_path: Path,
 
 
 def _admin(db_url: str, sources: Sequence[str], keys_dir: Path) -> dict[str, str]:
-    """Register the sources and create the run's tokens with the ``vinculo admin`` commands.
+    """Register the sources and create the run's tokens as ``vinculo admin source add`` and
+    ``vinculo admin token create`` do (the functions behind them, audited the same way).
 
     Returns tokens by name: ``uploader:<source>``, ``operator``, ``reviewer``.
     """
-    from vinculo_cli.service import source_add, token_create
-
-    def captured(call: Callable[[], None]) -> str:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            call()
-        return out.getvalue().strip()
+    from vinculo_cli.service import create_api_token, register_source_from_keys
 
     tokens: dict[str, str] = {}
     for source in sources:
-        captured(functools.partial(source_add, source=source, keys=keys_dir, db=db_url))
-        tokens[f"uploader:{source}"] = captured(functools.partial(
-            token_create, role="uploader", source=source, user=f"demo.{source}", db=db_url))
+        register_source_from_keys(source=source, keys=keys_dir, db=db_url)
+        tokens[f"uploader:{source}"], _ = create_api_token(
+            role="uploader", source=source, user=f"demo.{source}", db=db_url)
     for role in ("operator", "reviewer"):
-        tokens[role] = captured(functools.partial(token_create, role=role, user=f"demo.{role}",
-                                                  db=db_url))
+        tokens[role], _ = create_api_token(role=role, source=None, user=f"demo.{role}",
+                                           db=db_url)
     return tokens
 
 
