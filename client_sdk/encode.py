@@ -115,9 +115,12 @@ def _header_names(path: Path, encoding: str | None) -> list[str]:
             head = fh.read(64 * 1024)
     except OSError:
         return []
+    # Only the first line is decoded: the 64 KiB read may end inside a multi-byte letter
+    # (an accented name of row 900), which would fail UTF-8 and cp1252 alike.
+    first_line = head.split(b"\n", 1)[0]
     for enc in ([encoding] if encoding else []) + ["utf-8-sig", "cp1252"]:
         try:
-            line = head.decode(enc).splitlines()[0] if head else ""
+            line = first_line.decode(enc).rstrip("\r")
             break
         except (UnicodeDecodeError, LookupError):
             continue

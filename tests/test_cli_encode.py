@@ -173,3 +173,35 @@ def test_passphrase_protected_secret_encodes(tmp_path: Path) -> None:
                 str(tmp_path / "k"), "--output", str(tmp_path / "o.vnb"), "--passphrase-file",
                 str(tmp_path / "frase.txt"))
     assert proc.stderr.startswith("Codificados 4 registros")
+
+
+def test_canonical_header_is_recognised_when_the_first_64_kib_end_inside_a_letter(
+    tmp_path: Path,
+) -> None:
+    """The header sniff reads 64 KiB; when that cut falls inside a two-byte letter (É, Ñ) of
+    an export that also holds an Á, the export is still canonical. It was once read as "no
+    header", so the care registry's own mapping (RENIEC UBIGEOs) was applied to a canonical
+    export and 37 % of its rows were rejected as unknown RENIEC codes."""
+    from client_sdk.encode import resolve_mapping
+
+    header = ("record_id,nombres,apellido_paterno,apellido_materno,sexo,fecha_nacimiento,edad,"
+              "tipo_documento,numero_documento,nacionalidad,ubigeo_nacimiento,"
+              "ubigeo_residencia,fecha_hecho,ubigeo_hecho,forma_explotacion\n")
+    # Á is C3 81 in UTF-8, and 0x81 is no character in cp1252: neither decoding can read it all
+    row = "AT-{:06d},ÁNGEL JOSÉ,PEÑA,QUISPE,M,,20,,,PER,150101,150101,2020-01-01,150101,\n"
+    text = header
+    k = 0
+    while len(text.encode("utf-8")) < 70_000:
+        text += row.format(k)
+        k += 1
+    data = text.encode("utf-8")
+    # shift the rows until byte 65536 is the second byte of a two-byte letter
+    pad = 0
+    while not (0x80 <= data[65536] < 0xC0 and data[65535] >= 0xC0):
+        pad += 1
+        data = (header + "AT-X" + "X" * pad + ",ANA,ROJAS,,F,,20,,,PER,,,,,\n").encode() + \
+            text[len(header):].encode("utf-8")
+    export = tmp_path / "care.csv"
+    export.write_bytes(data)
+    mapping, _, label = resolve_mapping(source="care", input_path=export, mapping=None)
+    assert mapping is None and label.startswith("canónico")
