@@ -75,7 +75,7 @@ class ClusterParams:
     """Merging rules; see the module docstring."""
 
     link_threshold: float = 0.9
-    min_cohesion: float = 0.4
+    min_cohesion: float = 0.45
     max_cluster_size: int = 50
     min_probability_kept: float = 0.01
 
