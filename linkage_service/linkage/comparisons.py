@@ -187,9 +187,8 @@ def encode_attributes(attributes: PairAttributes) -> AttributeCodes:
         raw = np.ascontiguousarray(a.doc_hash, dtype=np.uint8)
         if raw.ndim != 2 or raw.shape[1] % 8:
             raise ValueError(f"doc_hash must be (n, 32) uint8 (got shape {raw.shape})")
-        has = np.asarray(raw.view(np.uint64).any(axis=1), dtype=bool)
-        rows = raw.view(np.dtype((np.void, raw.shape[1]))).reshape(-1)
-        docs = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        docs = _row_codes(raw)
+        has = docs >= 0
     family = given = near = None
     if a.family is not None:
         family, given = _family_codes(a.family)
@@ -223,16 +222,27 @@ def encode_attributes(attributes: PairAttributes) -> AttributeCodes:
 _FAMILY_HASH = 32
 
 
+def _row_codes(raw: np.ndarray) -> np.ndarray:
+    """An integer code per row of bytes (equal rows, equal codes); −1 for an all-zero row
+    (a section's "none").
+
+    >>> _row_codes(np.array([[1, 2], [0, 0], [1, 2], [3, 0]], dtype=np.uint8)).tolist()
+    [1, -1, 1, 2]
+    """
+    raw = np.ascontiguousarray(raw, dtype=np.uint8)
+    rows = raw.view(np.dtype((np.void, raw.shape[1]))).reshape(-1)
+    codes = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    codes[~raw.any(axis=1)] = -1
+    return codes
+
+
 def _family_codes(
     raw_family: np.ndarray,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     raw = np.ascontiguousarray(raw_family, dtype=np.uint8)
     if raw.ndim != 2 or raw.shape[1] != _FAMILY_HASH + 32:
         raise ValueError(f"family must be (n, 64) uint8 (got shape {raw.shape})")
-    hashes = np.ascontiguousarray(raw[:, :_FAMILY_HASH])
-    rows = hashes.view(np.dtype((np.void, _FAMILY_HASH))).reshape(-1)
-    codes = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
-    codes[~hashes.any(axis=1)] = -1
+    codes = _row_codes(raw[:, :_FAMILY_HASH])
     first = np.ascontiguousarray(raw[:, _FAMILY_HASH : _FAMILY_HASH + 16])
     whole = np.ascontiguousarray(raw[:, _FAMILY_HASH + 16 :])
     rest = whole & ~first
@@ -243,13 +253,7 @@ def _doc_near_codes(raw_near: np.ndarray) -> np.ndarray:
     raw = np.ascontiguousarray(raw_near, dtype=np.uint8)
     if raw.ndim != 2 or raw.shape[1] != 32:
         raise ValueError(f"doc_near must be (n, 32) uint8 (got shape {raw.shape})")
-    out = np.empty((len(raw), 2), dtype=np.int64)
-    for half in (0, 1):
-        part = np.ascontiguousarray(raw[:, 16 * half : 16 * (half + 1)])
-        rows = part.view(np.dtype((np.void, 16))).reshape(-1)
-        out[:, half] = np.unique(rows, return_inverse=True)[1].reshape(-1)
-        out[~part.any(axis=1), half] = -1
-    return out
+    return np.stack([_row_codes(raw[:, :16]), _row_codes(raw[:, 16:])], axis=1)
 
 
 def _code_levels(codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
