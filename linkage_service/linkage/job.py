@@ -184,13 +184,16 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     neighbours, complete = neighbourhoods(cand, involve=involve)
     timings["density"] = clock() - t
 
+    def dice_of(lf: np.ndarray, rt: np.ndarray) -> np.ndarray:
+        return to_reference(params, dice_of_pairs(clks, lf, rt, counts=counts))
+
     # 3. completion
     t = clock()
     comp_l, comp_r = _completion_pairs(left, right, old, inputs, params.completion_max_pairs)
     if len(comp_l):
         n_core = len(left)
         all_l, all_r = merge_pairs([(left, right), (comp_l, comp_r)], n=n)
-        all_d = to_reference(params, dice_of_pairs(clks, all_l, all_r, counts=counts))
+        all_d = dice_of(all_l, all_r)
         core = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
         left, right, dice = all_l, all_r, all_d
         n_completion = len(left) - n_core
@@ -203,8 +206,14 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     t = clock()
     attributes = _attributes(inputs)
     codes = encode_attributes(attributes)  # once per record; pairs compare integers
-    levels = compare_pairs(left=left, right=right, dice=dice, attributes=attributes, codes=codes)
-    levels["density"] = density_levels(left, right, neighbours, complete)
+
+    def levels_of(lf: np.ndarray, rt: np.ndarray, dc: np.ndarray) -> dict[str, np.ndarray]:
+        """Every comparison of the pairs: the attributes' and the density's."""
+        out = compare_pairs(left=lf, right=rt, dice=dc, attributes=attributes, codes=codes)
+        out["density"] = density_levels(lf, rt, neighbours, complete)
+        return out
+
+    levels = levels_of(left, right, dice)
     model_source = _model_source(params, n=n, new=int(involve.sum()), comparisons=set(levels))
     if model_source == "previous_job":
         assert params.previous_model is not None
@@ -264,11 +273,8 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         all_l, all_r = merge_pairs([(left, right), (extra_l, extra_r)], n=n)
         if len(all_l) > len(left):
             was = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
-            all_d = to_reference(params, dice_of_pairs(clks, all_l, all_r, counts=counts))
-            levels = compare_pairs(
-                left=all_l, right=all_r, dice=all_d, attributes=attributes, codes=codes
-            )
-            levels["density"] = density_levels(all_l, all_r, neighbours, complete)
+            all_d = dice_of(all_l, all_r)
+            levels = levels_of(all_l, all_r, all_d)
             prob = constrained_probability(model, levels, incompatible=params.incompatible)
             n_completion += int((~was).sum())
             core = np.isin(all_l * n + all_r, (left * n + right)[core], assume_unique=True)
