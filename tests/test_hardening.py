@@ -249,7 +249,7 @@ def test_vinculo_v4_is_v3_with_diffusion_and_its_calibration() -> None:
     assert _encoder(v4).clk_bits == 1024
 
 
-@pytest.mark.parametrize("knots", [
+BAD_KNOTS = [
     [[0, 0], [0.6, 0.7], [0.6, 0.8], [1, 1]],  # not strictly increasing
     [[0, 0], [0.7, 0.6], [0.65, 0.8], [1, 1]],
     [[0.1, 0], [1, 1]],  # does not start at (0, 0)
@@ -257,10 +257,19 @@ def test_vinculo_v4_is_v3_with_diffusion_and_its_calibration() -> None:
     [[0, 0]],
     [[0, 0], ["x", 0.5], [1, 1]],
     "0.5",
-])
+]
+
+
+@pytest.mark.parametrize("knots", BAD_KNOTS)
 def test_bad_dice_calibration_refused(knots: object) -> None:
     with pytest.raises(SchemaMismatch):
         dice_calibration({"vinculo": {"linkage": {"dice_calibration": knots}}})
+
+
+@pytest.mark.parametrize("knots", BAD_KNOTS)
+def test_bad_dice_calibration_refused_by_the_link_parameters_too(knots: object) -> None:
+    with pytest.raises(ValueError):
+        LinkParams(dice_calibration=knots)  # type: ignore[arg-type]
 
 
 def test_identity_calibration_changes_nothing_and_is_recorded() -> None:

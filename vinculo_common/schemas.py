@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from vinculo_common.paths import schemas_dir
 
 __all__ = [
     "DEFAULT_SCHEMA_ID",
+    "calibration_knots_valid",
     "dice_calibration",
     "dice_calibration_of",
     "known_fingerprints",
@@ -63,6 +64,21 @@ def known_fingerprints() -> dict[str, str]:
     return out
 
 
+def calibration_knots_valid(knots: Sequence[Sequence[float]]) -> bool:
+    """Knots ``(stored, reference)`` from (0, 0) to (1, 1), strictly increasing in both: an
+    invertible map (the schema's ``dice_calibration`` and ``LinkParams.dice_calibration``).
+
+    >>> calibration_knots_valid([(0, 0), (0.6, 0.7), (1, 1)])
+    True
+    >>> calibration_knots_valid([(0, 0), (0.6, 0.7), (0.5, 0.8), (1, 1)])
+    False
+    """
+    pairs = [tuple(float(x) for x in knot) for knot in knots]
+    return (len(pairs) >= 2 and all(len(k) == 2 for k in pairs)
+            and pairs[0] == (0.0, 0.0) and pairs[-1] == (1.0, 1.0)
+            and all(b[0] > a[0] and b[1] > a[1] for a, b in itertools.pairwise(pairs)))
+
+
 def dice_calibration(schema: Mapping[str, Any]) -> tuple[tuple[float, float], ...] | None:
     """The schema's Dice calibration knots (``vinculo.linkage.dice_calibration``), checked;
     None when it declares none (its Dice is already on the reference scale).
@@ -84,8 +100,7 @@ def dice_calibration(schema: Mapping[str, Any]) -> tuple[tuple[float, float], ..
     except (TypeError, ValueError) as exc:
         raise SchemaMismatch("vinculo.linkage.dice_calibration: lista de pares [guardado, "
                              "referencia] (list of [stored, reference] pairs)") from exc
-    steps_ok = all(b[0] > a[0] and b[1] > a[1] for a, b in itertools.pairwise(knots))
-    if len(knots) < 2 or knots[0] != (0.0, 0.0) or knots[-1] != (1.0, 1.0) or not steps_ok:
+    if not calibration_knots_valid(knots):
         raise SchemaMismatch("vinculo.linkage.dice_calibration: de (0, 0) a (1, 1), "
                              "estrictamente creciente (from (0, 0) to (1, 1), strictly increasing)")
     return knots

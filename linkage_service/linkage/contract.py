@@ -24,6 +24,7 @@ from linkage_service.linkage.blocking import LshParams
 from linkage_service.linkage.clustering import ClusterParams, LineageEvent
 from linkage_service.linkage.comparisons import PairAttributes
 from linkage_service.linkage.scoring import FellegiSunterModel, Thresholds
+from vinculo_common.schemas import calibration_knots_valid
 
 __all__ = ["LinkInputs", "LinkParams", "LinkResult", "PairTable", "to_reference", "to_stored"]
 
@@ -107,13 +108,10 @@ class LinkParams:
     def __post_init__(self) -> None:
         if not 0.0 < self.dice_floor < 1.0:
             raise ValueError(f"dice_floor must be in (0, 1) (got {self.dice_floor})")
-        if self.dice_calibration is not None:
-            knots = np.asarray(self.dice_calibration, dtype=float)
-            if (knots.ndim != 2 or knots.shape[1] != 2 or len(knots) < 2
-                    or (np.diff(knots, axis=0) <= 0).any()
-                    or tuple(knots[0]) != (0.0, 0.0) or tuple(knots[-1]) != (1.0, 1.0)):
-                raise ValueError("dice_calibration: knots (stored, reference) from (0, 0) to "
-                                 "(1, 1), both strictly increasing")
+        if self.dice_calibration is not None and not calibration_knots_valid(
+                self.dice_calibration):
+            raise ValueError("dice_calibration: knots (stored, reference) from (0, 0) to "
+                             "(1, 1), both strictly increasing")
         if self.candidate_budget is not None and self.candidate_budget < 1:
             raise ValueError(f"candidate_budget must be ≥ 1 (got {self.candidate_budget})")
         if self.blocking not in ("lsh", "exact"):
@@ -162,8 +160,6 @@ class LinkResult:
     timings: dict[str, float]
     params: dict[str, Any]
     warnings: list[str]
-
-
 
 
 def to_reference(params: LinkParams, dice: np.ndarray) -> np.ndarray:
