@@ -62,7 +62,9 @@ RECORDS_PER_PERSON = 2.249  # vinculo synth, profile "default" (measured)
 # UBIGEOs too: without them namesakes and twins pull precision down sharply).
 TEXT_ATTRIBUTES = ("sex", "nationality", "event_date", "ubigeo_birth", "ubigeo_residence",
                    "ubigeo_event")
-CACHE_VERSION = "v3"  # bump when the cached arrays change
+# Bump when the cached arrays change, the SDK's standardization included (v4: whole names split
+# by the words' roles, round 4 of issue 5).
+CACHE_VERSION = "v4"
 SECTIONS = tuple(RECORD_SECTIONS)  # the schema's fixed-size sections, when present
 
 
@@ -186,13 +188,9 @@ def _params(floor: float, budget: str, schema: str, **extra):
 
 def stored_floor(floor: float, schema: str) -> float:
     """The job's Dice floor on the stored encodings' scale (anonlink's threshold)."""
-    from vinculo_common.schemas import dice_calibration_of
+    from linkage_service.linkage.contract import to_stored
 
-    knots = dice_calibration_of(schema)
-    if knots is None:
-        return floor
-    stored, reference = zip(*knots, strict=True)
-    return float(np.interp(floor, reference, stored))
+    return to_stored(_params(floor, "default", schema), floor)
 
 
 def _measure_job(data: dict[str, np.ndarray], floor: float, budget: str, schema: str) -> dict:
