@@ -119,27 +119,28 @@ class RowValidator:
                paternal: Sequence[str], maternal: Sequence[str]) -> list[NameParts]:
         """Standardize the chunk's names: rows with surnames in their columns first, which
         teach ``name_roles``; then rows with the whole name in ``nombres``, split by it."""
-        names: list[NameParts] = []
+        names: list[NameParts | None] = [None] * count
         whole: list[int] = []
         given_seen: list[str] = []
         surnames_seen: list[str] = []
         for index in range(count):
-            parts = standardize_names(nombres=given[index], paterno=paternal[index],
-                                      materno=maternal[index])
-            names.append(parts)
-            if index in blank:
+            in_columns = index not in blank and bool(paternal[index].strip()
+                                                     or maternal[index].strip())
+            if index not in blank and not in_columns and " " in given[index].strip():
+                whole.append(index)  # split once the chunk has taught name_roles
                 continue
-            if paternal[index].strip() or maternal[index].strip():
+            parts = names[index] = standardize_names(
+                nombres=given[index], paterno=paternal[index], materno=maternal[index])
+            if in_columns:
                 given_seen.append(parts.given_names)
-                surnames_seen.append(parts.surname_paternal)
-                surnames_seen.append(parts.surname_maternal)
-            elif " " in given[index].strip():
-                whole.append(index)
+                surnames_seen += (parts.surname_paternal, parts.surname_maternal)
         self.name_roles.learn(given_names=" ".join(given_seen), surnames=surnames_seen)
         for index in whole:
             names[index] = standardize_names(nombres=given[index], paterno=paternal[index],
                                              materno=maternal[index], roles=self.name_roles)
-        return names
+        out = [parts for parts in names if parts is not None]
+        assert len(out) == count
+        return out
 
     def check_chunk(
         self, first_row: int, columns: Mapping[str, list[str]]
