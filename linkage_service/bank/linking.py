@@ -79,11 +79,9 @@ def _fixed_rows(values: list[bytes | None]) -> np.ndarray | None:
     if not any(values):
         return None
     width = max(len(d) for d in values if d)
-    out = np.zeros((len(values), width), dtype=np.uint8)
-    for i, d in enumerate(values):
-        if d and len(d) == width:
-            out[i] = np.frombuffer(d, dtype=np.uint8)
-    return out
+    zero = bytes(width)
+    joined = b"".join(d if d and len(d) == width else zero for d in values)  # one copy, no loop
+    return np.frombuffer(joined, dtype=np.uint8).reshape(len(values), width).copy()
 
 
 def _comparisons(levels: dict[str, np.ndarray], k: int) -> dict[str, str]:

@@ -80,7 +80,7 @@ EVIDENCE_LABELS = {
 }
 
 LEVEL_LABELS = {
-    "agree": "coincide", "disagree": "difiere", "missing": "sin dato",
+    **AGREEMENT_LABELS, "missing": AGREEMENT_LABELS["unknown"],
     "same_year": "mismo año", "compatible": "compatible", "disjoint": "no coincide",
     "far": "más de 5 años de diferencia",
     "equal": "igual", "different": "distinto",
