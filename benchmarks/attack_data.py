@@ -7,7 +7,7 @@
 - ``build_census``: the public name census the attacker holds: people of the generator under
   another seed, names standardized with the SDK's public rules.
 - ``linkage_f1``: the linkage core (``linkage_service.linkage.link``) on stored bits, scored with
-  ``client_sdk.evaluation.metrics.pairwise_scores`` (with the option's Dice calibration).
+  ``vinculo_lab.evaluation.metrics.pairwise_scores`` (with the option's Dice calibration).
 - ``fit_dice_calibration``: knots of the map from hardened bits' Dice to the raw CLKs' Dice,
   without labels (what a hardened schema declares in ``vinculo.linkage.dice_calibration``).
 """
@@ -30,7 +30,7 @@ from client_sdk.hardening import Hardener, salt_values
 from client_sdk.pipeline import standardize_export
 from client_sdk.records import StandardizedRecord
 from client_sdk.standardize.names import standardize_names
-from client_sdk.synth import generate, profile, write_dataset
+from vinculo_lab.synth import generate, profile, write_dataset
 
 __all__ = ["CALIBRATION_GRID", "Census", "Target", "build_census", "build_target",
            "dice_only_f1", "fit_dice_calibration", "harden", "linkage_f1"]
@@ -186,8 +186,8 @@ def linkage_f1(target: Target, stored: np.ndarray,
                calibration: Sequence[Sequence[float]] | None = None) -> dict[str, float]:
     """Link the stored bits with the linkage core (Dice ``calibration`` knots, if any);
     pairwise precision/recall/F1 vs truth."""
-    from client_sdk.evaluation.metrics import pairwise_scores
     from linkage_service.linkage import LinkInputs, LinkParams, link
+    from vinculo_lab.evaluation.metrics import pairwise_scores
 
     inputs = LinkInputs(
         clks=stored, sources=target.sources, sex=target.sex,
@@ -227,8 +227,8 @@ def dice_only_f1(target: Target, stored: np.ndarray,
                  thresholds: Sequence[float] = DICE_ONLY_THRESHOLDS) -> dict[str, float]:
     """Best pairwise F1 of Dice ≥ threshold + connected components over a threshold sweep:
     what the stored bits alone separate, without the core's document hash and attributes."""
-    from client_sdk.evaluation.metrics import pairwise_scores
     from linkage_service.linkage.similarity import dice_candidates_within
+    from vinculo_lab.evaluation.metrics import pairwise_scores
 
     pairs = dice_candidates_within(stored, threshold=min(thresholds))
     truth = {k: target.truth[k] for k in target.keys if k in target.truth}

@@ -20,7 +20,7 @@ sides.
   (prepared beforehand by our standardization, not timed). ``max_workers=1`` because the default
   (None) starts one process per CPU for 10k records or more.
 
-Records come from ``client_sdk.synth`` (realistic Peruvian and Venezuelan names with their
+Records come from ``vinculo_lab.synth`` (realistic Peruvian and Venezuelan names with their
 frequencies, every quirk of the canonical spec, 1% unusable rows that go to the rejects
 report): the three registries of one synthetic population, concatenated and cut at ``--rows``.
 The memory run repeats that export with suffixed record_ids until it has ``--memory-rows``
@@ -51,7 +51,7 @@ RECORDS_PER_PERSON = 2.2  # what the default profile yields over the three regis
 
 def write_export(path: Path, rows: int, seed: int) -> None:
     """Write ``rows`` synthetic records in the canonical layout (deterministic for a seed)."""
-    from client_sdk.synth import CANONICAL_COLUMNS, SOURCES, generate, profile
+    from vinculo_lab.synth import CANONICAL_COLUMNS, SOURCES, generate, profile
 
     config = replace(profile("default"), bad_rows=0.01)
     result = generate(people=max(10, int(rows / RECORDS_PER_PERSON) + 10), seed=seed,
@@ -168,7 +168,7 @@ def main() -> None:
         init_keys(keys_dir=work / "keys", sources=[SOURCE])
         csv_path = work / "export.csv"
         write_export(csv_path, args.rows, args.seed)
-        print(f"{args.rows:,} synthetic records (client_sdk.synth, default profile, 1% bad "
+        print(f"{args.rows:,} synthetic records (vinculo_lab.synth, default profile, 1% bad "
               f"rows), schema {DEFAULT_SCHEMA_ID}, one process each, {args.rounds} rounds",
               file=sys.stderr)
         print(f"{'run':<34}{'records':>10}{'wall s':>9}{'cpu s':>9}{'records/s':>11}"

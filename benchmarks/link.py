@@ -1,12 +1,12 @@
 """Benchmark: our linkage job next to plain anonlink, on the same real encodings.
 
-Data: ``vinculo synth`` registries (``client_sdk.synth``, profile ``default``) encoded by the
+Data: ``vinculo synth`` registries (``vinculo_lab.synth``, profile ``default``) encoded by the
 SDK itself (``client_sdk.encode.encode_file``: standardization, the default schema, a
 fresh key ceremony) and read back with ``vinculo_common.batch.read_batch``: the CLKs, keyed
 document hashes and content attributes the service receives. N is records per source: synth
 draws ``3N / 2.249`` people, so the three sources hold about 3N records in all (RETA more,
 care fewer). Encodings are cached under ``--cache`` (default ``/tmp/vinculo-bench-link``),
-one ``.npz`` per (N, seed); ``--data synthetic`` uses ``linkage_service.linkage.synthetic``
+one ``.npz`` per (N, seed); ``--data synthetic`` uses ``vinculo_lab.synthetic_clks``
 CLKs instead (the earlier benchmark).
 
 Each measurement runs in a fresh child process, so peak RSS is per measurement:
@@ -80,8 +80,8 @@ def prepare_real(size: int, seed: int, cache: Path, schema: str) -> Path:
     from client_sdk.encode import encode_file
     from client_sdk.encoding import record_ref
     from client_sdk.keys import init_keys, load_record_ref_key
-    from client_sdk.synth import generate, profile, write_dataset
     from vinculo_common.batch import read_batch
+    from vinculo_lab.synth import generate, profile, write_dataset
 
     work = cache / f"work-{size}-seed{seed}"
     shutil.rmtree(work, ignore_errors=True)
@@ -131,7 +131,7 @@ def load_data(kind: str, size: int, seed: int, cache: Path,
               schema: str) -> dict[str, np.ndarray]:
     """Arrays of one data set: clks, sources, person, sex, birth years, nationality, …"""
     if kind == "synthetic":
-        from linkage_service.linkage.synthetic import synthetic_registries
+        from vinculo_lab.synthetic_clks import synthetic_registries
 
         d = synthetic_registries(records_per_source=size, sources=3, seed=seed)
         return {"clks": d.clks, "sources": d.sources, "person": d.person, "sex": d.sex,

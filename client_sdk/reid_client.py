@@ -1,9 +1,10 @@
 """Calls of the re-identification and audit API, on top of ``ServiceClient``.
 
->>> client = ReidClient(ServiceClient("http://127.0.0.1:8000", token="vnc_…"))  # doctest: +SKIP
->>> client.create_request(persons=["P-7KQ2M4XZ3A"], legal_basis="Ley 28950",
-...                       purpose="Carpeta fiscal 123-2025")["id"]             # doctest: +SKIP
-'rq-3f2a9c0d11e4b7a8'
+Example (against a running service)::
+
+    client = ReidClient(ServiceClient("http://127.0.0.1:8000", token="vnc_…"))
+    client.create_request(persons=["P-7KQ2M4XZ3A"], legal_basis="Ley 28950",
+                          purpose="Carpeta fiscal 123-2025")["id"]   # 'rq-3f2a9c0d11e4b7a8'
 """
 
 from __future__ import annotations

@@ -18,11 +18,11 @@ from benchmarks.attack_methods import (
     mining_attack,
     score,
 )
-from client_sdk.evaluation.metrics import pairwise_scores
 from client_sdk.hardening import diffuse
 from linkage_service.linkage import LinkInputs, LinkParams, link
-from linkage_service.linkage.synthetic import SyntheticRegistries, synthetic_registries
 from vinculo_common.schemas import dice_calibration
+from vinculo_lab.evaluation.metrics import pairwise_scores
+from vinculo_lab.synthetic_clks import SyntheticRegistries, synthetic_registries
 
 NAMES = ["MARIA", "ROSA", "ANA", "CARMEN", "LUZ", "JUANA", "SONIA", "DIANA"]
 MEN = ["JOSE", "LUIS", "JUAN"]

@@ -1,6 +1,6 @@
 """Golden digests of everything deterministic that encoding a fixed export produces.
 
-The fixture ``tests/fixtures/encode_golden.csv`` is a small synthetic export (client_sdk.synth,
+The fixture ``tests/fixtures/encode_golden.csv`` is a small synthetic export (vinculo_lab.synth,
 "hard" profile, 5% unusable rows, plus a dozen hand-written rows with quirks: mangled Ñ,
 particles, married names, whole names in ``nombres``, check characters, RENIEC UBIGEOs, Excel
 serial dates, bad rows). With fixed keys, a fixed ``today`` and fixed chunking, the standardized

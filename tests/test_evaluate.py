@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from client_sdk.evaluation.report import read_plaintext, upper_grid
-from client_sdk.evaluation.run import bank_summary, parse_mappings, read_truth
-from client_sdk.synth import generate, profile, write_dataset
 from vinculo_common.errors import InputError
 from vinculo_common.paths import schemas_dir
+from vinculo_lab.evaluation.report import read_plaintext, upper_grid
+from vinculo_lab.evaluation.run import bank_summary, parse_mappings, read_truth
+from vinculo_lab.synth import generate, profile, write_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 PEOPLE = 150

@@ -10,14 +10,14 @@ from itertools import combinations
 
 import pytest
 
-from client_sdk.evaluation import metrics
-from client_sdk.evaluation.metrics import (
+from vinculo_lab.evaluation import metrics
+from vinculo_lab.evaluation.metrics import (
     KINDS,
     difference_kinds,
     pairwise_scores,
     recall_by_kind,
 )
-from client_sdk.synth import CANONICAL_COLUMNS, QuirkRates, generate, profile
+from vinculo_lab.synth import CANONICAL_COLUMNS, QuirkRates, generate, profile
 
 A, B, C, D = ("reta", "a"), ("sistra", "b"), ("sistra", "c"), ("care", "d")
 

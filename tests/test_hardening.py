@@ -15,7 +15,6 @@ from client_sdk import hardening
 from client_sdk.encoding import RecordEncoder, record_ref
 from client_sdk.records import PartialDate, StandardizedRecord
 from linkage_service.linkage import LinkInputs, LinkParams, link
-from linkage_service.linkage.synthetic import synthetic_registries
 from vinculo_common.batch import LOCATOR_SIZE, BatchWriter, read_batch
 from vinculo_common.errors import InputError, SchemaMismatch
 from vinculo_common.schemas import (
@@ -24,6 +23,7 @@ from vinculo_common.schemas import (
     load_linkage_schema,
     schema_fingerprint,
 )
+from vinculo_lab.synthetic_clks import synthetic_registries
 
 SECRET_A = b"A" * 32
 SECRET_B = b"B" * 32

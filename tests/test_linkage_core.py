@@ -20,7 +20,7 @@ from linkage_service.linkage.similarity import (
     dice_of_pairs,
     popcounts,
 )
-from linkage_service.linkage.synthetic import synthetic_registries
+from vinculo_lab.synthetic_clks import synthetic_registries
 
 
 def test_public_surface_is_pinned() -> None:

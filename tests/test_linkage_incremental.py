@@ -15,7 +15,7 @@ from linkage_service.linkage.blocking import (
 )
 from linkage_service.linkage.job import LinkInputs, LinkParams, link
 from linkage_service.linkage.scoring import FellegiSunterModel
-from linkage_service.linkage.synthetic import synthetic_registries
+from vinculo_lab.synthetic_clks import synthetic_registries
 
 _FIELDS = ("clks", "sources", "person", "sex", "birth_year_min", "birth_year_max", "doc_hash",
            "event_date")

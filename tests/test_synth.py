@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from client_sdk.synth import (
+from vinculo_common.errors import InputError
+from vinculo_lab.synth import (
     BAD_ROW_REASONS,
     PROFILES,
     QuirkRates,
@@ -24,8 +25,7 @@ from client_sdk.synth import (
     profile,
     write_dataset,
 )
-from client_sdk.synth.textquirks import fold_accents
-from vinculo_common.errors import InputError
+from vinculo_lab.synth.textquirks import fold_accents
 
 # The columns of /work/shared/spec/canonical-record.md, in its order.
 SPEC_COLUMNS = [

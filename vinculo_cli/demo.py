@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from client_sdk.evaluation.metrics import Scores
-    from client_sdk.evaluation.run import PipelineRun
+    from vinculo_lab.evaluation.metrics import Scores
+    from vinculo_lab.evaluation.run import PipelineRun
 
 __all__ = ["DEFAULT_PEOPLE", "format_summary", "register"]
 
@@ -78,10 +78,10 @@ def demo(
 
     Ejemplo: vinculo demo --people 2000 --seed 1 --keep demo-trabajo
     """
-    from client_sdk.evaluation import pairwise_scores
-    from client_sdk.evaluation.run import read_truth, run_pipeline
-    from client_sdk.synth import generate, profile, write_dataset
     from vinculo_common.errors import InputError
+    from vinculo_lab.evaluation import pairwise_scores
+    from vinculo_lab.evaluation.run import read_truth, run_pipeline
+    from vinculo_lab.synth import generate, profile, write_dataset
 
     if not 10 <= people <= 200_000:
         raise InputError(f"--people debe estar entre 10 y 200000, no {people}")

@@ -23,16 +23,16 @@ def evaluate_directory(
 
     Example: ``evaluate_directory(data_dir=Path("datos"), out_dir=Path("eval"))["scores"]``
     """
-    from client_sdk.evaluation import pairwise_scores
-    from client_sdk.evaluation.report import (
+    from vinculo_common.errors import InputError
+    from vinculo_lab.evaluation import pairwise_scores
+    from vinculo_lab.evaluation.report import (
         kind_table,
         load_encoded_bank,
         plot_sweep,
         read_plaintext,
         threshold_sweep,
     )
-    from client_sdk.evaluation.run import find_export, read_truth, run_pipeline
-    from vinculo_common.errors import InputError
+    from vinculo_lab.evaluation.run import find_export, read_truth, run_pipeline
 
     started = time.perf_counter()
     truth = read_truth(data_dir / "truth.csv")
@@ -71,7 +71,7 @@ def evaluate_directory(
         "bank": run.bank,
         "recall_by_kind": kind_table(truth, run.predicted, rows),
         "recall_by_kind_note": "kinds read from the plaintext rows by the evaluator "
-                               "(client_sdk.evaluation.differences); a pair counts under each "
+                               "(vinculo_lab.evaluation.differences); a pair counts under each "
                                "kind it shows",
         "timings": run.timings,
     }
@@ -165,8 +165,8 @@ def evaluate(
 
     Ejemplo: vinculo evaluate --data datos --mapping reta=schemas/sources/reta.json --out eval
     """
-    from client_sdk.evaluation.run import parse_mappings
     from client_sdk.keys import parse_sources
+    from vinculo_lab.evaluation.run import parse_mappings
 
     report = evaluate_directory(data_dir=data, out_dir=out,
                                 mappings=parse_mappings(mapping or []),

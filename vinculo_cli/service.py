@@ -79,17 +79,6 @@ def admin_migrate(db: DbOption = None) -> None:
     print(f"base de datos en la revisión {current_revision(engine)}")
 
 
-def _read_public(path: Path, what: str) -> str:
-    if not path.is_file():
-        private = path.with_suffix(".key")
-        hint = (" (hay una clave privada al lado: no se usa, entregue solo los archivos "
-                "públicos)") if private.exists() else ""
-        from vinculo_common.errors import ConfigError
-
-        raise ConfigError(f"falta {what}: {path}{hint}")
-    return path.read_text(encoding="ascii").strip()
-
-
 @source_app.command("add")
 def source_add(
     source: Annotated[str, typer.Option("--source", help="nombre de la fuente: reta, sistra…")],
@@ -104,35 +93,11 @@ def source_add(
 
     Ejemplo: vinculo admin source add --db sqlite:///banco.db --source reta --keys claves/
     """
-    name, signing, box = register_source_from_keys(source=source, keys=keys, db=db)
+    from linkage_service.admin import register_source_from_keys
+
+    name, signing, box = register_source_from_keys(_engine(db), source=source, keys=keys,
+                                                   actor=_CLI_ACTOR)
     print(f"fuente {name} registrada (firma {signing}, cifrado {box})")
-
-
-def register_source_from_keys(*, source: str, keys: Path, db: str | None) -> tuple[str, str, str]:
-    """What ``vinculo admin source add`` does, without printing: (name, signing key id, box
-    key id). Also used by ``vinculo evaluate`` to set up its own service."""
-    from sqlmodel import Session
-
-    from linkage_service.api.deps import audit_in_session
-    from linkage_service.models import SourceCreate
-    from linkage_service.store.sources import register_source
-    from vinculo_common.keyfiles import KeyDir
-
-    keydir = KeyDir(keys)
-    paths = keydir.source(source)
-    create = SourceCreate(
-        name=source,
-        secret_check=_read_public(keydir.linkage_kcv, "el valor de control del secreto (.kcv)"),
-        signing_public_key_pem=_read_public(paths.signing_pub, "la clave pública de firma") + "\n",
-        box_public_key_pem=_read_public(paths.box_pub, "la clave pública de cifrado") + "\n",
-    )
-    engine = _engine(db)
-    with Session(engine) as session:
-        row = register_source(session, source=create)
-        audit_in_session(session, actor=_CLI_ACTOR, action="source.add",
-                         objects=[f"source:{row.name}"])
-        session.commit()
-        return row.name, row.signing_key_id, row.box_key_id
 
 
 @token_app.command("create")
@@ -148,29 +113,14 @@ def token_create(
 
     Ejemplo: vinculo admin token create --db sqlite:///banco.db --role uploader --source reta
     """
-    token, token_id = create_api_token(role=role, source=source, user=user, db=db)
+    from linkage_service.admin import create_api_token
+
+    token, token_id = create_api_token(_engine(db), role=role, source=source, user=user,
+                                       actor=_CLI_ACTOR)
     # The token alone on stdout, so `T=$(vinculo admin token create ...)` works in scripts.
     print(f"token {token_id} para el rol {role} (guárdelo: no se vuelve a mostrar; "
           "shown once):", file=sys.stderr)
     print(token)
-
-
-def create_api_token(*, role: str, source: str | None, user: str | None,
-                     db: str | None) -> tuple[str, str]:
-    """What ``vinculo admin token create`` does, without printing: (token, token id)."""
-    from sqlmodel import Session
-
-    from linkage_service.api.deps import audit_in_session
-    from linkage_service.auth import create_token
-
-    engine = _engine(db)
-    with Session(engine) as session:
-        token, row = create_token(session, role=role, source=source, user_label=user)
-        token_id = row.token_id
-        audit_in_session(session, actor=_CLI_ACTOR, action="token.create",
-                         objects=[f"token:{token_id}", f"role:{role}"])
-        session.commit()
-    return token, token_id
 
 
 @token_app.command("revoke")
@@ -182,17 +132,9 @@ def token_revoke(
 
     Ejemplo: vinculo admin token revoke 0123456789ab --db sqlite:///banco.db
     """
-    from sqlmodel import Session
+    from linkage_service.admin import revoke_api_token
 
-    from linkage_service.api.deps import audit_in_session
-    from linkage_service.auth import revoke_token
-
-    engine = _engine(db)
-    with Session(engine) as session:
-        revoke_token(session, token_id=token_id)
-        audit_in_session(session, actor=_CLI_ACTOR, action="token.revoke",
-                         objects=[f"token:{token_id}"])
-        session.commit()
+    revoke_api_token(_engine(db), token_id=token_id, actor=_CLI_ACTOR)
     print(f"token {token_id} revocado")
 
 

@@ -37,7 +37,7 @@ def synth(
     """
     from dataclasses import replace
 
-    from client_sdk.synth import generate, profile, write_dataset
+    from vinculo_lab.synth import generate, profile, write_dataset
 
     config = replace(profile(profile_name), bad_rows=bad_rows)
     result = generate(people=people, seed=seed, config=config)

@@ -16,9 +16,7 @@ table in ``docs/api.md``.
 
 from __future__ import annotations
 
-import importlib
-import inspect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -28,6 +26,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from linkage_service.audit import record
 from linkage_service.auth import Actor, authenticate
 from linkage_service.db import session_scope
 from linkage_service.models import ROLES
@@ -46,7 +45,6 @@ __all__ = [
     "SettingsDep",
     "api_routes",
     "audit_in_session",
-    "audit_record_function",
     "get_session",
     "record_outside_request",
     "route_roles",
@@ -174,38 +172,6 @@ def api_routes(app: Any) -> list[tuple[str, frozenset[str], APIRoute]]:
     return out
 
 
-def audit_record_function() -> Callable[..., Any] | None:
-    """``linkage_service.audit.record`` if the audit module provides it, else None."""
-    try:
-        module = importlib.import_module("linkage_service.audit")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("linkage_service.audit",):
-            raise
-        return None
-    record = getattr(module, "record", None)
-    return record if callable(record) else None
-
-
-def _call_record(
-    record: Callable[..., Any],
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    objects: list[str],
-    reason: str | None,
-    outcome: str | None,
-    now: datetime | None,
-) -> None:
-    kwargs: dict[str, Any] = {"actor": actor, "action": action, "objects": objects,
-                              "reason": reason}
-    if now is not None:
-        kwargs["now"] = now
-    if outcome is not None and "outcome" in inspect.signature(record).parameters:
-        kwargs["outcome"] = outcome
-    record(session, **kwargs)
-
-
 def audit_in_session(
     session: Session,
     *,
@@ -220,11 +186,8 @@ def audit_in_session(
     Example: ``audit_in_session(session, actor="cli:admin", action="source.add",
     objects=["source:reta"])`` then ``session.commit()``.
     """
-    record = audit_record_function()
-    if record is None:
-        return
-    _call_record(record, session, actor=actor, action=action, objects=[str(o) for o in objects],
-                 reason=reason, outcome=outcome, now=None)
+    record(session, actor=actor, action=action, objects=[str(o) for o in objects],
+           reason=reason, outcome=outcome or "ok")
 
 
 class Auditor:
@@ -247,13 +210,9 @@ class Auditor:
         outcome: str | None = None,
         now: datetime | None = None,
     ) -> None:
-        record = audit_record_function()
-        if record is None:
-            return
-        _call_record(
-            record, self.session, actor=self.actor.label, action=action,
-            objects=[str(o) for o in objects], reason=reason, outcome=outcome, now=now,
-        )
+        record(self.session, actor=self.actor.label, action=action,
+               objects=[str(o) for o in objects], reason=reason, outcome=outcome or "ok",
+               now=now)
 
 
 def get_auditor(session: SessionDep, actor: CurrentActor) -> Auditor:
@@ -273,10 +232,7 @@ def record_outside_request(
     outcome: str | None = None,
 ) -> None:
     """Append an audit entry in its own transaction (denied calls, failed logins)."""
-    record = audit_record_function()
-    if record is None:
-        return
     for session in session_scope(engine):
-        _call_record(record, session, actor=actor, action=action, objects=objects,
-                     reason=reason, outcome=outcome, now=None)
+        record(session, actor=actor, action=action, objects=objects, reason=reason,
+               outcome=outcome or "ok")
         session.commit()

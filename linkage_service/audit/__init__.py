@@ -1,7 +1,9 @@
 """The tamper-evident audit log: append with ``record``, sign with ``checkpoint``, check with
 ``verify``. The exact hashed and signed bytes are in ``chain`` and docs/audit.md.
 
->>> from linkage_service.audit import record, verify  # doctest: +SKIP
+>>> from linkage_service.audit import GENESIS
+>>> len(GENESIS)
+64
 """
 
 from linkage_service.audit.chain import GENESIS, OUTCOMES, EntryFields, entry_hash

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from linkage_service.audit import record
 from linkage_service.bank.linking import Linker, run_linkage
 from linkage_service.bank.records import (
     BankRecords,
@@ -104,12 +105,8 @@ def _update(engine: Engine, job_id: int, **values: Any) -> None:
 
 def _audit(session: Session, *, action: str, job_id: int, reason: str | None,
            outcome: str) -> None:
-    from linkage_service.api.deps import audit_record_function
-
-    record = audit_record_function()
-    if record is not None:
-        record(session, actor=_ACTOR, action=action, objects=[f"job:{job_id}"], reason=reason,
-               outcome=outcome)
+    record(session, actor=_ACTOR, action=action, objects=[f"job:{job_id}"], reason=reason,
+           outcome=outcome)
 
 
 def _nothing_to_link(

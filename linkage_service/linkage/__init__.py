@@ -6,8 +6,7 @@
 - ``clustering``: coherent best-first clustering with decisions, stable labels and lineage;
 - ``contract``: ``LinkInputs``, ``LinkParams``, ``LinkResult`` (what a job reads and returns);
 - ``candidates``: stages 1–2, candidate pairs within the per-record budget and their Dice;
-- ``job``: ``link(LinkInputs, LinkParams) -> LinkResult``, the executor of the stages;
-- ``synthetic``: synthetic CLKs with controlled noise, for tests and benchmarks.
+- ``job``: ``link(LinkInputs, LinkParams) -> LinkResult``, the executor of the stages.
 
 >>> from linkage_service.linkage import LinkInputs, LinkParams, link
 >>> callable(link)

@@ -13,7 +13,7 @@ Optional attribute blocks (for example the keyed document hash) add pairs that s
 key, whatever their CLKs.
 
 >>> import numpy as np
->>> from linkage_service.linkage.synthetic import synthetic_registries
+>>> from vinculo_lab.synthetic_clks import synthetic_registries
 >>> data = synthetic_registries(records_per_source=300, seed=2)
 >>> pairs = lsh_candidate_pairs(data.clks, params=LshParams(bands=20, bits_per_band=12))
 >>> bool((pairs[0] < pairs[1]).all())

@@ -63,7 +63,7 @@ def candidate_pairs(
     among the pairs touching a new record (and perhaps a few more). ``timings`` receives
     ``candidates`` and ``dice`` (seconds).
 
-    >>> from linkage_service.linkage.synthetic import synthetic_registries
+    >>> from vinculo_lab.synthetic_clks import synthetic_registries
     >>> d = synthetic_registries(records_per_source=100, seed=4)
     >>> c = candidate_pairs(LinkInputs(clks=d.clks, sources=d.sources), LinkParams())
     >>> bool((c.left < c.right).all() and (c.dice >= 0.7).all())

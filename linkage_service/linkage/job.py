@@ -24,7 +24,7 @@ they need; EM needs only per-partition ``bincount`` sums of responsibilities (a 
 reduction per iteration); stage 5 runs in one task on the strong pairs, which are few (about
 one per true match). The in-process executor below is that plan with one partition.
 
->>> from linkage_service.linkage.synthetic import synthetic_registries
+>>> from vinculo_lab.synthetic_clks import synthetic_registries
 >>> d = synthetic_registries(records_per_source=200, seed=4)
 >>> result = link(LinkInputs(clks=d.clks, sources=d.sources, sex=d.sex), LinkParams())
 >>> len(result.labels) == 600 and result.counts["persons"] < 600

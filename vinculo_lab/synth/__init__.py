@@ -3,7 +3,7 @@
 Only fictitious people: names are drawn from frequency lists, documents are random numbers.
 The generator is deliberately harder than real exports (see ``docs/synthetic-data.md``).
 
->>> from client_sdk.synth import generate, profile
+>>> from vinculo_lab.synth import generate, profile
 >>> result = generate(people=20, seed=1, config=profile("default"))
 >>> len(result.truth) >= 20
 True
@@ -11,10 +11,16 @@ True
 
 from __future__ import annotations
 
-from client_sdk.synth.config import PROFILES, PopulationParams, QuirkRates, SynthConfig, profile
-from client_sdk.synth.dataset import BAD_ROW_REASONS, SynthResult, describe, generate, write_dataset
-from client_sdk.synth.people import Person, dni_check_characters
-from client_sdk.synth.registry import CANONICAL_COLUMNS, SOURCES
+from vinculo_lab.synth.config import PROFILES, PopulationParams, QuirkRates, SynthConfig, profile
+from vinculo_lab.synth.dataset import (
+    BAD_ROW_REASONS,
+    SynthResult,
+    describe,
+    generate,
+    write_dataset,
+)
+from vinculo_lab.synth.people import Person, dni_check_characters
+from vinculo_lab.synth.registry import CANONICAL_COLUMNS, SOURCES
 
 __all__ = [
     "BAD_ROW_REASONS",

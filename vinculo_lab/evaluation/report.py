@@ -8,7 +8,7 @@ arranges its bank (sources in registration order, records in upload order), once
 threshold. The run at the service's own thresholds is compared with the service's clustering
 (``in_process_vs_service``), which shows whether the sweep describes what the service does.
 
->>> from client_sdk.evaluation.report import upper_grid
+>>> from vinculo_lab.evaluation.report import upper_grid
 >>> upper_grid()[:3]
 (0.5, 0.6, 0.7)
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from client_sdk.evaluation.metrics import pairwise_scores, recall_by_kind
+from vinculo_lab.evaluation.metrics import pairwise_scores, recall_by_kind
 
 __all__ = [
     "EncodedBank",

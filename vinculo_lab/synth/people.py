@@ -1,7 +1,7 @@
 """The synthetic victims: who they are, their documents, their episodes of exploitation, and the
 relatives and namesakes that make linkage hard (twins, sisters, namesakes, mother/daughter).
 
-A ``Person`` holds the *true* identity; the registries (``client_sdk.synth.registry``) write
+A ``Person`` holds the *true* identity; the registries (``vinculo_lab.synth.registry``) write
 what clerks recorded of it.
 """
 
@@ -14,8 +14,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from client_sdk.synth.config import PopulationParams
-from client_sdk.synth.lexicon import Lexicon, NameList, Places
+from vinculo_lab.synth.config import PopulationParams
+from vinculo_lab.synth.lexicon import Lexicon, NameList, Places
 
 __all__ = ["Episode", "Person", "dni_check_characters", "generate_people"]
 
@@ -273,7 +273,7 @@ def generate_people(n: int, *, pop: PopulationParams, lex: Lexicon, geo: Places,
                     rng: np.random.Generator, pyr: random.Random) -> list[Person]:
     """``n`` people: independent victims plus their hard non-matches (relatives, namesakes).
 
-    >>> from client_sdk.synth.lexicon import lexicon, places
+    >>> from vinculo_lab.synth.lexicon import lexicon, places
     >>> people = generate_people(50, pop=PopulationParams(), lex=lexicon(), geo=places(),
     ...                          rng=np.random.default_rng(1), pyr=random.Random(1))
     >>> len(people)

@@ -15,10 +15,10 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from client_sdk.synth.config import QuirkRates
-from client_sdk.synth.lexicon import Lexicon, Places
-from client_sdk.synth.people import LAST_DAY, Person, dni_check_characters
-from client_sdk.synth.textquirks import (
+from vinculo_lab.synth.config import QuirkRates
+from vinculo_lab.synth.lexicon import Lexicon, Places
+from vinculo_lab.synth.people import LAST_DAY, Person, dni_check_characters
+from vinculo_lab.synth.textquirks import (
     ENYE_MANGLED,
     OCR_DIGITS,
     OCR_NAMES,

@@ -6,7 +6,7 @@ real encode → upload → link path) builds on them.
 
 from __future__ import annotations
 
-from client_sdk.evaluation.metrics import (
+from vinculo_lab.evaluation.metrics import (
     KINDS,
     KindRecall,
     PairCounts,

@@ -10,7 +10,7 @@ import random
 import re
 from functools import cache
 
-from client_sdk.synth.lexicon import KEYBOARD_NEIGHBOURS
+from vinculo_lab.synth.lexicon import KEYBOARD_NEIGHBOURS
 
 __all__ = [
     "ACCENTED",

@@ -1,6 +1,6 @@
 """Reference lists the generator draws from: names, nicknames, spelling variants and places.
 
-Names live in ``client_sdk/synth/data/`` (written for vinculo; weights are Zipf-like over a
+Names live in ``vinculo_lab/synth/data/`` (written for vinculo; weights are Zipf-like over a
 rank order close to RENIEC's published surname frequencies). Places come from the INEI UBIGEO
 table in ``vinculo_common/data/ubigeo/`` (read directly with ``csv``), with each district's
 population estimated as density x area.

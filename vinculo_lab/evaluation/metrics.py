@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass
 
-from client_sdk.evaluation.differences import KINDS, difference_kinds, parse_partial_date
+from vinculo_lab.evaluation.differences import KINDS, difference_kinds, parse_partial_date
 
 __all__ = [
     "KINDS",

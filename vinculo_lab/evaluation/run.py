@@ -264,16 +264,23 @@ def _admin(db_url: str, sources: Sequence[str], keys_dir: Path) -> dict[str, str
 
     Returns tokens by name: ``uploader:<source>``, ``operator``, ``reviewer``.
     """
-    from vinculo_cli.service import create_api_token, register_source_from_keys
+    from linkage_service.admin import create_api_token, register_source_from_keys
+    from linkage_service.db import make_engine, migrate
 
+    engine = make_engine(db_url)
+    migrate(engine)
+    actor = "cli:admin"
     tokens: dict[str, str] = {}
-    for source in sources:
-        register_source_from_keys(source=source, keys=keys_dir, db=db_url)
-        tokens[f"uploader:{source}"], _ = create_api_token(
-            role="uploader", source=source, user=f"demo.{source}", db=db_url)
-    for role in ("operator", "reviewer"):
-        tokens[role], _ = create_api_token(role=role, source=None, user=f"demo.{role}",
-                                           db=db_url)
+    try:
+        for source in sources:
+            register_source_from_keys(engine, source=source, keys=keys_dir, actor=actor)
+            tokens[f"uploader:{source}"], _ = create_api_token(
+                engine, role="uploader", source=source, user=f"demo.{source}", actor=actor)
+        for role in ("operator", "reviewer"):
+            tokens[role], _ = create_api_token(engine, role=role, source=None,
+                                               user=f"demo.{role}", actor=actor)
+    finally:
+        engine.dispose()
     return tokens
 
 

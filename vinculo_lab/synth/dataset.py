@@ -24,16 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from client_sdk.synth.config import SynthConfig
-from client_sdk.synth.lexicon import lexicon, places
-from client_sdk.synth.people import Person, generate_people
-from client_sdk.synth.registry import (
+from vinculo_common.errors import InputError
+from vinculo_lab.synth.config import SynthConfig
+from vinculo_lab.synth.lexicon import lexicon, places
+from vinculo_lab.synth.people import Person, generate_people
+from vinculo_lab.synth.registry import (
     CANONICAL_COLUMNS,
     SOURCES,
     plan_records,
     render_records,
 )
-from vinculo_common.errors import InputError
 
 __all__ = ["BAD_ROW_REASONS", "SynthResult", "generate", "write_dataset"]
 
@@ -70,7 +70,7 @@ def generate(*, people: int, seed: int, config: SynthConfig) -> SynthResult:
 
     Deterministic for a seed and a configuration.
 
-    >>> from client_sdk.synth.config import profile
+    >>> from vinculo_lab.synth.config import profile
     >>> result = generate(people=30, seed=7, config=profile("default"))
     >>> sorted(result.tables)
     ['care', 'reta', 'sistra']
