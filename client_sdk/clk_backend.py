@@ -9,7 +9,7 @@ filter post-processed, issue 7) without touching the rest of the SDK.
 Safety rails enforced here, whatever a schema file says:
 
 - ``doubleHash`` is refused: each q-gram would set an arithmetic progression of bits, which a
-  frequency attack exploits (DESIGN.md, "Encodings must resist the insider"). Only
+  frequency attack exploits (docs/security.md). Only
   ``blakeHash`` is accepted.
 - ``xorFolds``/``xor_folds`` are refused: clkhash 0.18.3 reads ``xor_folds`` while its own v3
   master schema names the key ``xorFolds``, so a schema asking for folding would silently get

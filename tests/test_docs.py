@@ -39,7 +39,7 @@ def test_design_commands_exist() -> None:
                      "upload", "link", "results", "synth", "evaluate", "reid request",
                      "reid approve", "reid deny", "reid fetch", "reid open", "audit verify",
                      "demo", "stats export"):
-        assert expected in names, f"DESIGN.md command missing: vinculo {expected}"
+        assert expected in names, f"command of the operators' contract missing: vinculo {expected}"
 
 
 @pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[n for n, _ in COMMANDS])
@@ -53,3 +53,25 @@ def test_readme_gives_the_two_setup_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo" in readme and "make test" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_docs_point_only_inside_the_repository() -> None:
+    """The project stands alone: README, docs and code never send a reader outside it."""
+    paths = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+             *sorted((ROOT / "schemas").rglob("*.md")), *sorted((ROOT / "keys").glob("*.md"))]
+    for package in ("vinculo_common", "client_sdk", "linkage_service", "vinculo_lab",
+                    "vinculo_cli"):
+        paths += sorted((ROOT / package).rglob("*.py"))
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        for outside in ("../shared", "shared/spec", "shared/DESIGN", "DESIGN.md"):
+            assert outside not in text, f"{path.relative_to(ROOT)} points outside: {outside}"
+
+
+def test_design_doc_draws_every_layer() -> None:
+    from test_layers import ALLOWED
+
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    for layer in ALLOWED:
+        short = layer.removeprefix("linkage_service.")
+        assert short in design, f"docs/design.md does not place {layer}"

@@ -27,7 +27,7 @@ from vinculo_lab.synth import (
 )
 from vinculo_lab.synth.textquirks import fold_accents
 
-# The columns of /work/shared/spec/canonical-record.md, in its order.
+# The columns of the canonical record (docs/input.md), in its order.
 SPEC_COLUMNS = [
     "record_id", "nombres", "apellido_paterno", "apellido_materno", "sexo", "fecha_nacimiento",
     "edad", "tipo_documento", "numero_documento", "nacionalidad", "ubigeo_nacimiento",
