@@ -46,14 +46,6 @@ def _ones(a: np.ndarray) -> np.ndarray:
     return np.unpackbits(a, axis=1).sum(axis=1)
 
 
-def test_public_surface() -> None:
-    assert hardening.__all__ == [
-        "SALT_ATTRIBUTES", "STEP_TYPES", "Hardener", "HardeningStep", "apply", "balance",
-        "blip", "blip_epsilon", "diffuse", "diffusion_taps", "hardening_steps",
-        "keyed_permutation", "output_bits", "salt_permute", "salt_values", "xor_fold",
-    ]
-
-
 def test_xor_fold_halves_and_xors() -> None:
     c = _clks()
     out = hardening.xor_fold(c)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import linkage_service.linkage as linkage
 from linkage_service.linkage.blocking import LshParams, lsh_candidate_pairs, pairs_within_groups
 from linkage_service.linkage.job import LinkInputs, LinkParams, link
 from linkage_service.linkage.scoring import (
@@ -21,38 +20,6 @@ from linkage_service.linkage.similarity import (
     popcounts,
 )
 from vinculo_lab.synthetic_clks import synthetic_registries
-
-
-def test_public_surface_is_pinned() -> None:
-    assert sorted(linkage.__all__) == sorted(
-        [
-            "COMPARISONS",
-            "ClusterParams",
-            "Clustering",
-            "Decisions",
-            "FellegiSunterModel",
-            "LineageEvent",
-            "LinkInputs",
-            "LinkParams",
-            "LinkResult",
-            "LshParams",
-            "PairArrays",
-            "PairAttributes",
-            "PairTable",
-            "ScoredPairs",
-            "Thresholds",
-            "choose_thresholds",
-            "cluster",
-            "compare_pairs",
-            "dice_of_pairs",
-            "estimate_model",
-            "link",
-            "lsh_candidate_pairs",
-            "match_probability",
-            "popcounts",
-            "u_from_random_pairs",
-        ]
-    )
 
 
 def test_dice_against_hand_computed_value() -> None:

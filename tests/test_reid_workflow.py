@@ -269,23 +269,3 @@ def test_limits(env) -> None:  # type: ignore[no-untyped-def]
         make_request(session, env, [P3], policy=policy, now=T0 + timedelta(days=1, minutes=1))
         with pytest.raises(NotFound):
             make_request(session, env, ["P-ZZZZZZZZZZ"], policy=policy, who=APPROVER)
-
-
-def test_public_surface_is_pinned() -> None:
-    import client_sdk.reid
-    import linkage_service.audit
-    import linkage_service.reid
-    import vinculo_common.reid_package
-
-    assert client_sdk.reid.__all__ == ["open_package", "open_package_records",
-                                       "pinned_service_key"]
-    assert vinculo_common.reid_package.__all__ == [
-        "PACKAGE_CONTEXT", "PACKAGE_MAGIC", "PackageRecord", "ParsedPackage", "build_package",
-        "parse_package"]
-    assert linkage_service.reid.__all__ == [
-        "ReidPolicy", "approve", "create_request", "deny", "effective_status", "fetch_package",
-        "get_request", "list_requests", "policy_from_settings", "release_packages",
-        "request_public", "same_person", "source_box_key"]
-    assert linkage_service.audit.__all__ == [
-        "GENESIS", "OUTCOMES", "POLICY_KEY", "Anchor", "CheckpointPolicy", "EntryFields",
-        "VerifyReport", "checkpoint", "entry_hash", "load_rows", "record", "verify"]

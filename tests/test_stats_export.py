@@ -181,15 +181,3 @@ def test_route_refuses_min_cell_below_floor_and_other_roles(bank_service: Any) -
     with pytest.raises(ServiceError) as denied:
         operator.get("/stats/tables")
     assert denied.value.status == 403
-
-
-def test_public_surface_is_pinned() -> None:
-    import client_sdk.stats_export as export
-    import linkage_service.stats as stats
-
-    assert sorted(stats.__all__) == ["DEFAULT_MIN_CELL", "DEFAULT_SOURCE_ROLES",
-                                     "SNAPSHOT_COLUMNS", "TablePayload", "build_tables",
-                                     "count_tables"]
-    assert sorted(export.__all__) == ["CHARTS", "export_tables", "fetch_tables",
-                                      "render_charts", "render_html", "write_csv",
-                                      "write_readme"]

@@ -45,7 +45,11 @@ __all__ = [
     "SettingsDep",
     "api_routes",
     "audit_in_session",
+    "get_auditor",
+    "get_current_actor",
+    "get_service_key",
     "get_session",
+    "get_settings",
     "record_outside_request",
     "route_roles",
 ]

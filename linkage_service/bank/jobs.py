@@ -37,7 +37,8 @@ from linkage_service.models.bank import LinkJob, LinkJobPublic
 from linkage_service.models.common import utcnow
 from vinculo_common.errors import Conflict, NotFound, VinculoError
 
-__all__ = ["create_job", "forget_job", "get_job", "job_public", "run_job", "start_job"]
+__all__ = ["create_job", "forget_job", "get_job", "job_public", "list_jobs", "run_job",
+           "start_job"]
 
 _JOB: sa.Table = LinkJob.__table__  # type: ignore[attr-defined]
 # Jobs running in this process, by (database, job id): one process may serve several databases.

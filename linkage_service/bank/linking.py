@@ -22,7 +22,8 @@ import numpy as np
 from linkage_service.bank.records import BankRecords, DecisionPairs
 from linkage_service.bank.writer import ClusterOutcome, ReviewCandidate
 
-__all__ = ["Linker", "Progress", "core_linker", "fixed_thresholds", "run_linkage"]
+__all__ = ["Linker", "Progress", "core_linker", "fixed_thresholds", "plain",
+           "run_linkage"]
 
 Progress = Callable[[str, float], None]
 _EVIDENCE_DIGITS = 4

@@ -35,7 +35,7 @@ from vinculo_lab.synth.registry import (
     render_records,
 )
 
-__all__ = ["BAD_ROW_REASONS", "SynthResult", "generate", "write_dataset"]
+__all__ = ["BAD_ROW_REASONS", "SynthResult", "describe", "generate", "write_dataset"]
 
 BAD_ROW_REASONS = ("empty_record_id", "duplicate_record_id", "impossible_birth_date",
                    "bad_ubigeo", "no_name")

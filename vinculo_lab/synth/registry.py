@@ -31,7 +31,8 @@ from vinculo_lab.synth.textquirks import (
     with_particle,
 )
 
-__all__ = ["CANONICAL_COLUMNS", "SOURCES", "STYLES", "RenderedRecord", "SourceStyle",
+__all__ = ["CANONICAL_COLUMNS", "SOURCES", "STYLES", "PlannedRecord", "RenderedRecord",
+           "SourceStyle",
            "plan_records", "render_records"]
 
 SOURCES = ("reta", "sistra", "care")
