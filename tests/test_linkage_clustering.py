@@ -12,7 +12,7 @@ from linkage_service.linkage.clustering import (
     ScoredPairs,
     cluster,
 )
-from vinculo_common.errors import Conflict
+from vinculo_common.errors import Conflict, InputError
 
 
 def pairs(*edges: tuple[int, int, float]) -> ScoredPairs:
@@ -136,5 +136,5 @@ def test_cannot_link_splits_an_existing_person_with_lineage() -> None:
 
 
 def test_existing_label_with_new_prefix_is_refused() -> None:
-    with pytest.raises(ValueError, match="must not start"):
+    with pytest.raises(InputError, match="must not start"):
         cluster(n=1, pairs=pairs(), existing_labels=["new-3"])

@@ -19,6 +19,7 @@ from linkage_service.linkage.similarity import (
     dice_of_pairs,
     popcounts,
 )
+from vinculo_common.errors import InputError
 from vinculo_lab.synthetic_clks import synthetic_registries
 
 
@@ -184,9 +185,9 @@ def test_exact_blocking_matches_lsh_on_small_input() -> None:
 
 
 def test_bad_params_are_refused_with_the_valid_range() -> None:
-    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+    with pytest.raises(InputError, match=r"\(0, 1\)"):
         LinkParams(dice_floor=1.5)
-    with pytest.raises(ValueError, match="one entry per CLK"):
+    with pytest.raises(InputError, match="one entry per CLK"):
         link(LinkInputs(clks=np.zeros((2, 128), dtype=np.uint8), sources=np.zeros(3)), LinkParams())
 
 

@@ -14,10 +14,12 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from vinculo_common.errors import InputError
+
 __all__ = ["InvalidValue", "fold_name", "header_key", "repair_mojibake", "value_key"]
 
 
-class InvalidValue(ValueError):
+class InvalidValue(InputError):
     """A value a rule cannot accept. The message is Spanish first and never holds the value."""
 
 # Ñ as damaged by a wrong code page: UTF-8 read as Windows-1252 (Ã‘, Ã±), CP850/437 read as

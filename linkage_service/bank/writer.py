@@ -21,6 +21,7 @@ from linkage_service.bank.plan import plan_persons
 from linkage_service.bank.pseudonyms import new_pseudonym
 from linkage_service.bank.records import BankRecords, RecordKey
 from linkage_service.models.bank import Membership, Person, PersonLineage, ReviewPair
+from vinculo_common.errors import InputError
 
 __all__ = ["ClusterOutcome", "ReviewCandidate", "write_outcome"]
 
@@ -104,7 +105,7 @@ def write_outcome(
     """
     labels = np.asarray(outcome.labels, dtype=np.int64)
     if labels.shape != (len(records),):
-        raise ValueError(f"labels has shape {labels.shape}, expected ({len(records)},)")
+        raise InputError(f"labels has shape {labels.shape}, expected ({len(records)},)")
     members = _current_memberships(session)
     live = {p for _, p, _ in members.values()}
     linked = np.array(

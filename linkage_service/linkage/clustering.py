@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vinculo_common.errors import Conflict
+from vinculo_common.errors import Conflict, InputError
 
 __all__ = [
     "ClusterParams",
@@ -81,11 +81,11 @@ class ClusterParams:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.link_threshold <= 1.0:
-            raise ValueError(f"link_threshold must be in (0, 1] (got {self.link_threshold})")
+            raise InputError(f"link_threshold must be in (0, 1] (got {self.link_threshold})")
         if not 0.0 <= self.min_cohesion <= 1.0:
-            raise ValueError(f"min_cohesion must be in [0, 1] (got {self.min_cohesion})")
+            raise InputError(f"min_cohesion must be in [0, 1] (got {self.min_cohesion})")
         if self.max_cluster_size < 2:
-            raise ValueError(f"max_cluster_size must be ≥ 2 (got {self.max_cluster_size})")
+            raise InputError(f"max_cluster_size must be ≥ 2 (got {self.max_cluster_size})")
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class _Clusters:
 def _pair_array(values: np.ndarray, n: int, what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.int64).reshape(-1, 2)
     if len(arr) and (arr.min() < 0 or arr.max() >= n):
-        raise ValueError(f"{what} pairs must hold row indices in [0, {n})")
+        raise InputError(f"{what} pairs must hold row indices in [0, {n})")
     return arr
 
 
@@ -192,10 +192,10 @@ def cluster(
     params = params or ClusterParams()
     decisions = decisions or Decisions()
     if len(existing_labels) != n:
-        raise ValueError(f"existing_labels must have one entry per record ({n})")
+        raise InputError(f"existing_labels must have one entry per record ({n})")
     old = [lab if lab else None for lab in existing_labels]
     if any(lab is not None and lab.startswith(new_label_prefix) for lab in old):
-        raise ValueError(f"existing labels must not start with {new_label_prefix!r}")
+        raise InputError(f"existing labels must not start with {new_label_prefix!r}")
     must = _pair_array(decisions.must_link, n, "must_link")
     cannot = _pair_array(decisions.cannot_link, n, "cannot_link")
     left = np.asarray(pairs.left, dtype=np.int64)

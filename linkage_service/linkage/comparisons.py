@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from linkage_service.linkage.similarity import dice_of_pairs, popcounts
+from vinculo_common.errors import InputError
 
 __all__ = [
     "COMPARISONS",
@@ -186,7 +187,7 @@ def encode_attributes(attributes: PairAttributes) -> AttributeCodes:
     if a.doc_hash is not None:
         raw = np.ascontiguousarray(a.doc_hash, dtype=np.uint8)
         if raw.ndim != 2 or raw.shape[1] % 8:
-            raise ValueError(f"doc_hash must be (n, 32) uint8 (got shape {raw.shape})")
+            raise InputError(f"doc_hash must be (n, 32) uint8 (got shape {raw.shape})")
         docs = _row_codes(raw)
         has = docs >= 0
     family = given = near = None
@@ -241,7 +242,7 @@ def _family_codes(
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     raw = np.ascontiguousarray(raw_family, dtype=np.uint8)
     if raw.ndim != 2 or raw.shape[1] != _FAMILY_HASH + 32:
-        raise ValueError(f"family must be (n, 64) uint8 (got shape {raw.shape})")
+        raise InputError(f"family must be (n, 64) uint8 (got shape {raw.shape})")
     codes = _row_codes(raw[:, :_FAMILY_HASH])
     first = np.ascontiguousarray(raw[:, _FAMILY_HASH : _FAMILY_HASH + 16])
     whole = np.ascontiguousarray(raw[:, _FAMILY_HASH + 16 :])
@@ -252,7 +253,7 @@ def _family_codes(
 def _doc_near_codes(raw_near: np.ndarray) -> np.ndarray:
     raw = np.ascontiguousarray(raw_near, dtype=np.uint8)
     if raw.ndim != 2 or raw.shape[1] != 32:
-        raise ValueError(f"doc_near must be (n, 32) uint8 (got shape {raw.shape})")
+        raise InputError(f"doc_near must be (n, 32) uint8 (got shape {raw.shape})")
     return np.stack([_row_codes(raw[:, :16]), _row_codes(raw[:, 16:])], axis=1)
 
 

@@ -24,6 +24,7 @@ from linkage_service.linkage.blocking import LshParams
 from linkage_service.linkage.clustering import ClusterParams, LineageEvent
 from linkage_service.linkage.comparisons import PairAttributes
 from linkage_service.linkage.scoring import FellegiSunterModel, Thresholds
+from vinculo_common.errors import InputError
 from vinculo_common.schemas import calibration_knots_valid
 
 __all__ = ["LinkInputs", "LinkParams", "LinkResult", "PairTable", "to_reference", "to_stored"]
@@ -107,18 +108,18 @@ class LinkParams:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.dice_floor < 1.0:
-            raise ValueError(f"dice_floor must be in (0, 1) (got {self.dice_floor})")
+            raise InputError(f"dice_floor must be in (0, 1) (got {self.dice_floor})")
         if self.dice_calibration is not None and not calibration_knots_valid(
                 self.dice_calibration):
-            raise ValueError("dice_calibration: knots (stored, reference) from (0, 0) to "
+            raise InputError("dice_calibration: knots (stored, reference) from (0, 0) to "
                              "(1, 1), both strictly increasing")
         if self.candidate_budget is not None and self.candidate_budget < 1:
-            raise ValueError(f"candidate_budget must be ≥ 1 (got {self.candidate_budget})")
+            raise InputError(f"candidate_budget must be ≥ 1 (got {self.candidate_budget})")
         if self.blocking not in ("lsh", "exact"):
-            raise ValueError(f"blocking must be 'lsh' or 'exact' (got {self.blocking!r})")
+            raise InputError(f"blocking must be 'lsh' or 'exact' (got {self.blocking!r})")
         if not 0.0 <= self.reuse_model_max_new_share < 1.0:
             share = self.reuse_model_max_new_share
-            raise ValueError(f"reuse_model_max_new_share must be in [0, 1) (got {share})")
+            raise InputError(f"reuse_model_max_new_share must be in [0, 1) (got {share})")
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ from linkage_service.linkage.similarity import (
     dice_of_pairs,
     popcounts,
 )
+from vinculo_common.errors import InputError
 
 __all__ = [
     "Candidates",
@@ -102,7 +103,7 @@ def _validate(inputs: LinkInputs) -> tuple[np.ndarray, int, list[str | None]]:
     for name in [f.name for f in fields(PairAttributes)] + ["existing_labels"]:
         value = getattr(inputs, name)
         if value is not None and len(value) != n:
-            raise ValueError(f"{name} must have one entry per CLK ({n}), got {len(value)}")
+            raise InputError(f"{name} must have one entry per CLK ({n}), got {len(value)}")
     labels: list[str | None] = (
         [None] * n
         if inputs.existing_labels is None

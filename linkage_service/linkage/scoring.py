@@ -41,6 +41,7 @@ from linkage_service.linkage.comparisons import (
     compare_pairs,
     encode_attributes,
 )
+from vinculo_common.errors import InputError
 
 __all__ = [
     "APART",
@@ -137,9 +138,9 @@ class FellegiSunterModel:
             u = {str(k): [float(x) for x in v] for k, v in data["u"].items()}
             prior = float(data["prior"])
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise ValueError(f"not a recorded Fellegi–Sunter model ({exc!r})") from None
+            raise InputError(f"not a recorded Fellegi–Sunter model ({exc!r})") from None
         if set(m) != set(u) or any(len(m[k]) != len(u[k]) for k in m) or not 0 < prior < 1:
-            raise ValueError("not a recorded Fellegi–Sunter model (m/u/prior inconsistent)")
+            raise InputError("not a recorded Fellegi–Sunter model (m/u/prior inconsistent)")
         return cls(
             prior=prior,
             m=m,
@@ -184,7 +185,7 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.lower <= self.upper < 1.0 + 1e-12:
-            raise ValueError(
+            raise InputError(
                 f"thresholds must satisfy 0 < lower ≤ upper ≤ 1 (got {self.lower}, {self.upper})"
             )
 
@@ -421,7 +422,7 @@ def estimate_model(
     if fixed is not None:
         return fixed
     if not levels or "dice" not in levels:
-        raise ValueError("levels must contain at least the 'dice' comparison")
+        raise InputError("levels must contain at least the 'dice' comparison")
     n = len(levels["dice"])
     sizes = _level_counts(levels)
     notes = []
@@ -548,7 +549,7 @@ def choose_thresholds(
     """
     p = np.sort(np.asarray(probability, dtype=float))[::-1]
     if not 0 < max_false_link_rate < 1 or not 0 < max_missed_rate < 1:
-        raise ValueError("rates must be in (0, 1)")
+        raise InputError("rates must be in (0, 1)")
     if len(p) == 0:
         return Thresholds(upper=0.99, lower=0.5, method="default (no candidate pairs)")
     false_share = np.cumsum(1.0 - p) / np.arange(1, len(p) + 1)

@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from vinculo_common.errors import InputError
+
 __all__ = [
     "PairArrays",
     "check_clks",
@@ -55,7 +57,7 @@ def check_clks(clks: np.ndarray) -> np.ndarray:
     """
     arr = np.ascontiguousarray(clks)
     if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] == 0 or arr.shape[1] % 8:
-        raise ValueError(
+        raise InputError(
             "clks must be a uint8 array of shape (n, bytes) with bytes a positive multiple of 8 "
             f"(got dtype {arr.dtype}, shape {arr.shape})"
         )
@@ -94,7 +96,7 @@ def dice_of_pairs(
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
     if left.shape != right.shape or left.ndim != 1:
-        raise ValueError("left and right must be 1-d arrays of the same length")
+        raise InputError("left and right must be 1-d arrays of the same length")
     if counts is None:
         counts = popcounts(clks)
     out = np.empty(len(left), dtype=np.float64)
@@ -151,7 +153,7 @@ def _anonlink_dice(a: list, b: list, threshold: float) -> tuple[np.ndarray, np.n
 
 def _check_threshold(threshold: float) -> None:
     if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1] (got {threshold})")
+        raise InputError(f"threshold must be in (0, 1] (got {threshold})")
 
 
 def dice_candidates(clks_a: np.ndarray, clks_b: np.ndarray, *, threshold: float) -> PairArrays:
