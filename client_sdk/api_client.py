@@ -1,16 +1,18 @@
-"""HTTP client of the linkage service, for institutions and operators.
+"""The one HTTP client of the linkage service: every call the CLI, an institution or an
+operator makes goes through ``ServiceClient`` (uploads, jobs, results, re-identification,
+audit, statistics).
 
 Takes an ``httpx.Client`` or a transport, so tests run it against the real app in-process and
 against a real server alike. Every error comes out as ``ServiceError(reason, status)``: the
 service's ``detail`` for an HTTP error, a Spanish sentence for a network failure (status 0).
 
->>> client = ServiceClient("http://127.0.0.1:8000", token="vnc_…")  # doctest: +SKIP
->>> client.upload(Path("reta.vnb"))["record_count"]                   # doctest: +SKIP
-1200
+>>> ServiceClient("http://127.0.0.1:8000", token="vnc_…").url("/jobs/3")
+'http://127.0.0.1:8000/api/v1/jobs/3'
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -129,6 +131,88 @@ class ServiceClient:
                                        "reason": reason}
         )
         return result
+
+    # ------------------------------------------------------------------ linkage jobs, results
+
+    def start_job(self, *, upper_threshold: float | None = None,
+                  lower_threshold: float | None = None) -> dict[str, Any]:
+        """Start a linkage job over the whole bank (operator); the service's thresholds unless
+        given. The service answers 409 while another job runs."""
+        body = {k: v for k, v in (("upper_threshold", upper_threshold),
+                                  ("lower_threshold", lower_threshold)) if v is not None}
+        result: dict[str, Any] = self.post("/jobs", json=body)
+        return result
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.get(f"/jobs/{job_id}")
+        return result
+
+    def results_page(self, *, offset: int, limit: int) -> dict[str, Any]:
+        """One page of the token's source's results (its own records only):
+        ``{"results": [...], "next_offset": int | None}``."""
+        result: dict[str, Any] = self.get("/results", params={"offset": offset, "limit": limit})
+        return result
+
+    # ------------------------------------------------------------------ re-identification
+
+    def create_reid_request(
+        self,
+        *,
+        persons: Sequence[str],
+        legal_basis: str,
+        purpose: str,
+        sources: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        body = {"persons": list(persons), "legal_basis": legal_basis, "purpose": purpose,
+                "sources": list(sources) if sources else None}
+        result: dict[str, Any] = self.post("/reid/requests", json=body)
+        return result
+
+    def get_reid_request(self, request_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.get(f"/reid/requests/{request_id}")
+        return result
+
+    def list_reid_requests(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.get(
+            "/reid/requests", params={"status": status} if status else None)
+        return result
+
+    def approve_reid(self, request_id: str, *, reason: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self.post(f"/reid/requests/{request_id}/approve",
+                                           json={"reason": reason})
+        return result
+
+    def deny_reid(self, request_id: str, *, reason: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.post(f"/reid/requests/{request_id}/deny",
+                                           json={"reason": reason})
+        return result
+
+    def reid_packages(self) -> list[dict[str, Any]]:
+        """Packages waiting for the token's source."""
+        result: list[dict[str, Any]] = self.get("/reid/packages")
+        return result
+
+    def fetch_reid_package(self, request_id: str, *, source: str) -> bytes:
+        """The sealed package bytes (open them with ``client_sdk.reid.open_package``)."""
+        return self.request("GET", f"/reid/requests/{request_id}/packages/{source}").content
+
+    # ------------------------------------------------------------------ audit, statistics
+
+    def audit_export(self, *, fmt: str = "jsonl") -> str:
+        return self.request("GET", "/audit/export", params={"format": fmt}).text
+
+    def audit_verify(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.get("/audit/verify")
+        return result
+
+    def audit_checkpoint(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.post("/audit/checkpoint")
+        return result
+
+    def stats_tables(self, *, min_cell: int | None = None) -> Any:
+        """The published statistics tables (analyst), suppressed at ``min_cell`` or above."""
+        return self.get("/stats/tables",
+                        params={"min_cell": min_cell} if min_cell is not None else None)
 
 
 def _reason(response: httpx.Response) -> str:

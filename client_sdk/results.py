@@ -32,7 +32,7 @@ def wait_for_job(
     shown = None
     while True:
         try:
-            job: dict[str, Any] = client.get(f"/jobs/{job_id}")
+            job = client.get_job(job_id)
         except ServiceError as exc:
             # A big job's final write holds SQLite's lock for a while: 503 means "ask again".
             if exc.status != 503 or (timeout_s is not None
@@ -59,7 +59,7 @@ def fetch_results(client: ServiceClient, *, page_size: int = 10_000) -> Iterator
     """Every result of the token's source, page after page."""
     offset: int | None = 0
     while offset is not None:
-        page = client.get("/results", params={"offset": offset, "limit": page_size})
+        page = client.results_page(offset=offset, limit=page_size)
         yield from page["results"]
         offset = page["next_offset"]
 

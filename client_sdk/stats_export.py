@@ -52,11 +52,10 @@ def fetch_tables(*, server: str, token: str, min_cell: int | None = None,
     one bound to the app in-process). Raises ServiceError with the service's reason."""
     from client_sdk.api_client import ServiceClient
 
-    params = {} if min_cell is None else {"min_cell": min_cell}
     own = client is None
     service = client or ServiceClient(server, token)
     try:
-        answer = service.get("/stats/tables", params=params)
+        answer = service.stats_tables(min_cell=min_cell)
     finally:
         if own:
             service.close()

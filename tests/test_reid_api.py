@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from client_sdk.api_client import ServiceClient
 from client_sdk.encoding import LOCATOR_CONTEXT, record_ref
 from client_sdk.keys import load_box_public, load_linkage_kcv, load_record_ref_key, load_signing_key
 from client_sdk.reid import open_package, open_package_records
-from client_sdk.reid_client import ReidClient
 from linkage_service.audit import verify
 from linkage_service.auth import create_token
 from linkage_service.models import EncodedRecord, Source
@@ -75,11 +75,12 @@ def bank(service: Any, tmp_path: Path) -> Any:
     return service
 
 
-def client_for(service: Any, role: str, *, user: str, source: str | None = None) -> ReidClient:
+def client_for(service: Any, role: str, *, user: str, source: str | None = None) -> ServiceClient:
     with Session(service.engine) as session:
         token, _ = create_token(session, role=role, source=source, user_label=user)
         session.commit()
-    return ReidClient(service.client(token))
+    client: ServiceClient = service.client(token)
+    return client
 
 
 def audit_actions(service: Any, after: int = 0) -> list[tuple[str, str]]:
@@ -107,31 +108,31 @@ def test_reid_flow_over_http(bank: Any) -> None:
     reta = client_for(bank, "uploader", user="reta.it", source="reta")
     sistra = client_for(bank, "uploader", user="sistra.it", source="sistra")
 
-    req = ana.create_request(persons=["P-AAAAAAAAAA"], legal_basis="Ley 28950, art. 7",
+    req = ana.create_reid_request(persons=["P-AAAAAAAAAA"], legal_basis="Ley 28950, art. 7",
                              purpose="Carpeta fiscal 0099-2025 (sintética)")
     rid = req["id"]
     assert req["status"] == "pending" and req["approvals_required"] == 1
     # Before approval nobody can fetch.
-    assert status_of(lambda: reta.fetch_package(rid, source="reta")) == 409
+    assert status_of(lambda: reta.fetch_reid_package(rid, source="reta")) == 409
     # The requester cannot approve, not even with an approver token of her own.
-    assert status_of(lambda: ana_approver.approve(rid, reason="yo misma")) == 403
-    assert status_of(lambda: ana.approve(rid)) == 403  # wrong role altogether
-    done = beto.approve(rid, reason="procede")
+    assert status_of(lambda: ana_approver.approve_reid(rid, reason="yo misma")) == 403
+    assert status_of(lambda: ana.approve_reid(rid)) == 403  # wrong role altogether
+    done = beto.approve_reid(rid, reason="procede")
     assert done["status"] == "approved"
     assert {p["source"]: p["record_count"] for p in done["packages"]} == {"reta": 2, "sistra": 1}
     # Another source's token cannot fetch reta's package; care holds nothing.
-    assert status_of(lambda: sistra.fetch_package(rid, source="reta")) == 403
+    assert status_of(lambda: sistra.fetch_reid_package(rid, source="reta")) == 403
     care = client_for(bank, "uploader", user="care.it", source="care")
-    assert status_of(lambda: care.fetch_package(rid, source="care")) == 404
-    assert [p["request_id"] for p in reta.packages()] == [rid]
-    pkg = reta.fetch_package(rid, source="reta")
+    assert status_of(lambda: care.fetch_reid_package(rid, source="care")) == 404
+    assert [p["request_id"] for p in reta.reid_packages()] == [rid]
+    pkg = reta.fetch_reid_package(rid, source="reta")
     # The institution pins the key the service publishes (after checking its key id).
-    pem = reta.client.get("/service/public-key")["public_key_pem"].encode()
+    pem = reta.get("/service/public-key")["public_key_pem"].encode()
     pinned = load_public_key(pem)
     assert sorted(open_package(pkg, source="reta", keys_dir=bank.keys,
                                service_public_key=pinned)) == [  # type: ignore[arg-type]
         "RETA-2021-0007", "RETA-2023-0101"]
-    assert open_package_records(sistra.fetch_package(rid, source="sistra"), source="sistra",
+    assert open_package_records(sistra.fetch_reid_package(rid, source="sistra"), source="sistra",
                                 keys_dir=bank.keys, service_public_key=pinned  # type: ignore[arg-type]
                                 ) == [("P-AAAAAAAAAA", "SIS-44-2022")]
     with pytest.raises(IntegrityError):
@@ -148,7 +149,7 @@ def test_reid_flow_over_http(bank: Any) -> None:
     with bank.engine.begin() as conn:
         conn.execute(sa.text("UPDATE reid_request SET expires_at = :t WHERE id = :i"),
                      {"t": "2000-01-01 00:00:00+00:00", "i": rid})
-    assert status_of(lambda: reta.fetch_package(rid, source="reta")) == 409
+    assert status_of(lambda: reta.fetch_reid_package(rid, source="reta")) == 409
     # The service signs its packages with the key it publishes.
     assert verify(bank.engine, bank.app.state.service_key.public_key()).ok
 
@@ -158,18 +159,18 @@ def test_deny_and_visibility(bank: Any) -> None:
     other = client_for(bank, "reid_requester", user="otro.requester")
     beto = client_for(bank, "reid_approver", user="beto.approver")
     auditor = client_for(bank, "auditor", user="aud.itor")
-    rid = ana.create_request(persons=["P-BBBBBBBBBB"], legal_basis="Ley 28950",
+    rid = ana.create_reid_request(persons=["P-BBBBBBBBBB"], legal_basis="Ley 28950",
                              purpose="Atención a víctima (sintética)")["id"]
-    assert status_of(lambda: beto.deny(rid, reason="")) == 422
-    assert beto.deny(rid, reason="sin base legal suficiente")["status"] == "denied"
-    assert status_of(lambda: beto.approve(rid)) == 409
-    assert [r["id"] for r in ana.list_requests()] == [rid]
-    assert other.list_requests() == []
-    assert status_of(lambda: other.get_request(rid)) == 404
-    assert auditor.get_request(rid)["approvals"][0]["decision"] == "deny"
-    assert status_of(lambda: ana.create_request(
+    assert status_of(lambda: beto.deny_reid(rid, reason="")) == 422
+    assert beto.deny_reid(rid, reason="sin base legal suficiente")["status"] == "denied"
+    assert status_of(lambda: beto.approve_reid(rid)) == 409
+    assert [r["id"] for r in ana.list_reid_requests()] == [rid]
+    assert other.list_reid_requests() == []
+    assert status_of(lambda: other.get_reid_request(rid)) == 404
+    assert auditor.get_reid_request(rid)["approvals"][0]["decision"] == "deny"
+    assert status_of(lambda: ana.create_reid_request(
         persons=["P-ZZZZZZZZZZ"], legal_basis="Ley 28950", purpose="x" * 10)) == 404
-    assert status_of(lambda: ana.create_request(
+    assert status_of(lambda: ana.create_reid_request(
         persons=["no es un seudónimo"], legal_basis="Ley 28950", purpose="x" * 10)) == 422
 
 
@@ -177,14 +178,14 @@ def test_limits_over_http(service_factory: Any) -> None:
     service = service_factory()
     ana = client_for(service, "reid_requester", user="ana.requester")
     many = [f"P-{'A' * 9}{c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
-    assert status_of(lambda: ana.create_request(
+    assert status_of(lambda: ana.create_reid_request(
         persons=many[:21], legal_basis="Ley 28950", purpose="demasiadas")) == 413
     with Session(service.engine) as session:
         session.add_all([Person(pseudonym=p) for p in many[:11]])
         session.commit()
     for i in range(10):
-        ana.create_request(persons=[many[i]], legal_basis="Ley 28950", purpose=f"caso {i}")
-    assert status_of(lambda: ana.create_request(
+        ana.create_reid_request(persons=[many[i]], legal_basis="Ley 28950", purpose=f"caso {i}")
+    assert status_of(lambda: ana.create_reid_request(
         persons=[many[10]], legal_basis="Ley 28950", purpose="once")) == 413
     assert ("reid.request.create", "denied") in audit_actions(service)
 
@@ -199,23 +200,23 @@ def test_every_endpoint_writes_its_audit_entry(bank: Any) -> None:
 
     def create() -> None:
         nonlocal rid
-        rid = ana.create_request(persons=["P-AAAAAAAAAA"], legal_basis="Ley 28950",
+        rid = ana.create_reid_request(persons=["P-AAAAAAAAAA"], legal_basis="Ley 28950",
                                  purpose="prueba de bitácora")["id"]
 
     calls: list[tuple[Any, list[tuple[str, str]]]] = [
         (create, [("reid.request.create", "ok")]),
-        (lambda: ana.list_requests(), [("reid.request.list", "ok")]),
-        (lambda: ana.get_request(rid), [("reid.request.read", "ok")]),
-        (lambda: reta.fetch_package(rid, source="reta"), [("reid.package.fetch", "denied")]),
-        (lambda: beto.approve(rid, reason="procede"),
+        (lambda: ana.list_reid_requests(), [("reid.request.list", "ok")]),
+        (lambda: ana.get_reid_request(rid), [("reid.request.read", "ok")]),
+        (lambda: reta.fetch_reid_package(rid, source="reta"), [("reid.package.fetch", "denied")]),
+        (lambda: beto.approve_reid(rid, reason="procede"),
          [("reid.request.approve", "ok"), ("reid.package.release", "ok"),
           ("reid.package.release", "ok")]),
-        (lambda: reta.packages(), [("reid.package.list", "ok")]),
-        (lambda: reta.fetch_package(rid, source="reta"), [("reid.package.fetch", "ok")]),
-        (lambda: beto.deny(rid, reason="tarde"), [("reid.request.deny", "denied")]),
-        (lambda: reta.fetch_package(rid, source="sistra"), [("auth.denied", "denied")]),
-        (lambda: auditor.client.get("/audit/entries"), [("audit.read", "ok")]),
-        (lambda: auditor.client.get("/audit/checkpoints"), [("audit.checkpoints.read", "ok")]),
+        (lambda: reta.reid_packages(), [("reid.package.list", "ok")]),
+        (lambda: reta.fetch_reid_package(rid, source="reta"), [("reid.package.fetch", "ok")]),
+        (lambda: beto.deny_reid(rid, reason="tarde"), [("reid.request.deny", "denied")]),
+        (lambda: reta.fetch_reid_package(rid, source="sistra"), [("auth.denied", "denied")]),
+        (lambda: auditor.get("/audit/entries"), [("audit.read", "ok")]),
+        (lambda: auditor.get("/audit/checkpoints"), [("audit.checkpoints.read", "ok")]),
         (lambda: auditor.audit_export(fmt="csv"), [("audit.export", "ok")]),
         (lambda: auditor.audit_verify(), [("audit.verify", "ok")]),
         (lambda: admin.audit_checkpoint(), [("audit.checkpoint", "ok")]),
@@ -233,7 +234,7 @@ def test_every_endpoint_writes_its_audit_entry(bank: Any) -> None:
 def test_audit_export_formats(bank: Any) -> None:
     auditor = client_for(bank, "auditor", user="aud.itor")
     ana = client_for(bank, "reid_requester", user="ana.requester")
-    ana.create_request(persons=["P-BBBBBBBBBB"], legal_basis="Ley 28950", purpose="exportar")
+    ana.create_reid_request(persons=["P-BBBBBBBBBB"], legal_basis="Ley 28950", purpose="exportar")
     lines = auditor.audit_export(fmt="jsonl").splitlines()
     assert len(lines) == last_seq(bank)  # including the export's own entry
     assert '"action":"reid.request.create"' in "".join(lines)

@@ -124,10 +124,9 @@ def export_cmd(
         finally:
             engine.dispose()
     elif server and token:
-        from client_sdk.reid_client import ReidClient
 
         with service_client(server, token) as client:
-            text = ReidClient(client).audit_export(fmt=fmt)
+            text = client.audit_export(fmt=fmt)
     else:
         raise InputError("indique --db, o --server y --token (nothing to export from)")
     if output is None:

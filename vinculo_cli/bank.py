@@ -42,10 +42,8 @@ def link(
 
     Ejemplo: vinculo link --server http://127.0.0.1:8000 --token vnc_… --wait
     """
-    body = {k: v for k, v in (("upper_threshold", upper), ("lower_threshold", lower))
-            if v is not None}
     with service_client(server, token) as client:
-        job = client.post("/jobs", json=body)
+        job = client.start_job(upper_threshold=upper, lower_threshold=lower)
         print(job["id"])
         sys.stdout.flush()
         if wait:

@@ -35,10 +35,9 @@ def request(
 
     Ejemplo: vinculo reid request --server http://127.0.0.1:8000 --token vnc_… --person P-7KQ2M4XZ3A --basis "Ley 28950, art. 7" --purpose "Carpeta fiscal 123-2025"
     """  # noqa: E501
-    from client_sdk.reid_client import ReidClient
 
     with service_client(server, token) as client:
-        result = ReidClient(client).create_request(
+        result = client.create_reid_request(
             persons=person, legal_basis=basis, purpose=purpose, sources=source or None)
     need = result["approvals_required"]
     print(f"solicitud creada; requiere {need} aprobación(es) de otra persona; vence "
@@ -57,10 +56,9 @@ def approve(
 
     Ejemplo: vinculo reid approve rq-3f2a9c0d11e4b7a8 --server http://127.0.0.1:8000 --token vnc_… --reason "procede"
     """  # noqa: E501
-    from client_sdk.reid_client import ReidClient
 
     with service_client(server, token) as client:
-        result = ReidClient(client).approve(request_id, reason=reason)
+        result = client.approve_reid(request_id, reason=reason)
     for pkg in result["packages"]:
         print(f"paquete para {pkg['source']}: {pkg['record_count']} registros", file=sys.stderr)
     print(result["status"])
@@ -77,10 +75,9 @@ def deny(
 
     Ejemplo: vinculo reid deny rq-3f2a9c0d11e4b7a8 --server http://127.0.0.1:8000 --token vnc_… --reason "sin base legal"
     """  # noqa: E501
-    from client_sdk.reid_client import ReidClient
 
     with service_client(server, token) as client:
-        print(ReidClient(client).deny(request_id, reason=reason)["status"])
+        print(client.deny_reid(request_id, reason=reason)["status"])
 
 
 @reid_app.command("fetch")
@@ -96,11 +93,10 @@ def fetch(
 
     Ejemplo: vinculo reid fetch rq-3f2a9c0d11e4b7a8 --source reta --server http://127.0.0.1:8000 --token vnc_… --output rq.reta.vrp
     """  # noqa: E501
-    from client_sdk.reid_client import ReidClient
     from vinculo_common.crypto import write_private
 
     with service_client(server, token) as client:
-        content = ReidClient(client).fetch_package(request_id, source=source)
+        content = client.fetch_reid_package(request_id, source=source)
     write_private(output, content)  # 0600: it names records of victims, sealed or not
     print(f"paquete de {len(content)} bytes", file=sys.stderr)
     print(output)
