@@ -44,6 +44,7 @@ from client_sdk.family import (
 )
 from client_sdk.hardening import Hardener, salt_values
 from client_sdk.records import StandardizedRecord
+from client_sdk.standardize.places import UBIGEO_LEVELS
 from vinculo_common.batch import ATTRIBUTE_FIELDS, RECORD_SECTIONS, pad_record_id, unpad_record_id
 from vinculo_common.crypto import Opener, Sealer
 from vinculo_common.errors import InputError, IntegrityError, SchemaMismatch
@@ -53,12 +54,10 @@ __all__ = [
     "DOC_HASH_SIZE",
     "EVENT_DATE_LEVELS",
     "LOCATOR_CONTEXT",
-    "UBIGEO_LEVELS",
     "EncodedChunk",
     "EncodedRecord",
     "RecordEncoder",
     "coarsen_event_date",
-    "coarsen_ubigeo",
     "content_attributes",
     "doc_hash",
     "doc_hash_key",
@@ -71,7 +70,6 @@ __all__ = [
 LOCATOR_CONTEXT = b"vinculo locator v1"
 DOC_HASH_SIZE = 32
 EVENT_DATE_LEVELS = ("day", "month", "year")
-UBIGEO_LEVELS = {"district": 6, "province": 4, "department": 2}
 _DOC_HASH_INFO = b"vinculo doc_hash v1"
 _DEFAULT_DOCUMENT_CLASSES = {
     "DNI": "DNI", "CE": "CE", "PASAPORTE": "PAS", "PTP": "PTP", "CPP": "PTP", "OTRO": "OTRO",
@@ -151,15 +149,6 @@ def feature_values(record: StandardizedRecord, names: Sequence[str]) -> list[str
     return [FEATURES[name](record) for name in names]
 
 
-def coarsen_ubigeo(code: str, level: str) -> str:
-    """Cut a UBIGEO to the policy's level (district 6, province 4, department 2 digits).
-
-    >>> coarsen_ubigeo("150101", "province")
-    '1501'
-    """
-    return code[: UBIGEO_LEVELS[level]]
-
-
 def coarsen_event_date(value: date | None, level: str) -> str:
     """The event date as ISO text at the policy's precision.
 
@@ -209,7 +198,8 @@ def _attributes(record: StandardizedRecord, event_level: str, ubigeo_level: str)
 def _attribute_builder(
     event_level: str, ubigeo_level: str
 ) -> Callable[[StandardizedRecord], dict[str, Any]]:
-    """``_attributes`` with the policy's cut lengths fixed (the same as ``coarsen_*``)."""
+    """``_attributes`` with the policy's cut lengths fixed (the same cuts as
+    ``coarsen_event_date`` and ``standardize.places.coarsen_ubigeo``)."""
     cut = UBIGEO_LEVELS[ubigeo_level]
     date_cut = {"day": None, "month": 7, "year": 4}[event_level]
 
