@@ -13,16 +13,18 @@ Thresholds: chosen by the core from the data unless the job's parameters fix the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from linkage_service.bank.records import BankRecords, DecisionPairs
 from linkage_service.bank.writer import ClusterOutcome, ReviewCandidate
+from vinculo_common.batch import ATTRIBUTE_FIELDS
 
-__all__ = ["Linker", "Progress", "core_linker", "fixed_thresholds", "plain",
+__all__ = ["Linker", "Progress", "core_linker", "fixed_thresholds", "link_inputs", "plain",
            "run_linkage"]
 
 Progress = Callable[[str, float], None]
@@ -66,13 +68,38 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _column(records: BankRecords, name: str) -> np.ndarray:
-    return np.array([a.get(name) or "" for a in records.attributes], dtype=object)
+_NUMERIC_ATTRIBUTES = frozenset({"birth_year_min", "birth_year_max", "age_at_event"})
 
 
-def _years(records: BankRecords, name: str) -> np.ndarray:
-    return np.array([float(a[name]) if a.get(name) is not None else np.nan
-                     for a in records.attributes], dtype=float)
+def link_inputs(
+    *, clks: np.ndarray, source_ids: np.ndarray, sections: Mapping[str, np.ndarray | None],
+    attributes: Sequence[Mapping[str, Any]], **decisions: Any,
+) -> Any:
+    """The core's ``LinkInputs`` from stored records: the one conversion the service's job and
+    the evaluation lab share. Every content attribute the core accepts is filled from the
+    records' stored columns (numbers as floats with NaN, text with "" for unknown);
+    ``decisions`` are ``existing_labels``, ``must_link`` and ``cannot_link``.
+
+    >>> inputs = link_inputs(clks=np.zeros((2, 128), np.uint8), source_ids=np.array([1, 2]),
+    ...                      sections={}, attributes=[{"sex": "F", "birth_year_min": 2001}, {}])
+    >>> list(inputs.sex), inputs.birth_year_min.tolist()
+    (['F', ''], [2001.0, nan])
+    """
+    from linkage_service.linkage import LinkInputs
+
+    columns: dict[str, np.ndarray] = {}
+    for item in dataclasses.fields(LinkInputs):
+        if item.name not in ATTRIBUTE_FIELDS:
+            continue
+        if item.name in _NUMERIC_ATTRIBUTES:
+            columns[item.name] = np.array(
+                [float(a[item.name]) if a.get(item.name) is not None else np.nan
+                 for a in attributes], dtype=float)
+        else:
+            columns[item.name] = np.array([a.get(item.name) or "" for a in attributes],
+                                          dtype=object)
+    present = {name: value for name, value in sections.items() if value is not None}
+    return LinkInputs(clks=clks, sources=source_ids, **present, **columns, **decisions)
 
 
 def _fixed_rows(values: list[bytes | None]) -> np.ndarray | None:
@@ -125,7 +152,7 @@ def core_linker(
     match probability; otherwise chosen from the data); ``linkage_schema``: the bank's schema
     id (the jobs route records it), whose Dice calibration the core applies.
     """
-    from linkage_service.linkage import LinkInputs, LinkParams, link
+    from linkage_service.linkage import LinkParams, link
     from linkage_service.linkage.scoring import FellegiSunterModel
     from vinculo_common.schemas import dice_calibration_of
 
@@ -134,18 +161,11 @@ def core_linker(
         return ClusterOutcome(labels=np.empty(0, dtype=np.int64)), {"persons": 0}, used
     thresholds = fixed_thresholds(parameters)
     existing = [str(int(p)) if p >= 0 else None for p in records.old_person.tolist()]
-    inputs = LinkInputs(
+    inputs = link_inputs(
         clks=records.clks,
-        sources=records.source_ids,
-        sex=_column(records, "sex"),
-        birth_year_min=_years(records, "birth_year_min"),
-        birth_year_max=_years(records, "birth_year_max"),
-        nationality=_column(records, "nationality"),
-        event_date=_column(records, "event_date"),
-        **{name: _fixed_rows(values) for name, values in records.sections.items()},
-        ubigeo_birth=_column(records, "ubigeo_birth"),
-        ubigeo_residence=_column(records, "ubigeo_residence"),
-        ubigeo_event=_column(records, "ubigeo_event"),
+        source_ids=records.source_ids,
+        sections={name: _fixed_rows(values) for name, values in records.sections.items()},
+        attributes=records.attributes,
         existing_labels=existing if any(x is not None for x in existing) else None,
         must_link=decisions.must_link,
         cannot_link=decisions.cannot_link,

@@ -15,7 +15,6 @@ threshold. The run at the service's own thresholds is compared with the service'
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +37,6 @@ __all__ = [
 ]
 
 RecordKey = tuple[str, str]
-_NUMERIC = frozenset({"birth_year_min", "birth_year_max", "age_at_event"})
 
 
 def upper_grid() -> tuple[float, ...]:
@@ -92,8 +90,7 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
     opening the sealed locators with the sources' keys.
     """
     from client_sdk.encoding import open_locators
-    from linkage_service.linkage import LinkInputs
-    from linkage_service.models.record import CONTENT_COLUMNS
+    from linkage_service.bank.linking import link_inputs
     from linkage_service.store.uploads import attributes_to_columns
     from vinculo_common.batch import RECORD_SECTIONS, read_batch
 
@@ -114,26 +111,11 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
                                   else np.zeros((len(ids), size), dtype=np.uint8))
         columns.extend(attributes_to_columns(a, index=i) for i, a in enumerate(batch.attributes))
 
-    def text(name: str) -> np.ndarray:
-        return np.array([c.get(name) or "" for c in columns], dtype=object)
-
-    def years(name: str) -> np.ndarray:
-        return np.array([float(c[name]) if c.get(name) is not None else np.nan
-                         for c in columns], dtype=float)
-
-    # Every content attribute the core accepts, filled as bank.linking.core_linker fills it
-    # (numbers as floats with NaN, text with "" for unknown): a new attribute of the core is
-    # picked up here without a change, and the evaluate test checks the result against the
-    # service's clustering.
-    attributes: dict[str, np.ndarray] = {}
-    for item in dataclasses.fields(LinkInputs):
-        if item.name in CONTENT_COLUMNS:
-            attributes[item.name] = (years(item.name) if item.name in _NUMERIC
-                                     else text(item.name))
     fixed = {name: np.concatenate(parts) for name, parts in sections.items() if parts}
-    inputs = LinkInputs(
-        clks=np.concatenate(clks), sources=np.concatenate(source_ids),
-        **{name: value for name, value in fixed.items() if value.any()}, **attributes,
+    inputs = link_inputs(
+        clks=np.concatenate(clks), source_ids=np.concatenate(source_ids),
+        sections={name: value for name, value in fixed.items() if value.any()},
+        attributes=columns,
     )
     return EncodedBank(keys=keys, inputs=inputs)
 
