@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from client_sdk.clk_backend import ClkEncoder
-from client_sdk.encoding import content_attributes, doc_hash, doc_hash_key, feature_values
-from client_sdk.encoding import record_ref as make_record_ref
 from client_sdk.hardening import Hardener, salt_values
 from client_sdk.pipeline import standardize_export
+from client_sdk.record_encoder import content_attributes, doc_hash, doc_hash_key, feature_values
+from client_sdk.record_encoder import record_ref as make_record_ref
 from client_sdk.records import StandardizedRecord
 from client_sdk.standardize.names import standardize_names
 from vinculo_lab.synth import generate, profile, write_dataset

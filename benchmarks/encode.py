@@ -11,9 +11,9 @@ two sides are run alternately ``--rounds`` times: the machine may be shared, so 
 quote is the **median ratio** of the rounds. Imports happen before the clock starts on both
 sides.
 
-- **vinculo encode**: ``client_sdk.encode.encode_file`` on the CSV export: load keys and schema,
-  read, validate, standardize, encode (CLK, record_ref, sealed locator, doc_hash, attributes),
-  sign, write the batch and the rejects report.
+- **vinculo encode**: ``client_sdk.encode_export.encode_file`` on the CSV export: load keys and
+  schema, read, validate, standardize, encode (CLK, record_ref, sealed locator, doc_hash,
+  attributes), sign, write the batch and the rejects report.
 - **clkhash**: what a user of plain clkhash 0.18.3 runs: parse the same schema
   (``clkhash.schema.from_json_dict``) and call ``clkhash.clk.generate_clks(rows, schema,
   secret, max_workers=1)`` with its default ``validate=True``, on the records' feature values
@@ -84,10 +84,10 @@ def repeat_export(source: Path, target: Path, rows: int) -> None:
 
 
 def _phase_pipeline(csv_path: Path, keys: Path, out: Path) -> dict:
-    from client_sdk.encode import encode_file
+    from client_sdk.encode_export import encode_file
 
     # What encode_file imports lazily, imported before the clock (as on the other side).
-    for module in ("pandas", "client_sdk.encoding", "client_sdk.keys", "client_sdk.pipeline",
+    for module in ("pandas", "client_sdk.record_encoder", "client_sdk.keys", "client_sdk.pipeline",
                    "vinculo_common.batch"):
         importlib.import_module(module)
 
@@ -104,9 +104,9 @@ def _phase_clkhash(csv_path: Path, keys: Path) -> dict:
     from clkhash import schema as clk_schema
 
     from client_sdk.clk_backend import clkhash_part
-    from client_sdk.encoding import feature_values
     from client_sdk.keys import load_linkage_secret
     from client_sdk.pipeline import standardize_export
+    from client_sdk.record_encoder import feature_values
     from vinculo_common.schemas import load_linkage_schema
 
     schema = load_linkage_schema()

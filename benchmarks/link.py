@@ -1,7 +1,7 @@
 """Benchmark: our linkage job next to plain anonlink, on the same real encodings.
 
 Data: ``vinculo synth`` registries (``vinculo_lab.synth``, profile ``default``) encoded by the
-SDK itself (``client_sdk.encode.encode_file``: standardization, the default schema, a
+SDK itself (``client_sdk.encode_export.encode_file``: standardization, the default schema, a
 fresh key ceremony) and read back with ``vinculo_common.batch.read_batch``: the CLKs, keyed
 document hashes and content attributes the service receives. N is records per source: synth
 draws ``3N / 2.249`` people, so the three sources hold about 3N records in all (RETA more,
@@ -77,9 +77,9 @@ def prepare_real(size: int, seed: int, cache: Path, schema: str) -> Path:
     out = cache / f"real-{size}-seed{seed}-{schema}-{tag}-{CACHE_VERSION}.npz"
     if out.is_file():
         return out
-    from client_sdk.encode import encode_file
-    from client_sdk.encoding import record_ref
+    from client_sdk.encode_export import encode_file
     from client_sdk.keys import init_keys, load_record_ref_key
+    from client_sdk.record_encoder import record_ref
     from vinculo_common.batch import read_batch
     from vinculo_lab.synth import generate, profile, write_dataset
 

@@ -2,7 +2,7 @@
 
 Everything that decides how identifiers become bits (filter length, hash function, bits per
 feature, key derivation) lives in the versioned linkage schema (``schemas/linkage/*.json``),
-and this module applies it. Callers should use ``client_sdk.encoding`` instead, which takes
+and this module applies it. Callers should use ``client_sdk.record_encoder`` instead, which takes
 no hashing parameters. Keeping clkhash behind this thin wrapper lets it be replaced (or the
 filter post-processed, issue 7) without touching the rest of the SDK.
 

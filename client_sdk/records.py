@@ -1,7 +1,7 @@
 """The standardized record: what validation and standardization hand to the encoder.
 
 This is the contract between ``client_sdk.standardize`` (which produces it from one row of the
-canonical layout) and ``client_sdk.encoding`` (which turns it into a CLK and content
+canonical layout) and ``client_sdk.record_encoder`` (which turns it into a CLK and content
 attributes). Identifying fields are marked; they never leave the institution in clear.
 """
 

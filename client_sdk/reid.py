@@ -1,7 +1,7 @@
 """Open a re-identification package at the institution, with nothing but its keys directory.
 
 Steps: check the service's signature, decrypt the manifest with the source's X25519 key, open
-each sealed locator (``client_sdk.encoding.open_locators``, which also checks it against its
+each sealed locator (``client_sdk.record_encoder.open_locators``, which also checks it against its
 record reference) and return the local record ids.
 
 Pinning the service key (who may have signed the package):
@@ -59,8 +59,8 @@ def open_package_records(
     Raises IntegrityError for a forged or altered package, a package for another source, or
     keys of another source.
     """
-    from client_sdk.encoding import open_locators
     from client_sdk.keys import load_box_private
+    from client_sdk.record_encoder import open_locators
 
     check_source_name(source)
     parsed = parse_package(pkg_bytes)

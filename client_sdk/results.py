@@ -74,7 +74,7 @@ def resolve_results(
     """
     import base64
 
-    from client_sdk.encoding import open_locators
+    from client_sdk.record_encoder import open_locators
 
     refs = [bytes.fromhex(r["record_ref"]) for r in results]
     locators = [base64.b64decode(r["locator"]) for r in results]

@@ -45,7 +45,7 @@ def write_export(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 
 def encode(tmp: Path, keys: Path, source: str, rows: list[tuple[str, str, str]],
            name: str) -> Path:
-    from client_sdk.encode import encode_file
+    from client_sdk.encode_export import encode_file
 
     out = tmp / f"{name}.vnb"
     encode_file(source=source, input_path=write_export(tmp / f"{name}.csv", rows),

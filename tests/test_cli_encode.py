@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from client_sdk.encode import encode_file
+from client_sdk.encode_export import encode_file
 from client_sdk.keys import load_linkage_kcv, load_signing_public
 from vinculo_common.batch import read_batch
 from vinculo_common.schemas import DEFAULT_SCHEMA_ID, known_fingerprints
@@ -182,7 +182,7 @@ def test_canonical_header_is_recognised_when_the_first_64_kib_end_inside_a_lette
     an export that also holds an Á, the export is still canonical. It was once read as "no
     header", so the care registry's own mapping (RENIEC UBIGEOs) was applied to a canonical
     export and 37 % of its rows were rejected as unknown RENIEC codes."""
-    from client_sdk.encode import resolve_mapping
+    from client_sdk.encode_export import resolve_mapping
 
     header = ("record_id,nombres,apellido_paterno,apellido_materno,sexo,fecha_nacimiento,edad,"
               "tipo_documento,numero_documento,nacionalidad,ubigeo_nacimiento,"

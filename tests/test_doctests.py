@@ -27,7 +27,7 @@ MODULES = modules_with_examples()
 
 
 def test_examples_are_found() -> None:
-    assert "linkage_service.linkage.job" in MODULES and len(MODULES) > 40
+    assert "linkage_service.linkage.link" in MODULES and len(MODULES) > 40
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -24,8 +24,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from client_sdk.encoding import RecordEncoder
 from client_sdk.pipeline import standardize_export, write_rejects
+from client_sdk.record_encoder import RecordEncoder
 from client_sdk.records import StandardizedRecord
 from vinculo_common.batch import LOCATOR_SIZE, SIGNATURE_SIZE, BatchWriter, read_batch
 from vinculo_common.schemas import load_linkage_schema
@@ -114,7 +114,7 @@ def test_cached_token_masks_equal_clkhash_when_caches_overflow(
     rounds).
     """
     from client_sdk import clk_backend
-    from client_sdk.encoding import feature_values
+    from client_sdk.record_encoder import feature_values
 
     monkeypatch.setattr(clk_backend, "_CACHE_LIMIT", 7)
     monkeypatch.setattr(clk_backend, "_TOKEN_MASK_LIMIT", 400)

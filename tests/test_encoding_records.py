@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from client_sdk import keys as K
-from client_sdk.encoding import (
+from client_sdk.record_encoder import (
     RecordEncoder,
     content_attributes,
     doc_hash,

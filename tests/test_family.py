@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from client_sdk.encoding import RecordEncoder
 from client_sdk.family import (
     FAMILY_SIZE,
     doc_near_key,
@@ -19,6 +18,7 @@ from client_sdk.family import (
     family_keys,
     family_section,
 )
+from client_sdk.record_encoder import RecordEncoder
 from client_sdk.records import PartialDate, StandardizedRecord
 from linkage_service.linkage.clustering import ScoredPairs, cluster
 from linkage_service.linkage.comparisons import PairAttributes, compare_pairs

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from client_sdk import hardening
-from client_sdk.encoding import RecordEncoder, record_ref
+from client_sdk.record_encoder import RecordEncoder, record_ref
 from client_sdk.records import PartialDate, StandardizedRecord
 from linkage_service.linkage import LinkInputs, LinkParams, link
 from vinculo_common.batch import LOCATOR_SIZE, BatchWriter, read_batch

@@ -46,7 +46,7 @@ ALLOWED: dict[str, set[str]] = {
 def layer_of(module: str) -> str:
     """``linkage_service.bank.jobs`` -> ``linkage_service.bank``; other packages are one layer.
 
-    >>> layer_of("linkage_service.api.routes.jobs"), layer_of("client_sdk.encode")
+    >>> layer_of("linkage_service.api.routes.jobs"), layer_of("client_sdk.encode_export")
     ('linkage_service.api', 'client_sdk')
     """
     parts = module.split(".")

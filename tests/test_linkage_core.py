@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from linkage_service.linkage.blocking import LshParams, lsh_candidate_pairs, pairs_within_groups
-from linkage_service.linkage.job import LinkInputs, LinkParams, link
+from linkage_service.linkage.link import LinkInputs, LinkParams, link
 from linkage_service.linkage.scoring import (
     PairAttributes,
     choose_thresholds,
@@ -252,7 +252,7 @@ def test_streamed_budget_equals_the_budget_over_all_pairs() -> None:
 
 
 def test_budget_keeps_document_pairs_and_the_exact_path_agrees() -> None:
-    from linkage_service.linkage.job import candidate_pairs
+    from linkage_service.linkage.link import candidate_pairs
 
     data = synthetic_registries(records_per_source=300, seed=3)
     docs = np.zeros((len(data.clks), 16), dtype=np.uint8)

@@ -13,7 +13,7 @@ from linkage_service.linkage.blocking import (
     lsh_candidate_pairs,
     pairs_within_groups,
 )
-from linkage_service.linkage.job import LinkInputs, LinkParams, link
+from linkage_service.linkage.link import LinkInputs, LinkParams, link
 from linkage_service.linkage.scoring import FellegiSunterModel
 from vinculo_lab.synthetic_clks import synthetic_registries
 
@@ -148,7 +148,7 @@ def test_incremental_density_levels_are_a_full_runs() -> None:
     existing record would count only its new neighbours and call common names rare."""
     from linkage_service.linkage.candidates import candidate_pairs
     from linkage_service.linkage.comparisons import density_levels, neighbour_counts
-    from linkage_service.linkage.job import neighbourhoods
+    from linkage_service.linkage.link import neighbourhoods
 
     data = synthetic_registries(records_per_source=600, seed=5)
     n = len(data.clks)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from linkage_service.linkage import LinkInputs, LinkParams, link
-from linkage_service.linkage.job import _cap_review
+from linkage_service.linkage.link import _cap_review
 from linkage_service.linkage.scoring import (
     OVERRIDE_DICE,
     FellegiSunterModel,

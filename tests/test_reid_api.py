@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from client_sdk.api_client import ServiceClient
-from client_sdk.encoding import LOCATOR_CONTEXT, record_ref
 from client_sdk.keys import load_box_public, load_linkage_kcv, load_record_ref_key, load_signing_key
+from client_sdk.record_encoder import LOCATOR_CONTEXT, record_ref
 from client_sdk.reid import open_package, open_package_records
 from linkage_service.audit import verify
 from linkage_service.auth import create_token

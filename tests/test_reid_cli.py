@@ -13,8 +13,8 @@ from conftest import run_vinculo
 from sqlmodel import Session
 from test_reid_api import write_real_batch
 
-from client_sdk.encoding import record_ref
 from client_sdk.keys import load_record_ref_key
+from client_sdk.record_encoder import record_ref
 from linkage_service.db import make_engine
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Membership, Person

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from client_sdk.encoding import LOCATOR_CONTEXT, record_ref
 from client_sdk.keys import init_keys, load_box_public, load_record_ref_key
+from client_sdk.record_encoder import LOCATOR_CONTEXT, record_ref
 from client_sdk.reid import open_package, open_package_records
 from linkage_service.audit import verify
 from linkage_service.auth import Actor

@@ -24,7 +24,7 @@ class _Progress:
     def __call__(self, rows: int) -> None:
         if not self._enabled:
             return
-        from client_sdk.encode import format_count
+        from client_sdk.encode_export import format_count
 
         rate = rows / max(time.perf_counter() - self._start, 1e-9)
         sys.stderr.write(f"\rCodificando… {format_count(rows)} filas leídas "
@@ -77,7 +77,7 @@ def encode(
 
     Ejemplo: vinculo encode --source reta --input reta.csv --keys claves --output reta.vnb
     """
-    from client_sdk.encode import encode_file
+    from client_sdk.encode_export import encode_file
     from client_sdk.keys import read_passphrase_file
 
     passphrase = read_passphrase_file(passphrase_file) if passphrase_file else None

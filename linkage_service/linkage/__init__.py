@@ -6,7 +6,7 @@
 - ``clustering``: coherent best-first clustering with decisions, stable labels and lineage;
 - ``contract``: ``LinkInputs``, ``LinkParams``, ``LinkResult`` (what a job reads and returns);
 - ``candidates``: stages 1–2, candidate pairs within the per-record budget and their Dice;
-- ``job``: ``link(LinkInputs, LinkParams) -> LinkResult``, the executor of the stages.
+- ``link``: ``link(LinkInputs, LinkParams) -> LinkResult``, the executor of the stages.
 
 >>> from linkage_service.linkage import LinkInputs, LinkParams, link
 >>> callable(link)
@@ -22,7 +22,7 @@ from linkage_service.linkage.clustering import (
     ScoredPairs,
     cluster,
 )
-from linkage_service.linkage.job import LinkInputs, LinkParams, LinkResult, PairTable, link
+from linkage_service.linkage.link import LinkInputs, LinkParams, LinkResult, PairTable, link
 from linkage_service.linkage.scoring import (
     COMPARISONS,
     FellegiSunterModel,

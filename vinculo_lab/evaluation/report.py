@@ -89,7 +89,7 @@ def load_encoded_bank(*, batches: Mapping[str, Path], keys_dir: Path) -> Encoded
     Content attributes go through the service's own column conversion; record ids come from
     opening the sealed locators with the sources' keys.
     """
-    from client_sdk.encoding import open_locators
+    from client_sdk.record_encoder import open_locators
     from linkage_service.bank.linking import link_inputs
     from linkage_service.store.uploads import attributes_to_columns
     from vinculo_common.batch import RECORD_SECTIONS, read_batch

@@ -340,7 +340,7 @@ def run_pipeline(
     stderr; None for silence.
     The server is stopped whatever happens.
     """
-    from client_sdk.encode import encode_file
+    from client_sdk.encode_export import encode_file
     from client_sdk.keys import init_keys
     from client_sdk.results import fetch_results, resolve_results, wait_for_job
 

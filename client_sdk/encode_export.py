@@ -1,8 +1,8 @@
 """Encode an institution's export into a signed batch: the library behind ``vinculo encode``.
 
-read → map → validate → standardize (``client_sdk.pipeline``) → encode (``client_sdk.encoding``)
-→ sign and write (``vinculo_common.batch.BatchWriter``), chunk by chunk, so memory stays flat
-however large the export is.
+read → map → validate → standardize (``client_sdk.pipeline``) → encode
+(``client_sdk.record_encoder``) → sign and write (``vinculo_common.batch.BatchWriter``), chunk
+by chunk, so memory stays flat however large the export is.
 
 Which mapping is used (docs/encoding.md):
 
@@ -187,7 +187,6 @@ def encode_file(
     Example (shell): ``vinculo encode --source reta --input reta.csv --keys claves
     --output reta.vnb`` calls ``encode_file(source="reta", input_path=Path("reta.csv"), ...)``.
     """
-    from client_sdk.encoding import RecordEncoder
     from client_sdk.keys import (
         load_box_public,
         load_linkage_kcv,
@@ -196,6 +195,7 @@ def encode_file(
         load_signing_key,
     )
     from client_sdk.pipeline import standardize_export, write_rejects
+    from client_sdk.record_encoder import RecordEncoder
     from vinculo_common.batch import BatchWriter
 
     started = time.perf_counter()
