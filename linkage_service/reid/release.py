@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from linkage_service.audit import record
 from linkage_service.auth import Actor
+from linkage_service.bank.persons import records_of_persons
 from linkage_service.models import Source
 from linkage_service.models.reid import ReidPackage, ReidRequest
+from linkage_service.reid.requests import effective_status, get_request
 from vinculo_common.crypto import load_public_key
 from vinculo_common.errors import ConfigError, Conflict, NotFound, PermissionDenied
 from vinculo_common.reid_package import PackageRecord, build_package
@@ -34,8 +36,6 @@ _SRC: sa.Table = Source.__table__  # type: ignore[attr-defined]
 
 
 def _bank_records_of(session: Session, person_ids: list[str]) -> list[tuple[str, bytes, bytes]]:
-    from linkage_service.bank.persons import records_of_persons
-
     return records_of_persons(session, person_ids)
 
 
@@ -106,8 +106,6 @@ def fetch_package(
     Raises PermissionDenied (another source's token), Conflict (not approved, denied, expired)
     or NotFound (unknown request, or the source holds none of the persons).
     """
-    from linkage_service.reid.workflow import effective_status, get_request
-
     at = (now or datetime.now(UTC)).astimezone(UTC)
     if caller.source != source:
         raise PermissionDenied(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from linkage_service.audit import record
 from linkage_service.auth import Actor
+from linkage_service.bank.persons import resolve_pseudonym
 from linkage_service.models.reid import (
     ReidApproval,
     ReidApprovalPublic,
@@ -28,7 +29,8 @@ from linkage_service.models.reid import (
 )
 from linkage_service.reid.policy import ReidPolicy
 from linkage_service.reid.release import RecordsOf, release_packages
-from vinculo_common.errors import Conflict, InputError, LimitExceeded, NotFound, PermissionDenied
+from linkage_service.reid.requests import effective_status, get_request
+from vinculo_common.errors import Conflict, InputError, LimitExceeded, PermissionDenied
 from vinculo_common.keyfiles import check_source_name
 
 __all__ = [
@@ -36,8 +38,6 @@ __all__ = [
     "approve",
     "create_request",
     "deny",
-    "effective_status",
-    "get_request",
     "list_requests",
     "request_public",
     "same_person",
@@ -55,8 +55,6 @@ def _now(now: datetime | None) -> datetime:
 
 def _bank_check(session: Session, pseudonym: str) -> None:
     """Refuse a malformed or unknown pseudonym (InputError / NotFound) using the bank."""
-    from linkage_service.bank.persons import resolve_pseudonym
-
     resolve_pseudonym(session, pseudonym=pseudonym)
 
 
@@ -147,21 +145,6 @@ def create_request(
     record(session, actor=requester.label, action="reid.request.create",
            objects=[req.id, *people, *(chosen or [])], reason=f"{basis} | {why}"[:2000], now=at)
     return req
-
-
-def get_request(session: Session, *, request_id: str) -> ReidRequest:
-    req = session.get(ReidRequest, request_id)
-    if req is None:
-        raise NotFound("solicitud de reidentificación desconocida (unknown request)")
-    return req
-
-
-def effective_status(req: ReidRequest, *, now: datetime | None = None) -> str:
-    """``pending`` / ``approved`` / ``denied``, or ``expired`` once ``expires_at`` has passed
-    (a denied request stays denied)."""
-    if req.status != "denied" and _now(now) >= req.expires_at.astimezone(UTC):
-        return "expired"
-    return req.status
 
 
 def list_requests(
