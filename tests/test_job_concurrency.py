@@ -9,6 +9,7 @@ re-identification approvals racing a job proceed and leave the bank consistent.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -23,9 +24,9 @@ import httpx
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from conftest import ServiceHarness
 from sqlmodel import Session
 
-from conftest import ServiceHarness
 from linkage_service.bank.jobs import create_job, recover_jobs, run_job
 from linkage_service.bank.linking import core_linker
 from linkage_service.models.bank import LinkJob
@@ -193,7 +194,7 @@ def test_concurrent_job_starts_run_exactly_one(
             denied = conn.execute(sa.text(
                 "SELECT count(*) FROM audit_entry WHERE action = 'link.job.create' "
                 "AND outcome = 'denied'")).scalar_one()
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
         assert denied == ROUNDS * TRIES - sum(ran)
         print(f"\nconcurrent job starts ({db_url.split(':')[0]}): {ROUNDS} rounds x {TRIES} "
               f"tries = {ROUNDS * TRIES}; jobs run per round: {ran}")
