@@ -46,7 +46,7 @@ def wait_for_job(
             shown = line
         if job["status"] == "done":
             return job
-        if job["status"] == "failed":
+        if job["status"] in ("failed", "interrupted"):
             raise ServiceError(f"el trabajo de enlace {job_id} falló: {job.get('error')} "
                                "(linkage job failed)")
         if timeout_s is not None and time.monotonic() - start > timeout_s:

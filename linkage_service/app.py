@@ -17,6 +17,8 @@ from linkage_service.api.deps import api_routes
 from linkage_service.api.errors import install_exception_handlers
 from linkage_service.api.main import api_router
 from linkage_service.api.middleware import AccessLogMiddleware
+from linkage_service.audit.log import POLICY_KEY, register_policy
+from linkage_service.bank.jobs import recover_jobs
 from linkage_service.db import current_revision, make_engine, migrate
 from linkage_service.logs import configure_logging, log_event
 from linkage_service.service_key import load_or_create_service_key
@@ -48,6 +50,10 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     if run_migrations:
         migrate(engine)
     service_key = load_or_create_service_key(settings)
+    session_info = _audit_session_info(service_key, settings)
+    register_policy(engine, session_info[POLICY_KEY])
+    # A job a dead process left queued or running: marked interrupted now, before any request.
+    recover_jobs(engine, lease_s=settings.job_lease_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +75,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     app.state.schema_fingerprints = {
         schema_fingerprint(load_linkage_schema(settings.linkage_schema))
     } | set(settings.extra_schema_fingerprints)
-    app.state.session_info = _audit_session_info(service_key, settings)
+    app.state.session_info = session_info
     install_exception_handlers(app)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(api_router)

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     stats_dp_epsilon: float | None = Field(
         default=None, gt=0, description="discrete Laplace noise per published cell; None: off"
     )
+    job_lease_seconds: float = Field(
+        default=120, ge=5, description="a job whose heartbeat is older is taken as dead"
+    )
     audit_checkpoint_every: int = Field(
         default=100, ge=0, description="sign an audit checkpoint every N entries (0: on demand)"
     )

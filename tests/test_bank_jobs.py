@@ -54,7 +54,7 @@ def test_failed_job_keeps_its_reason_and_is_audited(service: Any, make_batch: An
     assert service.count("person") == 0  # nothing half-written
 
 
-def test_job_left_by_a_stopped_process_is_marked_failed(service: Any) -> None:
+def test_job_left_by_a_stopped_process_is_marked_interrupted(service: Any) -> None:
     with Session(service.engine) as s:
         s.add(LinkJob(status="running", requested_by="operator:old"))
         s.commit()
@@ -63,7 +63,7 @@ def test_job_left_by_a_stopped_process_is_marked_failed(service: Any) -> None:
         assert fresh.status == "queued"
         stale = s.execute(sa.select(LinkJob).where(LinkJob.requested_by == "operator:old")
                           ).scalar_one()
-        assert stale.status == "failed" and "interrumpido" in (stale.error or "")
+        assert stale.status == "interrupted" and "interrumpido" in (stale.error or "")
     assert run_job(service.engine, job_id=fresh.id) == "done"  # empty bank: nothing to link
 
 

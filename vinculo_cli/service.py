@@ -138,6 +138,80 @@ def token_revoke(
     print(f"token {token_id} revocado")
 
 
+@admin_app.command("backup")
+def admin_backup(
+    output: Annotated[Path, typer.Option("--output", help="archivo de la copia (.vnbak)")],
+    db: DbOption = None,
+) -> None:
+    """Copia de seguridad en línea y consistente de la base (online, consistent backup).
+
+    El servicio puede seguir funcionando. La copia (tar.gz con manifiesto y sumas SHA-256)
+    guarda las filas tal como están en la base; no incluye la clave del servicio.
+
+    Ejemplo: vinculo admin backup --db sqlite:///banco.db --output banco-2026-12-03.vnbak
+    """
+    from sqlmodel import Session
+
+    from linkage_service.api.deps import audit_in_session
+    from linkage_service.backup import backup
+
+    summary = backup(_settings(db).database_url, output)
+    engine = _engine(db)
+    try:
+        with Session(engine) as session:
+            audit_in_session(session, actor=_CLI_ACTOR, action="admin.backup",
+                             objects=[f"audit:{summary.audit_last_seq}"])
+            session.commit()
+    finally:
+        engine.dispose()
+    print(f"copia escrita en {output}: {summary.text()}")
+
+
+@admin_app.command("restore")
+def admin_restore(
+    input_path: Annotated[Path, typer.Option("--input", help="archivo de la copia (.vnbak)")],
+    db: DbOption = None,
+    service_key: Annotated[Path | None, typer.Option(
+        "--service-key", help="clave pública del servicio (PEM) para verificar los "
+        "checkpoints de la bitácora")] = None,
+) -> None:
+    """Restaura una copia en una base VACÍA (restore a backup into an empty database).
+
+    Antes de escribir nada verifica las sumas SHA-256 y la cadena de la bitácora; una copia
+    dañada o alterada se rechaza y la base de destino queda como estaba.
+
+    Ejemplo: vinculo admin restore --db postgresql+psycopg://…/nuevo --input banco.vnbak
+    """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from sqlmodel import Session
+
+    from linkage_service.api.deps import audit_in_session
+    from linkage_service.backup import restore
+    from linkage_service.db import make_engine
+    from vinculo_common.crypto import load_public_key
+    from vinculo_common.errors import ConfigError
+
+    public = None
+    if service_key is not None:
+        loaded = load_public_key(service_key)
+        if not isinstance(loaded, Ed25519PublicKey):
+            raise ConfigError(f"{service_key}: se esperaba una clave pública Ed25519")
+        public = loaded
+    url = _settings(db).database_url
+    summary, notes = restore(url, input_path, public_key=public)
+    for note in notes:
+        print(f"nota: {note}", file=sys.stderr)
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            audit_in_session(session, actor=_CLI_ACTOR, action="admin.restore",
+                             objects=[f"audit:{summary.audit_last_seq}"])
+            session.commit()
+    finally:
+        engine.dispose()
+    print(f"copia restaurada: {summary.text()}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(admin_app, name="admin")

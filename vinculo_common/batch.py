@@ -66,7 +66,13 @@ SIGNATURE_SIZE = 64
 # sizes: the keyed document hash (v1, v3, v4), and the family and consecutive-DNI sections of
 # v3/v4 (client_sdk.family). The service keeps each in the encoded_record column of that name.
 RECORD_SECTIONS: dict[str, int] = {"doc_hash": 32, "family": 64, "doc_near": 32}
-MAX_HEADER = 1 << 20
+# A real header is a few hundred bytes: a handful of fields and one entry per section.
+MAX_HEADER = 64 << 10
+MAX_HEADER_DEPTH = 4  # header → sections → section → value
+MAX_SECTIONS = 16
+MAX_CLK_BITS = 1 << 16
+MAX_ITEM_SIZE = 1 << 16
+MAX_BODY = 1 << 42
 
 # Content attributes allowed in clear (canonical spec, "What is identifying and what is not").
 # The service refuses any other key, so an identifier cannot slip in through an attribute.
@@ -380,20 +386,12 @@ def _parse(fh: IO[bytes], max_records: int | None) -> Batch:
     if hlen > MAX_HEADER:
         raise InputError("cabecera del lote demasiado grande")
     header_bytes = _read_exact(fh, hlen, "la cabecera")
-    try:
-        header = json.loads(header_bytes)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError("cabecera del lote ilegible (header is not JSON)") from None
-    if not isinstance(header, dict) or header.get("format") != "vinculo-batch":
-        raise InputError("cabecera del lote inválida")
+    header = _checked_header(header_bytes)
     signature = _read_exact(fh, SIGNATURE_SIZE, "la firma")
-    try:
-        n = int(header["record_count"])
-        body_length = int(header["body_length"])
-        sections = list(header["sections"])
-        clk_bits = int(header["clk_bits"])
-    except (KeyError, TypeError, ValueError):
-        raise InputError("cabecera del lote incompleta") from None
+    n = header["record_count"]
+    body_length = header["body_length"]
+    sections = header["sections"]
+    clk_bits = header["clk_bits"]
     if n < 0 or (max_records is not None and n > max_records):
         raise InputError(f"el lote tiene {n} registros; el máximo es {max_records}")
     body = fh.read(body_length + 1)
@@ -405,17 +403,14 @@ def _parse(fh: IO[bytes], max_records: int | None) -> Batch:
     attributes: list[dict[str, Any]] = []
     expected_offset = 0
     for entry in sections:
-        try:
-            name, offset, length = str(entry["name"]), int(entry["offset"]), int(entry["length"])
-        except (KeyError, TypeError, ValueError):
-            raise InputError("sección del lote mal descrita") from None
+        name, offset, length = entry["name"], entry["offset"], entry["length"]
         if offset != expected_offset or offset + length > body_length:
             raise InputError(f"sección {name}: posición inválida")
         expected_offset += length
         chunk = body[offset : offset + length]
         if "item_size" in entry:
-            size = int(entry["item_size"])
-            if size <= 0 or length != n * size:
+            size = entry["item_size"]
+            if length != n * size:
                 raise InputError(f"sección {name}: tamaño inválido")
             fixed[name] = np.frombuffer(chunk, dtype=np.uint8).reshape(n, size)
         elif name == "attributes":
@@ -443,6 +438,92 @@ def _parse(fh: IO[bytes], max_records: int | None) -> Batch:
     )
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} no es un número JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("número no finito")
+    return value
+
+
+def _strict_json(data: bytes) -> Any:
+    """JSON without NaN/Infinity or numbers that overflow to them; deep nesting refused."""
+    try:
+        return json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("anidamiento excesivo") from None
+
+
+def _depth(obj: Any, limit: int) -> int:
+    if limit < 0:
+        return 0
+    if isinstance(obj, dict):
+        return 1 + max((_depth(v, limit - 1) for v in obj.values()), default=0)
+    if isinstance(obj, list):
+        return 1 + max((_depth(v, limit - 1) for v in obj), default=0)
+    return 0
+
+
+def _int_field(obj: dict[str, Any], key: str, low: int, high: int, what: str) -> int:
+    value = obj.get(key)
+    if type(value) is not int:
+        kind = "falta" if value is None else "no es un entero"
+        raise InputError(f"cabecera del lote: {what}{key} {kind} (header field must be an "
+                         "integer)")
+    if not low <= value <= high:
+        raise InputError(f"cabecera del lote: {what}{key} fuera de rango {low}-{high} "
+                         "(header field out of range)")
+    return value
+
+
+def _checked_header(header_bytes: bytes) -> dict[str, Any]:
+    """Parse the header with limits before anything else reads it: size (MAX_HEADER, checked by
+    the caller), nesting depth, finite numbers, and the type and range of every field the
+    reader or the service uses. Raises InputError (4xx), never anything else."""
+    try:
+        header = _strict_json(header_bytes)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("cabecera del lote ilegible (header is not strict JSON: no NaN, "
+                         "Infinity or nesting deeper than allowed)") from None
+    if not isinstance(header, dict) or header.get("format") != "vinculo-batch":
+        raise InputError("cabecera del lote inválida")
+    if _depth(header, MAX_HEADER_DEPTH) > MAX_HEADER_DEPTH:
+        raise InputError(f"cabecera del lote anidada a más de {MAX_HEADER_DEPTH} niveles "
+                         "(header nested too deep)")
+    _int_field(header, "record_count", 0, 2**31 - 1, "")
+    _int_field(header, "body_length", 0, MAX_BODY, "")
+    _int_field(header, "format_version", 0, 2**31 - 1, "")
+    clk_bits = _int_field(header, "clk_bits", 8, MAX_CLK_BITS, "")
+    if clk_bits % 8:
+        raise InputError("cabecera del lote: clk_bits debe ser múltiplo de 8")
+    for key in ("source", "schema_id", "schema_fingerprint", "secret_check", "body_sha256"):
+        value = header.get(key)
+        if not isinstance(value, str) or len(value) > 200:
+            raise InputError(f"cabecera del lote: {key} falta o no es un texto (header field "
+                             "must be a string)")
+    if header.get("created_at") is not None and (
+        not isinstance(header["created_at"], str) or len(header["created_at"]) > 40
+    ):
+        raise InputError("cabecera del lote: created_at no es un texto")
+    sections = header.get("sections")
+    if not isinstance(sections, list) or not 1 <= len(sections) <= MAX_SECTIONS:
+        raise InputError(f"cabecera del lote: sections debe ser una lista de 1 a {MAX_SECTIONS} "
+                         "secciones")
+    for entry in sections:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not (
+            0 < len(entry["name"]) <= 40
+        ):
+            raise InputError("sección del lote mal descrita")
+        _int_field(entry, "offset", 0, MAX_BODY, "sections.")
+        _int_field(entry, "length", 0, MAX_BODY, "sections.")
+        if "item_size" in entry:
+            _int_field(entry, "item_size", 1, MAX_ITEM_SIZE, "sections.")
+    return header
+
+
 def _parse_attributes(chunk: bytes, n: int) -> Iterator[dict[str, Any]]:
     lines = chunk.split(b"\n")
     if lines and lines[-1] == b"":
@@ -451,7 +532,7 @@ def _parse_attributes(chunk: bytes, n: int) -> Iterator[dict[str, Any]]:
         raise InputError("sección attributes: número de líneas incorrecto")
     for i, line in enumerate(lines):
         try:
-            obj = json.loads(line)
+            obj = _strict_json(line)
         except (ValueError, UnicodeDecodeError):
             raise InputError(f"atributos ilegibles en el registro {i}") from None
         if not isinstance(obj, dict):

@@ -13,12 +13,14 @@ cannot both commit, so the chain never forks.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from linkage_service.audit.chain import (
@@ -35,7 +37,8 @@ from linkage_service.models.audit import AuditCheckpoint, AuditEntry
 from vinculo_common.crypto import key_id, sign
 from vinculo_common.errors import InputError
 
-__all__ = ["POLICY_KEY", "CheckpointPolicy", "checkpoint", "lock_log", "record"]
+__all__ = ["POLICY_KEY", "CheckpointPolicy", "checkpoint", "lock_log", "record",
+           "register_policy"]
 
 # session.info key where the app puts its CheckpointPolicy, so callers that only pass the
 # session (the API's AuditDep) still get checkpoints every N entries.
@@ -43,6 +46,11 @@ POLICY_KEY = "vinculo.audit_policy"
 # b"vinculo" as a big-endian integer: the advisory-lock key of the log on PostgreSQL.
 _PG_LOCK_KEY = int.from_bytes(b"vinculo", "big")
 _MAX_REASON = 2000
+# The policy of each engine the service set up, so that an entry written through ANY session on
+# it (refused calls, jobs, console pages: sessions made without the request's info) still gets
+# its checkpoint every N entries.
+_ENGINE_POLICIES: weakref.WeakKeyDictionary[Engine, CheckpointPolicy] = (
+    weakref.WeakKeyDictionary())
 _ENTRY_TABLE: sa.Table = AuditEntry.__table__  # type: ignore[attr-defined]
 _CHECKPOINT_TABLE: sa.Table = AuditCheckpoint.__table__  # type: ignore[attr-defined]
 
@@ -57,6 +65,20 @@ class CheckpointPolicy:
     def __post_init__(self) -> None:
         if self.every < 0:
             raise InputError(f"audit checkpoint_every debe ser ≥ 0, no {self.every}")
+
+
+def register_policy(engine: Engine, policy: CheckpointPolicy) -> None:
+    """Make ``policy`` the default of every session on ``engine`` (``create_app`` calls it)."""
+    _ENGINE_POLICIES[engine] = policy
+
+
+def _policy_of(session: Session) -> CheckpointPolicy | None:
+    found = session.info.get(POLICY_KEY)
+    if isinstance(found, CheckpointPolicy):
+        return found
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    return _ENGINE_POLICIES.get(engine) if isinstance(engine, Engine) else None
 
 
 def lock_log(session: Session) -> None:
@@ -88,7 +110,8 @@ def record(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction and return it (flushed, not committed).
 
-    ``policy`` defaults to ``session.info[POLICY_KEY]``; with one, every ``policy.every``-th
+    ``policy`` defaults to ``session.info[POLICY_KEY]``, then to the policy registered for the
+    session's engine (``register_policy``); with one, every ``policy.every``-th
     entry also gets a signed checkpoint.
 
     Example: ``record(session, actor="user:ana", action="reid.request.create",
@@ -115,7 +138,7 @@ def record(
     )
     session.add(entry)
     session.flush()
-    policy = policy or session.info.get(POLICY_KEY)
+    policy = policy or _policy_of(session)
     if policy is not None and policy.every and entry.seq % policy.every == 0:
         _write_checkpoint(session, seq=entry.seq, entry_hash=entry.entry_hash, at=at,
                           signer=policy.signer)

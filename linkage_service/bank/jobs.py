@@ -5,14 +5,21 @@ A job reads the current records and the reviewers' decisions, runs the pure link
 its audit entry): either the whole new state of the bank is visible, or none of it. Progress is
 written in small separate transactions, so ``GET /api/v1/jobs/{id}`` can follow it.
 
-One job at a time: creating a job while another is queued or running in this process raises
-Conflict. A job left ``queued``/``running`` by a process that stopped is marked ``failed`` when
-the next job is created.
+One job at a time, enforced by the database: a unique index over the queued and running jobs
+(``uq_link_job_one_open``) lets one INSERT win whichever process or PostgreSQL client races;
+the others get Conflict (409). The running job's process is its ``owner`` and beats a
+``heartbeat_at`` every few seconds; its final write starts with a conditional UPDATE that
+claims the job (still ``running``, still its own) before anything else, so a job another
+process declared dead can never commit. A job whose process died (its pid gone on this host,
+or its heartbeat older than ``job_lease_seconds``) is marked ``interrupted`` when the service
+starts and before any new job is created; nothing of its work was written.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from linkage_service.audit import record
@@ -33,52 +41,135 @@ from linkage_service.bank.records import (
 )
 from linkage_service.bank.writer import ClusterOutcome, write_outcome
 from linkage_service.logs import log_event
-from linkage_service.models.bank import LinkJob, LinkJobPublic
+from linkage_service.models.bank import OPEN_JOB_STATUSES, LinkJob, LinkJobPublic
 from linkage_service.models.common import utcnow
 from vinculo_common.errors import Conflict, NotFound, VinculoError
 
-__all__ = ["create_job", "forget_job", "get_job", "job_public", "list_jobs", "run_job",
-           "start_job"]
+__all__ = ["DEFAULT_LEASE_S", "create_job", "forget_job", "get_job", "job_public", "list_jobs",
+           "process_owner", "recover_jobs", "run_job", "start_job"]
 
 _JOB: sa.Table = LinkJob.__table__  # type: ignore[attr-defined]
+_OPEN = _JOB.c.status.in_(OPEN_JOB_STATUSES)
 # Jobs running in this process, by (database, job id): one process may serve several databases.
 _ALIVE: set[tuple[str, int]] = set()
 _ALIVE_LOCK = threading.Lock()
 _ACTOR = "service:link-job"
+# This process's boot token: a restarted container may get the same pid as the process it
+# replaced, never the same token.
+_BOOT = secrets.token_hex(4)
+DEFAULT_LEASE_S = 120.0
+INTERRUPTED = ("interrumpido: el proceso que lo ejecutaba se detuvo; nada de su trabajo quedó "
+               "escrito (interrupted: its process stopped, none of its work was written)")
+
+
+class JobLost(Conflict):
+    """The job was declared dead (interrupted) by another process while it still ran."""
 
 
 def _db_key(bind: Any) -> str:
     return str(bind.url.render_as_string(hide_password=True))
 
 
+def _host() -> str:
+    return socket.gethostname()[:80]
+
+
+def process_owner() -> str:
+    """``host:pid:boot``, the ``owner`` this process writes on the jobs it runs."""
+    return f"{_host()}:{os.getpid()}:{_BOOT}"
+
+
+def _owner_gone(owner: str | None) -> bool:
+    """True when ``owner`` certainly no longer runs: an older version's job (no owner), a pid
+    that no longer exists on this host, or this pid with another boot token."""
+    parts = (owner or "").split(":")
+    if len(parts) < 3:
+        return True
+    host, pid_text, boot = ":".join(parts[:-2]), parts[-2], parts[-1]
+    if host != _host():
+        return False  # another machine: only its heartbeat can tell
+    if not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return boot != _BOOT
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def recover_jobs(engine: Engine, *, lease_s: float = DEFAULT_LEASE_S,
+                 now: datetime | None = None) -> list[int]:
+    """Mark ``interrupted`` (and audit) every open job whose process is gone; return their ids.
+
+    Run when the service starts and before a job is created, so a dead job never blocks the
+    bank. A live job is left alone: its pid runs on this host, or its heartbeat is recent.
+    """
+    now = now or utcnow()
+    with Session(engine) as session:
+        rows = session.execute(
+            sa.select(_JOB.c.id, _JOB.c.owner, _JOB.c.heartbeat_at, _JOB.c.created_at)
+            .where(_OPEN)
+        ).all()
+        ended: list[int] = []
+        for job_id, owner, beat, created in rows:
+            if (_db_key(engine), int(job_id)) in _ALIVE:
+                continue  # running in this very process
+            last = beat or created
+            if not (_owner_gone(owner) or (now - last).total_seconds() > lease_s):
+                continue
+            same_beat = _JOB.c.heartbeat_at.is_(None) if beat is None else (
+                _JOB.c.heartbeat_at == beat)
+            result = session.execute(
+                sa.update(_JOB).where(_JOB.c.id == job_id, _OPEN, same_beat)
+                .values(status="interrupted", stage="interrumpido", error=INTERRUPTED,
+                        finished_at=now)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                _audit(session, action="link.job.interrupted", job_id=int(job_id),
+                       reason=INTERRUPTED, outcome="failed")
+                ended.append(int(job_id))
+        session.commit()
+    for job_id in ended:
+        log_event("link.job.interrupted", level=30, job_id=job_id)
+    return ended
+
+
 def create_job(
-    session: Session, *, requested_by: str, parameters: dict[str, Any], now: datetime
+    session: Session, *, requested_by: str, parameters: dict[str, Any], now: datetime,
+    lease_s: float = DEFAULT_LEASE_S,
 ) -> LinkJob:
-    """Queue a job (flushes; the caller commits). Raises Conflict while another one runs.
+    """Queue a job (flushes; the caller commits). Raises Conflict while another one is open.
+
+    The unique index decides: on PostgreSQL a second INSERT waits for the first transaction
+    and fails when it commits; on SQLite the write lock serialises them the same way.
 
     Example: ``create_job(session, requested_by="operator:ab12", parameters={}, now=utcnow())``
     """
-    db = _db_key(session.get_bind())
-    with _ALIVE_LOCK:
-        open_jobs = session.execute(
-            sa.select(LinkJob).where(_JOB.c.status.in_(("queued", "running")))
-        ).scalars().all()
-        for job in open_jobs:
-            if (db, job.id) in _ALIVE:
-                raise Conflict(
-                    f"ya hay un trabajo de enlace en curso (job {job.id}): espere a que termine "
-                    "(a linkage job is already running)"
-                )
-            job.status = "failed"
-            job.error = "interrumpido: el servicio se detuvo durante el trabajo (interrupted)"
-            job.finished_at = now
-        job = LinkJob(status="queued", parameters=dict(parameters), requested_by=requested_by,
-                      created_at=now)
-        session.add(job)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    recover_jobs(engine, lease_s=lease_s, now=now)
+    job = LinkJob(status="queued", parameters=dict(parameters), requested_by=requested_by,
+                  created_at=now, owner=process_owner(), heartbeat_at=now)
+    session.add(job)
+    try:
         session.flush()
-        assert job.id is not None
-        _ALIVE.add((db, job.id))
-        return job
+    except IntegrityError:
+        session.rollback()
+        open_id = session.execute(sa.select(_JOB.c.id).where(_OPEN)).scalar()
+        which = f" (job {open_id})" if open_id is not None else ""
+        raise Conflict(
+            f"ya hay un trabajo de enlace en curso{which}: espere a que termine "
+            "(a linkage job is already running)"
+        ) from None
+    assert job.id is not None
+    with _ALIVE_LOCK:
+        _ALIVE.add((_db_key(engine), job.id))
+    return job
 
 
 def list_jobs(session: Session, *, limit: int = 50) -> list[LinkJob]:
@@ -98,10 +189,26 @@ def job_public(job: LinkJob) -> LinkJobPublic:
     return LinkJobPublic.model_validate(job, from_attributes=True)
 
 
-def _update(engine: Engine, job_id: int, **values: Any) -> None:
+def _update(engine: Engine, job_id: int, **values: Any) -> bool:
+    """Progress of this process's own open job; False (nothing written) once it is not."""
     with Session(engine) as session:
-        session.execute(sa.update(_JOB).where(_JOB.c.id == job_id).values(**values))
+        result = session.execute(
+            sa.update(_JOB)
+            .where(_JOB.c.id == job_id, _OPEN, _JOB.c.owner == process_owner())
+            .values(heartbeat_at=utcnow(), **values)
+        )
         session.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _heartbeat(engine: Engine, job_id: int, stop: threading.Event, every_s: float) -> None:
+    while not stop.wait(every_s):
+        try:
+            if not _update(engine, job_id):
+                return
+        except Exception as exc:  # a busy database: the next beat tries again
+            log_event("link.job.heartbeat_failed", level=30, job_id=job_id,
+                      error=type(exc).__name__)
 
 
 def _audit(session: Session, *, action: str, job_id: int, reason: str | None,
@@ -132,20 +239,32 @@ def run_job(
     linker: Linker | None = None,
     clock: Callable[[], datetime] = utcnow,
     random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    lease_s: float = DEFAULT_LEASE_S,
 ) -> str:
-    """Run a queued job to the end in this thread; return its final status (done / failed).
+    """Run a queued job to the end in this thread; return its final status (done / failed /
+    interrupted: another process found it dead and nothing was written).
 
     A failure is kept in the job (``error``: the error's message, never data) and audited; it
     does not raise, so a background thread never dies silently.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(engine, job_id, stop,
+                            min(10.0, max(0.5, lease_s / 6))),
+                            name=f"vinculo-job-heartbeat-{job_id}", daemon=True)
     try:
         with Session(engine) as session:
-            job = get_job(session, job_id=job_id)
-            parameters = dict(job.parameters or {})
-        _update(engine, job_id, status="running", started_at=clock(), stage="cargando",
-                progress=0.02)
+            parameters = dict(get_job(session, job_id=job_id).parameters or {})
+            claimed = session.execute(
+                sa.update(_JOB).where(_JOB.c.id == job_id, _JOB.c.status == "queued")
+                .values(status="running", owner=process_owner(), heartbeat_at=clock(),
+                        started_at=clock(), stage="cargando", progress=0.02)
+            ).rowcount  # type: ignore[attr-defined]
+            session.commit()
+        if not claimed:
+            raise JobLost(f"el trabajo {job_id} ya no está en cola (job is not queued)")
+        beat.start()
 
         def progress(stage: str, fraction: float) -> None:
             _update(engine, job_id, stage=stage[:60], progress=round(0.1 + 0.75 * fraction, 3))
@@ -177,6 +296,17 @@ def run_job(
         t0 = time.perf_counter()
         with Session(engine) as session:
             now = clock()
+            # The claim comes first: it takes SQLite's write lock (the reads below then see one
+            # state) and fails when another process has declared this job dead meanwhile.
+            mine = session.execute(
+                sa.update(_JOB).where(_JOB.c.id == job_id, _JOB.c.status == "running",
+                                      _JOB.c.owner == process_owner())
+                .values(heartbeat_at=now)
+            ).rowcount  # type: ignore[attr-defined]
+            if not mine:
+                session.rollback()
+                raise JobLost(f"el trabajo {job_id} fue declarado interrumpido; no se escribió "
+                              "nada (job was declared interrupted, nothing written)")
             counts: dict[str, Any] = write_outcome(
                 session, records=records, outcome=outcome, job_id=job_id, now=now,
                 random_bytes=random_bytes,
@@ -196,28 +326,35 @@ def run_job(
         log_event("link.job.done", job_id=job_id, count=counts.get("records"),
                   duration_ms=int(1000 * timings["total_s"]))
         return "done"
+    except JobLost:
+        log_event("link.job.lost", level=30, job_id=job_id)
+        return "interrupted"
     except Exception as exc:  # kept in the job: a background thread must not die silently
         message = str(exc) if isinstance(exc, VinculoError) else type(exc).__name__
         log_event("link.job.failed", level=40, job_id=job_id, error=type(exc).__name__)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         with Session(engine) as session:
-            session.execute(sa.update(_JOB).where(_JOB.c.id == job_id).values(
+            failed = session.execute(sa.update(_JOB).where(_JOB.c.id == job_id, _OPEN).values(
                 status="failed", stage="falló", error=message[:500], timings=timings,
                 finished_at=clock(),
-            ))
-            _audit(session, action="link.job.failed", job_id=job_id, reason=message[:500],
-                   outcome="failed")
+            )).rowcount  # type: ignore[attr-defined]
+            if failed:
+                _audit(session, action="link.job.failed", job_id=job_id, reason=message[:500],
+                       outcome="failed")
             session.commit()
         return "failed"
     finally:
+        stop.set()
         with _ALIVE_LOCK:
             _ALIVE.discard((_db_key(engine), job_id))
 
 
-def start_job(engine: Engine, *, job_id: int, linker: Linker | None = None) -> threading.Thread:
+def start_job(engine: Engine, *, job_id: int, linker: Linker | None = None,
+              lease_s: float = DEFAULT_LEASE_S) -> threading.Thread:
     """Run the job on a daemon thread and return the thread (callers poll the job row)."""
     thread = threading.Thread(
-        target=run_job, kwargs={"engine": engine, "job_id": job_id, "linker": linker},
+        target=run_job,
+        kwargs={"engine": engine, "job_id": job_id, "linker": linker, "lease_s": lease_s},
         name=f"vinculo-link-job-{job_id}", daemon=True,
     )
     thread.start()

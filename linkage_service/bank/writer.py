@@ -220,7 +220,10 @@ def _write_review(
         if a is None or b is None or labels[a] == labels[b]:
             superseded.append(pid)
     if superseded:
-        session.execute(sa.update(_REV).where(r.id.in_(superseded)).values(status="superseded"))
+        # Only pairs still pending: a reviewer may have decided one since it was read
+        # (PostgreSQL re-checks the condition on the row's latest version).
+        session.execute(sa.update(_REV).where(r.id.in_(superseded), r.status == "pending")
+                        .values(status="superseded"))
     rows: list[dict[str, Any]] = []
     seen: set[tuple[RecordKey, RecordKey]] = set(existing)
     for cand in review:

@@ -25,6 +25,7 @@ __all__ = [
     "DECISION_KINDS",
     "JOB_STATUSES",
     "LINEAGE_KINDS",
+    "OPEN_JOB_STATUSES",
     "PERSON_STATUSES",
     "REVIEW_STATUSES",
     "Decision",
@@ -40,15 +41,28 @@ __all__ = [
 PersonStatus = Literal["active", "merged", "split", "retired"]
 PERSON_STATUSES: tuple[str, ...] = ("active", "merged", "split", "retired")
 LINEAGE_KINDS: tuple[str, ...] = ("merge", "split")
-JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed")
+JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "interrupted")
+# A job in one of these holds the bank's one job lane (unique index uq_link_job_one_open).
+OPEN_JOB_STATUSES: tuple[str, ...] = ("queued", "running")
+_OPEN_JOB = sa.text("status IN ('queued', 'running')")
 REVIEW_STATUSES: tuple[str, ...] = ("pending", "linked", "not_linked", "superseded")
 DECISION_KINDS: tuple[str, ...] = ("must", "cannot")
 
 
 class LinkJob(SQLModel, table=True):
-    """One run of the linkage job: status, progress, parameters, counts and timings."""
+    """One run of the linkage job: status, progress, parameters, counts and timings.
+
+    One job at a time is the database's rule, not the process's: every job has ``lane`` 1 and
+    a unique index over ``lane`` for the jobs that are queued or running lets only one of them
+    exist, whichever process or PostgreSQL client inserts it. ``owner`` (host:pid:boot token of
+    the process running it) and ``heartbeat_at`` tell a live job from one a dead process left.
+    """
 
     __tablename__ = "link_job"
+    __table_args__ = (
+        Index("uq_link_job_one_open", "lane", unique=True,
+              sqlite_where=_OPEN_JOB, postgresql_where=_OPEN_JOB),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     status: str = Field(default="queued", max_length=16, index=True)
@@ -62,6 +76,9 @@ class LinkJob(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lane: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    owner: str | None = Field(default=None, max_length=120)
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class LinkJobPublic(SQLModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,6 +64,21 @@ def _text(value: Any, pattern: re.Pattern[str] | None, what: str, index: int) ->
     return value
 
 
+def _event_date(value: Any, index: int) -> str | None:
+    """A real date (or month, or year): 2021-13-45 is refused like a malformed one."""
+    text = _text(value, _DATE, "event_date", index)
+    if text is None:
+        return None
+    parts = [int(p) for p in text.split("-")]
+    try:
+        date(parts[0], *[*parts[1:], 1, 1][:2])
+    except ValueError:
+        raise InputError(f"atributo event_date no es una fecha real (registro {index})") from None
+    if not 1880 <= parts[0] <= 2100:
+        raise InputError(f"atributo event_date fuera de rango 1880-2100 (registro {index})")
+    return text
+
+
 def attributes_to_columns(attributes: dict[str, Any], *, index: int) -> dict[str, Any]:
     """Typed column values for one record's content attributes (empty → NULL).
 
@@ -93,7 +108,7 @@ def attributes_to_columns(attributes: dict[str, Any], *, index: int) -> dict[str
             attributes.get("ubigeo_residence"), _UBIGEO, "ubigeo_residence", index
         ),
         "ubigeo_event": _text(attributes.get("ubigeo_event"), _UBIGEO, "ubigeo_event", index),
-        "event_date": _text(attributes.get("event_date"), _DATE, "event_date", index),
+        "event_date": _event_date(attributes.get("event_date"), index),
         "exploitation": ";".join(sorted(set(forms))) or None,
     }
 

@@ -104,6 +104,7 @@ LEVEL_LABELS = {
 
 STATUS_LABELS = {
     "queued": "en cola", "running": "en curso", "done": "terminado", "failed": "falló",
+    "interrupted": "interrumpido",
     "pending": "pendiente", "approved": "aprobada", "denied": "denegada", "expired": "vencida",
     "linked": "enlazado", "not_linked": "no enlazado",
 }

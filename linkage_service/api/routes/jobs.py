@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from linkage_service.api.deps import AuditDep, RequireRole, SessionDep, SettingsDep
+from linkage_service.api.deps import (
+    AuditDep,
+    RequireRole,
+    SessionDep,
+    SettingsDep,
+    record_outside_request,
+)
 from linkage_service.auth import Actor
 from linkage_service.bank.jobs import (
     create_job,
@@ -17,7 +23,7 @@ from linkage_service.bank.jobs import (
 )
 from linkage_service.models.bank import LinkJobPublic
 from linkage_service.models.common import utcnow
-from vinculo_common.errors import InputError
+from vinculo_common.errors import Conflict, InputError
 
 __all__ = ["JobCreate", "router"]
 
@@ -43,6 +49,9 @@ def start(
 ) -> LinkJobPublic:
     """Queue a linkage job over the whole bank and start it in the background (202).
 
+    One job at a time, whichever server process is asked: while a job is queued or running
+    a second request gets 409 (audited as ``link.job.create``, outcome ``denied``).
+
     Example: ``POST /api/v1/jobs {}`` → ``{"id": 4, "status": "queued", …}``
     """
     body = body or JobCreate(upper_threshold=settings.match_upper_threshold,
@@ -51,7 +60,16 @@ def start(
     parameters = {**body.model_dump(exclude_none=True), "linkage_schema": settings.linkage_schema}
     if parameters.get("lower_threshold", 0.0) > parameters.get("upper_threshold", 1.0):
         raise InputError("lower_threshold debe ser ≤ upper_threshold")
-    job = create_job(session, requested_by=actor.label, parameters=parameters, now=utcnow())
+    try:
+        job = create_job(session, requested_by=actor.label, parameters=parameters, now=utcnow(),
+                         lease_s=settings.job_lease_seconds)
+    except Conflict as exc:
+        # The request's transaction is gone with the refused INSERT: audit on its own.
+        session.rollback()
+        record_outside_request(request.app.state.engine, actor=actor.label,
+                               action="link.job.create", objects=["job"],
+                               reason=str(exc)[:500], outcome="denied")
+        raise
     assert job.id is not None
     try:
         audit("link.job.create", objects=[f"job:{job.id}"])
@@ -59,7 +77,7 @@ def start(
     except BaseException:
         forget_job(request.app.state.engine, job.id)
         raise
-    start_job(request.app.state.engine, job_id=job.id)
+    start_job(request.app.state.engine, job_id=job.id, lease_s=settings.job_lease_seconds)
     return job_public(job)
 
 
