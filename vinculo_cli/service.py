@@ -150,20 +150,9 @@ def admin_backup(
 
     Ejemplo: vinculo admin backup --db sqlite:///banco.db --output banco-2026-12-03.vnbak
     """
-    from sqlmodel import Session
+    from linkage_service.admin import backup_bank
 
-    from linkage_service.api.deps import audit_in_session
-    from linkage_service.backup import backup
-
-    summary = backup(_settings(db).database_url, output)
-    engine = _engine(db)
-    try:
-        with Session(engine) as session:
-            audit_in_session(session, actor=_CLI_ACTOR, action="admin.backup",
-                             objects=[f"audit:{summary.audit_last_seq}"])
-            session.commit()
-    finally:
-        engine.dispose()
+    summary = backup_bank(_settings(db).database_url, output, actor=_CLI_ACTOR)
     print(f"copia escrita en {output}: {summary.text()}")
 
 
@@ -183,11 +172,8 @@ def admin_restore(
     Ejemplo: vinculo admin restore --db postgresql+psycopg://…/nuevo --input banco.vnbak
     """
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from sqlmodel import Session
 
-    from linkage_service.api.deps import audit_in_session
-    from linkage_service.backup import restore
-    from linkage_service.db import make_engine
+    from linkage_service.admin import restore_bank
     from vinculo_common.crypto import load_public_key
     from vinculo_common.errors import ConfigError
 
@@ -198,17 +184,9 @@ def admin_restore(
             raise ConfigError(f"{service_key}: se esperaba una clave pública Ed25519")
         public = loaded
     url = _settings(db).database_url
-    summary, notes = restore(url, input_path, public_key=public)
+    summary, notes = restore_bank(url, input_path, public_key=public, actor=_CLI_ACTOR)
     for note in notes:
         print(f"nota: {note}", file=sys.stderr)
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            audit_in_session(session, actor=_CLI_ACTOR, action="admin.restore",
-                             objects=[f"audit:{summary.audit_last_seq}"])
-            session.commit()
-    finally:
-        engine.dispose()
     print(f"copia restaurada: {summary.text()}")
 
 

@@ -45,8 +45,8 @@ from linkage_service.models.bank import OPEN_JOB_STATUSES, LinkJob, LinkJobPubli
 from linkage_service.models.common import utcnow
 from vinculo_common.errors import Conflict, NotFound, VinculoError
 
-__all__ = ["DEFAULT_LEASE_S", "create_job", "forget_job", "get_job", "job_public", "list_jobs",
-           "process_owner", "recover_jobs", "run_job", "start_job"]
+__all__ = ["DEFAULT_LEASE_S", "JobLost", "create_job", "forget_job", "get_job", "job_public",
+           "list_jobs", "process_owner", "recover_jobs", "run_job", "start_job"]
 
 _JOB: sa.Table = LinkJob.__table__  # type: ignore[attr-defined]
 _OPEN = _JOB.c.status.in_(OPEN_JOB_STATUSES)
