@@ -187,6 +187,8 @@ def test_evaluate_reports_scores_review_band_kinds_and_sweep(
     for name in ("exact_document", "clkhash_anonlink"):
         scores = base[name] if name == "exact_document" else base[name]["best"]
         assert 0 < scores["all_pairs"]["f1"] < report["scores"]["all_pairs"]["f1"], name
+    kept = report["baselines_kept_records"]
+    assert kept["records"] == report["scores_kept_records"]["n_records"]
     assert "línea base" in result.stdout
 
 

@@ -87,6 +87,8 @@ def evaluate_directory(
 
         t0 = time.perf_counter()
         report["baselines"] = baseline_scores(rows, truth)
+        # the same on the records the SDK kept: the model against the baselines, rejects aside
+        report["baselines_kept_records"] = baseline_scores(rows, kept)
         report["baselines"]["seconds"] = round(time.perf_counter() - t0, 1)
     if sweep:
         bank = load_encoded_bank(
