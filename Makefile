@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 RUN := $(UV) run --frozen
 
-.PHONY: env demo test test-fast lint bench clean
+.PHONY: env demo test test-fast lint bench clean sdk-wheel
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -31,6 +31,11 @@ test-fast: env
 lint: env
 	$(RUN) ruff check .
 	$(RUN) mypy
+
+# The institution's package: dist/vinculo_sdk-<version>-py3-none-any.whl (README, "Instalar
+# solo el SDK"); pure Python, none of the service's dependencies.
+sdk-wheel: env
+	$(RUN) python sdk/build_wheel.py --out dist
 
 bench: env
 	$(RUN) python benchmarks/encode.py

@@ -176,6 +176,19 @@ def test_evaluate_reports_scores_review_band_kinds_and_sweep(
     assert sweep["as_service"]["scores"]["all_pairs"] == report["scores"]["all_pairs"]
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "precisión" in result.stdout and "núcleo de enlace" in result.stdout
+    # The baselines on the same records (issue 13), and what the SDK kept.
+    records = report["records"]
+    assert records["rejected_share"] == pytest.approx(
+        sum(records["rejected"].values()) / len(truth), abs=1e-4)
+    assert report["scores_kept_records"]["n_records"] == sum(records["encoded"].values())
+    base = report["baselines"]
+    assert base["records"] == len(truth)
+    for name in ("exact_document", "clkhash_anonlink"):
+        scores = base[name] if name == "exact_document" else base[name]["best"]
+        assert 0 < scores["all_pairs"]["f1"] < report["scores"]["all_pairs"]["f1"], name
+    kept = report["baselines_kept_records"]
+    assert kept["records"] == report["scores_kept_records"]["n_records"]
+    assert "línea base" in result.stdout
 
 
 @pytest.mark.slow
@@ -193,7 +206,7 @@ def test_evaluate_mapping_reads_reta_own_layout(synth_dir: Path, tmp_path: Path)
 
     out = tmp_path / "con"
     _vinculo("evaluate", "--data", str(data), "--out", str(out), "--no-sweep",
-             "--mapping", f"reta={mapping}")
+             "--no-baselines", "--mapping", f"reta={mapping}")
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["mappings"] == {"reta": str(mapping)}
     assert report["records"]["encoded"]["reta"] + report["records"]["rejected"]["reta"] == rows
@@ -212,7 +225,7 @@ def test_evaluate_with_another_schema_encodes_and_serves_with_it(
 
     out = tmp_path / "v2"
     _vinculo("evaluate", "--data", str(synth_dir), "--out", str(out), "--no-sweep",
-             "--schema", "vinculo-v2")
+             "--no-baselines", "--schema", "vinculo-v2")
     batch = read_batch(out / "run" / "batches" / "reta.vnb")
     assert batch.header["schema_id"] == "vinculo-v2"
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))

@@ -308,3 +308,70 @@ def test_documentation_covers_every_quirk_profile_and_option() -> None:
         assert option in doc, option
     for reason in BAD_ROW_REASONS:
         assert f"`{reason}`" in doc, reason
+
+
+# --- the registry that is not Peruvian (profiles "foreign" and "foreign-1to1") ---
+
+@pytest.fixture(scope="module")
+def foreign() -> SynthResult:
+    return generate(people=2000, seed=11, config=profile("foreign"))
+
+
+def test_adding_profiles_changed_no_byte_of_the_others() -> None:
+    import hashlib
+
+    result = generate(people=1500, seed=3, config=profile("default"))
+    digest = hashlib.sha256(repr((result.tables, result.truth, result.quirks)).encode())
+    assert digest.hexdigest()[:16] == "018583ce0ea0cb10"  # as before issue 13
+
+
+def test_foreign_registry_has_none_of_the_peruvian_fields(
+    foreign: SynthResult, tmp_path: Path
+) -> None:
+    write_dataset(foreign, tmp_path)
+    kept = [c for c in SPEC_COLUMNS if c not in foreign.config.omit_columns]
+    assert kept == ["record_id", "nombres", "apellido_paterno", "fecha_nacimiento",
+                    "numero_documento"]
+    for source in SOURCES:
+        header, rows = _read(tmp_path / f"{source}.csv")
+        assert header == kept and rows
+    assert "apellido_materno" in (tmp_path / "README.txt").read_text(encoding="utf-8")
+    people = foreign.people
+    assert all(not p.maternal and not p.birth_place and p.nationality == "EXT" for p in people)
+    assert {"SMITH", "NGUYEN"} <= {p.paternal for p in people}
+    assert not {"QUISPE", "GONZÁLEZ"} & {p.paternal for p in people}
+    years = [p.birth.year for p in people if not p.relation]
+    assert min(years) <= 1905 and max(years) >= 2005
+    docs = [p.documents for p in people]
+    assert 0.85 <= sum(1 for d in docs if d) / len(docs) <= 0.95
+    assert all(t == "OTRO" and len(n) == 9 and n.isdigit() for d in docs for t, n in d)
+
+
+def test_foreign_quirks_near_their_rates_and_dates_impossible(foreign: SynthResult) -> None:
+    rates = foreign.config.quirks.as_dict()
+    for name, (applicable, applied) in foreign.stats.items():
+        if applicable < 150:
+            continue
+        rate, observed = rates[name], applied / applicable
+        tol = 4 * math.sqrt(rate * (1 - rate) / applicable) + 0.006
+        assert abs(observed - rate) <= tol, f"{name}: {observed:.3f} vs {rate}"
+    assert foreign.stats["date_impossible"][1] > 50
+    impossible = sum(1 for _, _, q in foreign.quirks if "date_impossible" in q.split(";"))
+    rows = [r for t in foreign.tables.values() for r in t]
+    bad = 0
+    for row in rows:
+        text = row[5]
+        parts = text.split("/") if "/" in text else text.split("-")[::-1]
+        if len(parts) == 3:
+            day, month = int(parts[0]), int(parts[1])
+            bad += not (1 <= month <= 12 and 1 <= day <= 31) or (month in (4, 6, 9, 11)
+                                                                 and day == 31)
+    assert impossible > 0 and bad >= 0.8 * impossible
+    assert all(not r[3] and not r[4] and not r[9] and not r[12] for r in rows)
+
+
+def test_foreign_one_to_one_has_nobody_twice_in_a_registry() -> None:
+    result = generate(people=800, seed=4, config=profile("foreign-1to1"))
+    per = Counter((source, pid) for source, _, pid in result.truth)
+    assert max(per.values()) == 1
+    assert result.config.omit_columns == profile("foreign").omit_columns

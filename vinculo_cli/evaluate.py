@@ -15,10 +15,13 @@ __all__ = ["evaluate_directory", "format_report", "register"]
 def evaluate_directory(
     *, data_dir: Path, out_dir: Path, mappings: dict[str, str] | None = None,
     sources: tuple[str, ...] = ("reta", "sistra", "care"), sweep: bool = True,
-    schema_id: str | None = None, echo: Any = None,
+    schema_id: str | None = None, echo: Any = None, baselines: bool = True,
 ) -> dict[str, Any]:
     """Run the real path on ``data_dir`` and write ``out_dir/report.json`` (+ ``sweep.png``).
 
+    With ``baselines`` the report also scores exact document matching and plain clkhash +
+    anonlink on the same records (``vinculo_lab.evaluation.baselines``), next to vinculo's
+    scores, its scores on the records the SDK kept, and the share of rows it rejected.
     The run's files (keys, batches, database, server log, results) stay in ``out_dir/run``.
 
     Example: ``evaluate_directory(data_dir=Path("datos"), out_dir=Path("eval"))["scores"]``
@@ -54,13 +57,17 @@ def evaluate_directory(
                                mapping=(mappings or {}).get(source))
         rows.update({(source, record_id): row for record_id, row in plain.items()})
     n_records = len(run.predicted)
+    kept = {k: v for k, v in truth.items() if k in run.predicted}
     report: dict[str, Any] = {
         "data_dir": str(data_dir),
         "sources": list(sources),
         "mappings": dict(mappings or {}),
         "records": {"in_truth": len(truth), "encoded": run.encoded, "rejected": run.rejected,
+                    "rejected_share": round(sum(run.rejected.values()) / max(len(truth), 1), 4),
                     "linked_in_bank": n_records},
         "scores": scores.as_dict(),
+        # the same, counting only the records the SDK kept (what the model did with them)
+        "scores_kept_records": pairwise_scores(kept, run.predicted).as_dict(),
         "service": {
             "job_id": run.job.get("id"),
             "thresholds": (run.job.get("parameters") or {}).get("thresholds"),
@@ -75,6 +82,14 @@ def evaluate_directory(
                                "kind it shows",
         "timings": run.timings,
     }
+    if baselines:
+        from vinculo_lab.evaluation.baselines import baseline_scores
+
+        t0 = time.perf_counter()
+        report["baselines"] = baseline_scores(rows, truth)
+        # the same on the records the SDK kept: the model against the baselines, rejects aside
+        report["baselines_kept_records"] = baseline_scores(rows, kept)
+        report["baselines"]["seconds"] = round(time.perf_counter() - t0, 1)
     if sweep:
         bank = load_encoded_bank(
             batches={s: run.batch(s) for s in sources}, keys_dir=run.keys_dir)
@@ -114,6 +129,23 @@ def format_report(report: dict[str, Any], *, kinds: int = 15) -> str:
     pct = band.get("percent_of_records")
     records = (f"{band['records']} registros ({pct} %), " if band.get("records") is not None
                and pct is not None else "")  # known only when the core is re-run (--sweep)
+    kept = report.get("scores_kept_records")
+    if kept:
+        c = kept["all_pairs"]
+        lines.append(f"  solo registros aceptados por el SDK (records the SDK kept): precisión "
+                     f"{c['precision']:.3f}  exhaustividad {c['recall']:.3f}  F1 {c['f1']:.3f}")
+    records = report["records"]
+    if "rejected_share" in records:
+        lines.append(f"  filas rechazadas (rows rejected): {sum(records['rejected'].values())} "
+                     f"({100 * records['rejected_share']:.1f} %)")
+    base = report.get("baselines")
+    if base:
+        best = base["clkhash_anonlink"]["best"]
+        for label, c in (("documento exacto (exact document)", base["exact_document"]),
+                         (f"clkhash + anonlink (umbral {best['threshold']}, el mejor F1)", best)):
+            a, x = c["all_pairs"], c["cross_source"]
+            lines.append(f"  línea base {label}: precisión {a['precision']:.3f}  exhaustividad "
+                         f"{a['recall']:.3f}  F1 {a['f1']:.3f}  (entre fuentes F1 {x['f1']:.3f})")
     lines.append(f"  banda de revisión (review band): {records}{band.get('pairs')} pares; "
                  f"pendientes en el servicio: {report['service']['review_pending_pairs']} pares")
     lines += ["", "Exhaustividad por tipo de diferencia, los más perdidos primero (recall by kind "
@@ -154,6 +186,9 @@ def evaluate(
     schema: Annotated[str | None, typer.Option("--schema", help="Esquema de enlace "
                                                "(schemas/linkage/ID.json); por defecto el del "
                                                "proyecto.")] = None,
+    baselines: Annotated[bool, typer.Option("--baselines/--no-baselines", help="Comparar con "
+                                            "el documento exacto y con clkhash + anonlink "
+                                            "sin más (baselines).")] = True,
 ) -> None:
     """Evalúa la calidad del enlace por el camino real (encode, serve, upload, link, results).
 
@@ -171,7 +206,7 @@ def evaluate(
     report = evaluate_directory(data_dir=data, out_dir=out,
                                 mappings=parse_mappings(mapping or []),
                                 sources=tuple(parse_sources(sources)), sweep=sweep,
-                                schema_id=schema)
+                                schema_id=schema, baselines=baselines)
     print(format_report(report))
     print(f"\nInforme: {out / 'report.json'}" + (f", {out / 'sweep.png'}" if sweep else ""))
 

@@ -26,7 +26,7 @@ from vinculo_cli import (
     stats,
     synth,
 )
-from vinculo_common.errors import VinculoError
+from vinculo_cli.errors import run_app
 
 __all__ = ["AREAS", "app", "main", "run"]
 
@@ -50,25 +50,8 @@ for _area in AREAS:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code.
-
-    Click handles usage errors and --help itself (exit 2 / 0); a VinculoError becomes one line
-    on stderr and the error's exit code; anything else is a bug and keeps its traceback.
-    """
-    try:
-        app(args=argv, standalone_mode=True)
-    except VinculoError as exc:
-        print(f"vinculo: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("vinculo: interrumpido (interrupted)", file=sys.stderr)
-        return 130
-    except SystemExit as exc:
-        if exc.code is None or isinstance(exc.code, int):
-            return exc.code or 0
-        print(exc.code, file=sys.stderr)
-        return 1
-    return 0
+    """Entry point of the console script; returns the exit code (see ``errors.run_app``)."""
+    return run_app(app, argv)
 
 
 def run() -> None:

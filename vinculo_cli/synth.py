@@ -19,7 +19,8 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="Semilla (seed): mismo valor, mismos datos.")]
     = 1,
     profile_name: Annotated[
-        str, typer.Option("--profile", help="Mezcla de errores: clean, world, default, hard, alt.")
+        str, typer.Option("--profile", help="Mezcla de errores: clean, world, default, hard, "
+                          "alt, foreign, foreign-1to1 (registro no peruano).")
     ] = "default",
     bad_rows: Annotated[
         float, typer.Option("--bad-rows", help="Fracción de filas inutilizables añadidas por "

@@ -8,7 +8,11 @@ how many received it, and writes both to ``README.txt`` so the rates can be chec
 Profiles: ``clean`` (no quirks, for debugging), ``world`` (our estimate of real exports),
 ``default`` (harder than the world, the benchmark), ``hard`` (much harder), ``alt`` (a
 different error mix: documents and dates worse, names better, more foreigners) for checking
-that linkage was not tuned to one mix.
+that linkage was not tuned to one mix, and ``foreign`` (a registry that is not Peruvian at all:
+non-Hispanic names with a single surname, no sex, nationality, places or event, a
+social-security-like number as the only document, birth dates across the whole 20th century
+and birth dates mistyped into impossible ones) for checking that linkage needs none of the
+Peruvian fields; ``foreign-1to1`` is the same with nobody twice in one registry.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class QuirkRates:
     age_misstated: float = 0.20  # age-only record: the age is off by 1-3 years
     day_month_swapped: float = 0.05  # full date with day <= 12 != month: day and month swapped
     date_digit_typo: float = 0.04  # full date: one digit mistyped (still a valid date)
+    date_impossible: float = 0.0  # full date: month or day mistyped into an impossible one
     # --- documents ---
     document_missing: float = 0.36  # person has a document but the record has none
     foreign_other_document: float = 0.55  # foreigner with several documents: not the primary one
@@ -157,14 +162,33 @@ class PopulationParams:
     duplicate_entry: float = 0.08  # a record entered twice in one registry
     dni_share_peruvians: float = 0.92
     dni_leading_zero: float = 0.12
+    # --- a registry unlike Peru's (profile "foreign") ---
+    single_surname: bool = False  # one surname per person (apellido_materno always empty)
+    # birth year drawn uniformly in [low, high] instead of from the age at the first event
+    birth_years: tuple[int, int] | None = None
+    # "peru": DNI, cédulas, passports by nationality; "social_security": one 9-digit number
+    # (type OTRO) held by ``social_security_share`` of the people, nothing else
+    documents: str = "peru"
+    social_security_share: float = 0.9
 
     def __post_init__(self) -> None:
         for name in ("female_share", "twins", "sisters", "namesakes", "mother_daughter",
                      "married_share", "revictimisation", "later_episode_source",
-                     "duplicate_entry", "dni_share_peruvians", "dni_leading_zero"):
+                     "duplicate_entry", "dni_share_peruvians", "dni_leading_zero",
+                     "social_security_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"'{name}' fuera de rango [0, 1]: {value} (out of range)")
+        if self.documents not in ("peru", "social_security"):
+            raise InputError(f"documentos desconocidos: {self.documents!r} (peru, "
+                             "social_security)")
+        unknown = set(self.nationality) - {"PER", "VEN", "COL", "ECU", "BOL", "EXT"}
+        if unknown:
+            raise InputError(f"nacionalidades sin lista de nombres: {', '.join(sorted(unknown))} "
+                             "(no name list)")
+        if self.birth_years is not None and not (
+                1850 <= self.birth_years[0] <= self.birth_years[1] <= 2025):
+            raise InputError(f"birth_years fuera de rango: {self.birth_years} (out of range)")
         if self.twins + self.sisters + self.namesakes + self.mother_daughter > 0.5:
             raise InputError("demasiados parientes (relatives share above 0.5)")
 
@@ -181,8 +205,13 @@ class SynthConfig:
     quirks: QuirkRates = field(default_factory=QuirkRates)
     population: PopulationParams = field(default_factory=PopulationParams)
     bad_rows: float = 0.0  # share of extra unusable rows per registry (rejects path)
+    # columns this kind of registry does not have: left out of the CSV files (record_id and
+    # nombres cannot be left out)
+    omit_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if {"record_id", "nombres"} & set(self.omit_columns):
+            raise InputError("record_id y nombres no pueden omitirse (cannot be omitted)")
         if not 0.0 <= self.bad_rows <= 0.5:
             raise InputError(
                 f"--bad-rows debe estar entre 0 y 0.5, no {self.bad_rows} (must be in [0, 0.5])"
@@ -198,11 +227,16 @@ _DOC_DATE_QUIRKS = ("document_missing", "dni_transposed", "document_digit_typo",
                     "age_misstated", "ocr_error_document")
 
 
+_NOT_IN_FOREIGN = ("apellido_materno", "sexo", "edad", "tipo_documento", "nacionalidad",
+                   "ubigeo_nacimiento", "ubigeo_residencia", "fecha_hecho", "ubigeo_hecho",
+                   "forma_explotacion")
+
+
 def _profiles() -> dict[str, SynthConfig]:
     base = QuirkRates()
     pop = PopulationParams()
     zero = QuirkRates(**{name: 0.0 for name in base.as_dict()})
-    return {
+    out = {
         "clean": SynthConfig(name="clean", quirks=zero, population=pop),
         # Documents calibrated on the held-out reference: exact document number alone finds
         # about a quarter of the true pairs there (issue 5), so they are missing often.
@@ -224,7 +258,28 @@ def _profiles() -> dict[str, SynthConfig]:
                 female_share=0.7, source_patterns={
                     "R": 0.18, "S": 0.14, "C": 0.08, "RS": 0.2, "RC": 0.1, "SC": 0.1,
                     "RSC": 0.2})),
+        # A registry that is not Peruvian: the fields vinculo could lean on are absent.
+        "foreign": SynthConfig(
+            name="foreign",
+            quirks=replace(
+                zero, name_typo=0.15, ocr_error_name=0.03, case_variation=0.10,
+                extra_whitespace=0.05, second_given_dropped=0.25, second_given_initial=0.05,
+                given_names_reordered=0.02, spelling_variant=0.05, whole_name_in_nombres=0.03,
+                birth_date_and_age_missing=0.05, birth_date_year_only=0.02,
+                day_month_swapped=0.05, date_digit_typo=0.06, date_impossible=0.06,
+                document_missing=0.15, document_digit_typo=0.08, ocr_error_document=0.01,
+                document_format_noise=0.06),
+            population=replace(
+                pop, nationality={"EXT": 1.0}, female_share=0.5, twins=0.01, sisters=0.02,
+                namesakes=0.03, mother_daughter=0.01, married_share=0.0, single_surname=True,
+                birth_years=(1900, 2010), documents="social_security"),
+            omit_columns=_NOT_IN_FOREIGN),
     }
+    # The same registry where nobody appears twice in one registry (no re-victimisation, no
+    # duplicate entry): the one-to-one case plain anonlink's greedy solver is built for.
+    out["foreign-1to1"] = replace(out["foreign"], name="foreign-1to1", population=replace(
+        out["foreign"].population, revictimisation=0.0, duplicate_entry=0.0))
+    return out
 
 
 PROFILES: dict[str, SynthConfig] = _profiles()

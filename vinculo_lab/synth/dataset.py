@@ -78,6 +78,10 @@ def generate(*, people: int, seed: int, config: SynthConfig) -> SynthResult:
     if not 1 <= people <= 5_000_000:
         raise InputError(f"--people debe estar entre 1 y 5000000, no {people} "
                          "(must be between 1 and 5,000,000)")
+    unknown = set(config.omit_columns) - set(CANONICAL_COLUMNS)
+    if unknown:
+        raise InputError(f"columnas desconocidas en omit_columns: {', '.join(sorted(unknown))} "
+                         "(unknown columns)")
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     pyr = random.Random(int(rng.integers(0, 2**63 - 1)))
@@ -102,6 +106,11 @@ def generate(*, people: int, seed: int, config: SynthConfig) -> SynthResult:
         truth.append((rec.source, record_id, person_ids[rec.person_index]))
         quirks.append((rec.source, record_id, ";".join(rec.quirks)))
     bad = _add_bad_rows(tables, config.bad_rows, pyr) if config.bad_rows > 0 else []
+    omitted = [_COL[name] for name in config.omit_columns]
+    for rows in tables.values():  # what the registry does not have is not in memory either
+        for row in rows:
+            for i in omitted:
+                row[i] = ""
     return SynthResult(config=config, seed=seed, people=persons, person_ids=person_ids,
                        tables=tables, truth=truth, quirks=quirks, bad_rows=bad, stats=stats,
                        seconds=time.perf_counter() - started)
@@ -170,9 +179,12 @@ def write_dataset(result: SynthResult, out_dir: Path) -> list[Path]:
         raise InputError(f"no se puede crear la carpeta {out_dir}: {exc.strerror} "
                          "(cannot create the output folder)") from exc
     written = []
+    keep = [i for i, name in enumerate(CANONICAL_COLUMNS)
+            if name not in result.config.omit_columns]
     for source in SOURCES:
         path = out_dir / f"{source}.csv"
-        _write_csv(path, CANONICAL_COLUMNS, result.tables[source])
+        _write_csv(path, [CANONICAL_COLUMNS[i] for i in keep],
+                   ([row[i] for i in keep] for row in result.tables[source]))
         written.append(path)
     for name, header, rows in (
         ("truth.csv", ("source", "record_id", "person_id"), result.truth),
@@ -220,6 +232,8 @@ def describe(result: SynthResult) -> str:
             f"{k} {v}" for k, v in sorted(rel.items())) or "none"),
         f"bad rows (rate {cfg.bad_rows}): {len(result.bad_rows)} "
         "(listed in bad_rows.csv, absent from truth.csv and quirks.csv)",
+        "columns this registry does not have (left out of the files): "
+        + (", ".join(cfg.omit_columns) or "none"),
         "",
         "Quirk rates: probability per applicable record (configured), records where the quirk",
         "could happen (applicable), records that got it (applied), applied/applicable (observed).",

@@ -47,7 +47,8 @@ class NameList:
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
-    """Every name list, keyed by nationality (PER, VEN, COL, ECU, BOL) and sex."""
+    """Every name list, keyed by nationality (PER, VEN, COL, ECU, BOL; EXT for the people of a
+    non-Peruvian registry) and sex."""
 
     given: dict[tuple[str, str], NameList]  # (nationality, sex) -> list
     surnames: dict[str, NameList]  # nationality -> list (PER: all groups together)
@@ -81,11 +82,19 @@ def lexicon() -> Lexicon:
             sel = [r for r in rows if r["sex"] == sex]
             given[(nat, sex)] = NameList.from_weights(
                 [r["name"] for r in sel], [float(r["weight"]) for r in sel])
+    # EXT: the people of a registry that is not Peruvian (profile "foreign"): English,
+    # Irish, German, Italian, Greek, Vietnamese, Chinese and South Asian names.
+    foreign = _read_csv("given_names_foreign.csv")
+    for sex in ("F", "M"):
+        sel = [r for r in foreign if r["sex"] == sex]
+        given[("EXT", sex)] = NameList.from_weights(
+            [r["name"] for r in sel], [float(r["weight"]) for r in sel])
     pe = _read_csv("surnames_pe.csv")
     surnames = {"PER": NameList.from_weights([r["surname"] for r in pe],
                                              [float(r["weight"]) for r in pe])}
     for nat, fname in (("VEN", "surnames_ve.csv"), ("COL", "surnames_co.csv"),
-                       ("ECU", "surnames_ec.csv"), ("BOL", "surnames_bo.csv")):
+                       ("ECU", "surnames_ec.csv"), ("BOL", "surnames_bo.csv"),
+                       ("EXT", "surnames_foreign.csv")):
         sel = _read_csv(fname)
         surnames[nat] = NameList.from_weights([r["surname"] for r in sel],
                                               [float(r["weight"]) for r in sel])

@@ -92,6 +92,10 @@ def _dni(pyr: random.Random, leading_zero: float) -> str:
 def _documents(nat: str, pyr: random.Random, pop: PopulationParams) -> tuple[tuple[str, str], ...]:
     docs: list[tuple[str, str]] = []
     offers: tuple[tuple[str, float, Callable[[], str]], ...]
+    if pop.documents == "social_security":  # one 9-digit number, no leading zero, or none
+        if pyr.random() < pop.social_security_share:
+            docs.append(("OTRO", pyr.choice("123456789") + _digits(pyr, 8)))
+        return tuple(docs)
     if nat == "PER":
         if pyr.random() < pop.dni_share_peruvians:
             docs.append(("DNI", _dni(pyr, pop.dni_leading_zero)))
@@ -168,8 +172,11 @@ class _Draw:
             first = self._pool(f"G{nat}{sex}", names)
         tokens = first.split(" ")
         u = self.pyr.random()
-        want = (1 if u < 0.38 else 2 if u < 0.97 else 3) if nat == "PER" else (
-            2 if u < 0.8 else 1)
+        if nat == "EXT":  # one given name mostly, as English-speaking registries write them
+            want = 1 if u < 0.8 else 2
+        else:
+            want = (1 if u < 0.38 else 2 if u < 0.97 else 3) if nat == "PER" else (
+                2 if u < 0.8 else 1)
         while len(tokens) < want:
             extra = self._pool(f"G{nat}{sex}", names).split(" ")[0]
             if extra not in tokens:
@@ -249,12 +256,16 @@ class _Draw:
         day = self.event_day()
         age = self.age()
         birth = day - timedelta(days=int((age + pyr.random()) * 365.25))
+        if self.pop.birth_years is not None:  # a registry of the whole population, any age
+            low, high = self.pop.birth_years
+            birth = date(pyr.randint(low, high), 1, 1) + timedelta(days=pyr.randint(0, 364))
         birth_place = self.birth_place() if nat == "PER" else ""
         place = self.event_place()
         first = Episode(day, place, self.forms(sex), self.residence(nat, birth_place, place))
         person = Person(
             index=index, sex=sex, nationality=nat, given=self.given(nat, sex),
-            paternal=self.surname(nat, birth_place), maternal=self.surname(nat, birth_place),
+            paternal=self.surname(nat, birth_place),
+            maternal="" if self.pop.single_surname else self.surname(nat, birth_place),
             birth=birth, birth_place=birth_place,
             documents=_documents(nat, pyr, self.pop), sources=self.pattern(),
         )
@@ -346,7 +357,7 @@ def _relative(kind: str, base: Person, index: int, draw: _Draw) -> Person:
         if pyr.random() < 0.5:  # a single mother gave the daughter both her surnames
             fresh.paternal, fresh.maternal = base.paternal, base.maternal
         else:
-            fresh.paternal = base.maternal
+            fresh.paternal = base.maternal or base.paternal
         fresh.birth = base.birth - timedelta(days=pyr.randint(17 * 365, 32 * 365))
         _shared_or_own(base, fresh, 0.5, draw)
         for ep in fresh.episodes:

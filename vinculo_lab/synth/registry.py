@@ -43,7 +43,7 @@ CANONICAL_COLUMNS = (
     "ubigeo_residencia", "fecha_hecho", "ubigeo_hecho", "forma_explotacion",
 )
 _COUNTRY = {"PER": ("PERU", "PERÚ", "Perú"), "VEN": ("VENEZUELA", "Venezuela"),
-            "COL": ("COLOMBIA",), "ECU": ("ECUADOR",), "BOL": ("BOLIVIA",)}
+            "COL": ("COLOMBIA",), "ECU": ("ECUADOR",), "BOL": ("BOLIVIA",), "EXT": ("EXT",)}
 _DOC_TYPES = ("DNI", "CE", "PASAPORTE", "PTP", "CPP", "OTRO")
 
 
@@ -71,7 +71,11 @@ STYLES: dict[str, SourceStyle] = {
 # Quirks decided by one independent draw each (the exclusive groups are drawn separately).
 _EXCLUSIVE = {"enye_as_n", "enye_as_ni", "enye_mangled", "birth_date_age_only",
               "birth_date_and_age_missing", "birth_date_year_only", "birth_date_year_month"}
-BIT_QUIRKS = tuple(n for n in QuirkRates().as_dict() if n not in _EXCLUSIVE)
+# Quirks added after the others: drawn after them, and only when their rate is not zero, so
+# the data of every earlier profile and seed stay the same.
+LATE_QUIRKS = ("date_impossible",)
+BIT_QUIRKS = tuple(n for n in QuirkRates().as_dict() if n not in _EXCLUSIVE
+                   and n not in LATE_QUIRKS)
 _BIT = {name: 1 << i for i, name in enumerate(BIT_QUIRKS)}
 _DOB_KINDS = ("birth_date_age_only", "birth_date_and_age_missing", "birth_date_year_only",
               "birth_date_year_month", "")
@@ -147,6 +151,20 @@ def _date_typo(d: date, rnd: random.Random, latest: date) -> date | None:
         if date(1920, 1, 1) <= out <= latest:
             return out
     return None
+
+
+def _impossible_date(d: date, dmy: bool, rnd: random.Random) -> str:
+    """``d`` with its month or day mistyped into one no calendar has (month 00 or 13-19, day
+    00, 32-39 or past the month's end), written as the registry writes dates."""
+    year, month, day = f"{d.year:04d}", f"{d.month:02d}", f"{d.day:02d}"
+    if rnd.random() < 0.4:
+        month = rnd.choice(("00", "13", "14", "15", "16", "17", "18", "19"))
+        if month[0] == "1" and d.month >= 10:  # keep it one slip: 1x stays 1x
+            month = "1" + rnd.choice("3456789")
+    else:
+        last = 31 if d.month in (1, 3, 5, 7, 8, 10, 12) else 30 if d.month != 2 else 29
+        day = rnd.choice(["00", *(f"{k}" for k in range(last + 1, 40))])
+    return f"{day}/{month}/{year}" if dmy else f"{year}-{month}-{day}"
 
 
 def _format_noise(number: str, doc_type: str, nationality: str, rnd: random.Random) -> str:
@@ -242,7 +260,7 @@ class _Renderer:
         return nombres, pat, mat
 
     def birth(self, p: Person, on: date, style: SourceStyle, mask: int, dob: int,
-              q: list[str]) -> tuple[str, str]:
+              q: list[str], late: int = 0) -> tuple[str, str]:
         rnd, seen = self.rnd, self._seen
         kind = _DOB_KINDS[dob]
         for name in _DOB_KINDS[:4]:
@@ -270,7 +288,10 @@ class _Renderer:
             seen("date_digit_typo", typo is not None, q)
         else:
             seen("date_digit_typo", False, q)
-        return _fmt_date(b, rnd.random() < style.dmy_dates), with_age
+        dmy = rnd.random() < style.dmy_dates
+        if self.rates.date_impossible and seen("date_impossible", bool(late & 1), q):
+            return _impossible_date(b, dmy, rnd), with_age
+        return _fmt_date(b, dmy), with_age
 
     def document(self, p: Person, mask: int, q: list[str]) -> tuple[str, str]:
         rnd, seen = self.rnd, self._seen
@@ -307,7 +328,8 @@ class _Renderer:
             kind = rnd.choice([t for t in _DOC_TYPES if t != kind])
         return kind, number
 
-    def record(self, planned: PlannedRecord, mask: int, enye: int, dob: int) -> RenderedRecord:
+    def record(self, planned: PlannedRecord, mask: int, enye: int, dob: int,
+               late: int = 0) -> RenderedRecord:
         rnd, seen = self.rnd, self._seen
         p, source = planned.person, planned.source
         style = STYLES[source]
@@ -318,7 +340,7 @@ class _Renderer:
             delay += rnd.randint(1, 30)
         on = min(ep.day + timedelta(days=delay), LAST_DAY)
         nombres, pat, mat = self.names(p, mask, enye, q)
-        fnac, edad = self.birth(p, on, style, mask, dob, q)
+        fnac, edad = self.birth(p, on, style, mask, dob, q, late)
         tdoc, ndoc = self.document(p, mask, q)
         sex = p.sex
         if seen("sex_missing", bool(mask & _BIT["sex_missing"]), q):
@@ -377,7 +399,13 @@ def render_records(plan: list[PlannedRecord], *, rates: QuirkRates, lex: Lexicon
     dob_p = [rates.birth_date_age_only, rates.birth_date_and_age_missing,
              rates.birth_date_year_only, rates.birth_date_year_month]
     dob = rng.choice(5, size=n, p=[*dob_p, 1.0 - sum(dob_p)]).tolist()
+    late_vec = np.array([getattr(rates, name) for name in LATE_QUIRKS])
+    if late_vec.any():  # drawn last, and only when used: earlier profiles' data unchanged
+        late_draws = rng.random((n, len(LATE_QUIRKS))) < late_vec
+        late = (late_draws.astype(np.int64) << np.arange(len(LATE_QUIRKS))).sum(axis=1).tolist()
+    else:
+        late = [0] * n
     renderer = _Renderer(rates, lex, geo, pyr)
-    records = [renderer.record(pl, m, e, d) for pl, m, e, d in zip(plan, masks, enye, dob,
-                                                                      strict=True)]
+    records = [renderer.record(pl, m, e, d, lt) for pl, m, e, d, lt in zip(
+        plan, masks, enye, dob, late, strict=True)]
     return records, renderer.stats
