@@ -4,7 +4,7 @@
 ``sdk/pyproject.toml`` (version taken from the main pyproject), a README, the packages
 ``client_sdk`` and ``vinculo_common`` (with ``schemas/`` as ``vinculo_common/_schemas``, where
 ``vinculo_common.paths`` looks in an installed wheel), only the CLI modules of the SDK's
-commands (``vinculo_cli/{sdk,errors,client,encode,bank,keys,reid}.py``) and clkhash 0.18.3
+commands (``vinculo_cli/{sdk,errors,client,encode,results,keys,reid}.py``) and clkhash 0.18.3
 copied from the locked environment with its licence; then builds the wheel with
 ``uv build`` (hatchling). Nothing of ``linkage_service`` or ``vinculo_lab`` goes in.
 
@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CLI_MODULES = ("__init__", "sdk", "errors", "client", "encode", "bank", "keys", "reid")
+CLI_MODULES = ("__init__", "sdk", "errors", "client", "encode", "results", "keys", "reid")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 README = """\
 # vinculo-sdk

@@ -15,13 +15,14 @@ import typer
 
 from vinculo_cli import (
     audit,
-    bank,
     client,
     demo,
     encode,
     evaluate,
     keys,
+    link,
     reid,
+    results,
     service,
     stats,
     synth,
@@ -43,7 +44,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-AREAS = (keys, encode, synth, service, client, bank, evaluate, reid, audit, stats, demo)
+AREAS = (keys, encode, synth, service, client, link, results, evaluate, reid, audit, stats, demo)
 
 for _area in AREAS:
     _area.register(app)

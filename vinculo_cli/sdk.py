@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from vinculo_cli import bank, client, encode, keys, reid
+from vinculo_cli import client, encode, keys, reid, results
 from vinculo_cli.errors import run_app
 
 __all__ = ["app", "main", "run"]
@@ -33,7 +33,7 @@ app = typer.Typer(
 keys.register(app)
 encode.register(app)
 app.command("upload")(client.upload)
-app.command("results")(bank.results)
+results.register(app)
 reid.register(app)
 
 
