@@ -35,7 +35,8 @@ def bank_state(engine: Any) -> dict[str, Any]:
                             "m JOIN person p ON p.id = m.person_id JOIN source s ON "
                             "s.id = m.source_id"),
             "records": rows("SELECT record_ref, clk, is_current FROM encoded_record"),
-            "jobs": rows("SELECT id, status, counts FROM link_job"),
+            "jobs": [(i, st, json.loads(c) if isinstance(c, str) else c)
+                     for i, st, c in rows("SELECT id, status, counts FROM link_job")],
             "audit": rows("SELECT seq, entry_hash FROM audit_entry"),
             "tokens": rows("SELECT id, secret_hash FROM api_token"),
         }

@@ -42,6 +42,7 @@ def link_groups(service: Any, groups: list[list[bytes]],
                  for a, b, sc in review]
         write_outcome(s, records=records, outcome=ClusterOutcome(labels=labels, review=cands),
                       job_id=job.id, now=utcnow())
+        job.status = "done"  # one open job at a time: the next call writes another
         s.commit()
 
 

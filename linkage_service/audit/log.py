@@ -139,10 +139,29 @@ def record(
     session.add(entry)
     session.flush()
     policy = policy or _policy_of(session)
-    if policy is not None and policy.every and entry.seq % policy.every == 0:
-        _write_checkpoint(session, seq=entry.seq, entry_hash=entry.entry_hash, at=at,
-                          signer=policy.signer)
+    if policy is not None and policy.every:
+        _checkpoints_due(session, entry=entry, at=at, policy=policy)
     return entry
+
+
+def _checkpoints_due(session: Session, *, entry: AuditEntry, at: datetime,
+                     policy: CheckpointPolicy) -> None:
+    """Sign every multiple of ``policy.every`` up to ``entry`` that has no checkpoint yet: one
+    written now, or one an earlier writer without the service key (a CLI command on another
+    machine) left behind, so no multiple of N stays uncovered whoever wrote it."""
+    c = _CHECKPOINT_TABLE.c
+    last = int(session.execute(sa.select(sa.func.max(c.seq))).scalar() or 0)
+    every = policy.every
+    due = list(range(last - last % every + every, entry.seq + 1, every))
+    if not due:
+        return
+    e = _ENTRY_TABLE.c
+    hashes = {int(q): str(h) for q, h in session.execute(
+        sa.select(e.seq, e.entry_hash).where(e.seq.in_(due[-1000:])))}
+    for seq in due[-1000:]:
+        if seq in hashes:
+            _write_checkpoint(session, seq=seq, entry_hash=hashes[seq], at=at,
+                              signer=policy.signer)
 
 
 def _write_checkpoint(
