@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from linkage_service.linkage import kernel
 from linkage_service.linkage.similarity import check_clks, dice_of_pairs, popcounts
 
 __all__ = [
@@ -483,6 +484,26 @@ def lsh_candidate_pairs(
             raise ValueError(f"involve must have one entry per CLK ({n}), got {len(involve)}")
     if budget is not None and budget < 1:
         raise ValueError(f"budget must be ≥ 1 (got {budget})")
+    lib = kernel.load()
+    if lib is not None:
+        if involve is not None and not involve.any():
+            empty = np.empty(0, dtype=np.int64)
+            left, right, info = empty, empty.copy(), {"compared": 0, "skipped": 0, "held": 0}
+        else:
+            left, right, info = kernel.lsh_candidates(
+                lib,
+                arr,
+                positions,
+                max_bucket=params.max_bucket,
+                involve=None if involve is None or involve.all() else involve,
+                min_dice=-1.0 if min_dice is None else min_dice,
+                budget=budget,
+                group_bytes=params.key_budget_mb << 20,
+            )
+        if stats is not None:
+            stats.update(compared=info["compared"], distinct=-1, held=info["held"],
+                         bands=bands, bits_per_band=k)
+        return left, right, info["skipped"]
     survivors = _Survivors(arr, min_dice=min_dice, buffer=params.pair_buffer, budget=budget)
     skipped = compared = 0
     group = max(1, (params.key_budget_mb << 20) // max(1, 8 * n))

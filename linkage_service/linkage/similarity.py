@@ -97,6 +97,11 @@ def dice_of_pairs(
         raise ValueError("left and right must be 1-d arrays of the same length")
     if counts is None:
         counts = popcounts(clks)
+    from linkage_service.linkage import kernel
+
+    lib = kernel.load() if len(left) >= 64 else None
+    if lib is not None:
+        return kernel.dice_of_pairs(lib, words.view(np.uint8), left, right, counts)
     out = np.empty(len(left), dtype=np.float64)
     step = min(_CHUNK, len(left))
     a_buf = np.empty((step, words.shape[1]), dtype=np.uint64)
