@@ -47,7 +47,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("_kernel.c")
-FLAGS = ("-O2", "-shared", "-fPIC", "-pthread", "-std=c11", "-D_GNU_SOURCE")
+FLAGS = ("-O3", "-shared", "-fPIC", "-pthread", "-std=c11", "-D_GNU_SOURCE")
 SIMD_LEVELS = {"portable": 0, "popcnt": 1, "avx2": 2, "avx512": 3}
 _NAMES = {v: k for k, v in SIMD_LEVELS.items()}
 
