@@ -362,6 +362,7 @@ static inline int32_t rank_of(double d) { return (int32_t)floor(d * RANK_SCALE);
 
 typedef struct {
     int32_t i[BATCH], j[BATCH];
+    uint32_t h[BATCH];
     int len;
 } batch;
 
@@ -372,19 +373,24 @@ static inline void prefetch_row(const job *J, int32_t r) {
 }
 
 #define DEFINE_FLUSH(NAME, ATTR, PC)                                                        \
-    ATTR static int NAME(job *J, found *f, batch *bt) {                                    \
+    ATTR static int NAME(job *J, found *f, batch *bt, uint64_t *seen) {                    \
         const uint64_t *words = (const uint64_t *)J->clks;                                 \
         int m = bt->len;                                                                   \
         for (int q = 0; q < m && q < AHEAD; q++) {                                         \
             prefetch_row(J, bt->i[q]);                                                     \
             prefetch_row(J, bt->j[q]);                                                     \
         }                                                                                  \
+        for (int q = 0; q < m && q < 2 * AHEAD; q++) __builtin_prefetch(seen + bt->h[q]);  \
         for (int q = 0; q < m; q++) {                                                      \
+            if (q + 2 * AHEAD < m) __builtin_prefetch(seen + bt->h[q + 2 * AHEAD]);        \
             if (q + AHEAD < m) {                                                           \
                 prefetch_row(J, bt->i[q + AHEAD]);                                         \
                 prefetch_row(J, bt->j[q + AHEAD]);                                         \
             }                                                                              \
             int32_t i = bt->i[q], j = bt->j[q];                                            \
+            uint64_t code = ((uint64_t)(uint32_t)i << 32) | (uint32_t)j;                   \
+            if (seen[bt->h[q]] == code + 1) continue;                                      \
+            seen[bt->h[q]] = code + 1;                                                     \
             uint32_t both = PC(words + (size_t)i * (size_t)J->words,                       \
                                words + (size_t)j * (size_t)J->words, J->words);            \
             double d = dice_of(both, J->counts[i], J->counts[j]);                          \
@@ -404,25 +410,23 @@ DEFINE_FLUSH(flush_avx2, __attribute__((target("avx2"))), pc_avx2)
 DEFINE_FLUSH(flush_avx512, __attribute__((target("avx512f,avx512vpopcntdq"))), pc_avx512)
 #endif
 
-static int flush_batch(job *J, found *f, batch *bt) {
+static int flush_batch(job *J, found *f, batch *bt, uint64_t *seen) {
 #ifdef VK_X86
-    if (J->level == 3) return flush_avx512(J, f, bt);
-    if (J->level == 2) return flush_avx2(J, f, bt);
-    if (J->level == 1) return flush_popcnt(J, f, bt);
+    if (J->level == 3) return flush_avx512(J, f, bt, seen);
+    if (J->level == 2) return flush_avx2(J, f, bt, seen);
+    if (J->level == 1) return flush_popcnt(J, f, bt, seen);
 #endif
-    return flush_portable(J, f, bt);
+    return flush_portable(J, f, bt, seen);
 }
 
 /* A pair seen again (true matches share dozens of bands) is skipped: checking a pair twice
  * cannot change the result (a record's floor only rises), so a lossy cache is enough. */
 static inline int consider(job *J, found *f, batch *bt, uint64_t *seen, int32_t i, int32_t j) {
     uint64_t code = ((uint64_t)(uint32_t)i << 32) | (uint32_t)j;
-    uint64_t h = (code * 0x9E3779B97F4A7C15ULL) >> (64 - SEEN_BITS);
-    if (seen[h] == code + 1) return 0;
-    seen[h] = code + 1;
+    bt->h[bt->len] = (uint32_t)((code * 0x9E3779B97F4A7C15ULL) >> (64 - SEEN_BITS));
     bt->i[bt->len] = i;
     bt->j[bt->len] = j;
-    if (++bt->len == BATCH) return flush_batch(J, f, bt);
+    if (++bt->len == BATCH) return flush_batch(J, f, bt, seen);
     return 0;
 }
 
@@ -493,7 +497,7 @@ static void task_band(void *ctx, int64_t item, int thread) {
         }
         s = e;
     }
-    if (flush_batch(J, f, &bt)) J->failed = 1;
+    if (flush_batch(J, f, &bt, seen)) J->failed = 1;
     J->compared[b] = compared;
     J->skipped[b] = skipped;
 }
