@@ -174,3 +174,21 @@ def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VINCULO_KERNEL_SIMD", "sse9")
     with pytest.raises(ValueError, match="VINCULO_KERNEL_SIMD"):
         kernel.simd_level()
+
+
+@pytest.mark.parametrize("case", ["ones", "identical", "mixed", "ties", "narrow", "zeros"])
+@pytest.mark.parametrize(("bits", "max_bucket"), [(64, 2000), (8, 3)])
+def test_kernel_incremental_equals_numpy_on_adversarial_inputs(
+    monkeypatch: pytest.MonkeyPatch, case: str, bits: int, max_bucket: int
+) -> None:
+    # A few new records among many (the kernel's hash path), 64-bit keys (all-ones ones
+    # included) and oversized buckets that hold a new record or not.
+    clks = _adversarial()[case]
+    clks = np.concatenate([clks, clks[:5], np.full((3, clks.shape[1]), 0xFF, np.uint8)])
+    involve = np.zeros(len(clks), dtype=bool)
+    involve[-2:] = True
+    params = LshParams(bands=4, bits_per_band=min(bits, clks.shape[1] * 8),
+                       max_bucket=max_bucket)
+    want, got = _both(monkeypatch, "auto", _pairs(clks, params, min_dice=0.0, budget=2,
+                                                  involve=involve))
+    assert got == want

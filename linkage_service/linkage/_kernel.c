@@ -295,6 +295,10 @@ typedef struct {
     int32_t *tmp_rows;    /* threads x 2n */
     found *found;         /* per thread */
     uint64_t **seen;      /* per thread: pairs already checked (direct-mapped, SEEN slots) */
+    int32_t *inv_rows;    /* incremental: the involved records */
+    int64_t inv_count;
+    uint64_t **inv_table; /* per thread: the band's keys of involved records (open addressing) */
+    int64_t inv_mask;
     int64_t *compared;    /* per band of the group */
     int64_t *skipped;
     /* the group's found pairs by owner (counting sort) */
@@ -432,12 +436,91 @@ static inline int consider(job *J, found *f, batch *bt, uint64_t *seen, int32_t 
 
 /* One band: sort its rows by key (stable LSD radix, 11-bit digits), then every pair of each
  * bucket of 2..max_bucket records (touching an involved record, with `involve`). */
+typedef struct {
+    uint64_t key;
+    int32_t row;
+} keyed_row;
+
+static int cmp_keyed_row(const void *a, const void *b) {
+    const keyed_row *x = (const keyed_row *)a, *y = (const keyed_row *)b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+static void scan_buckets(job *J, found *f, batch *bt, uint64_t *seen, const uint64_t *keys,
+                         const int32_t *rows, int64_t n, int64_t *compared, int64_t *skipped);
+
+/* Incremental band: no sort of all records. The involved records' keys go into a small hash
+ * table; one pass keeps the records whose key is in it, and only those are sorted. Same
+ * buckets (every bucket holding an involved record, whole), same pairs. */
+static void band_involved(job *J, int b, int thread) {
+    int64_t n = J->n;
+    const uint64_t *keys = J->keys + (size_t)b * (size_t)n;
+    uint64_t *table = J->inv_table[thread];
+    int64_t mask = J->inv_mask;
+    /* slot value: key + 1 (0 = empty); the all-ones key (k = 64) is flagged apart */
+    memset(table, 0, sizeof(uint64_t) * (size_t)(mask + 1));
+    int ones_key = 0;
+    for (int64_t q = 0; q < J->inv_count; q++) {
+        uint64_t key = keys[J->inv_rows[q]];
+        if (key == UINT64_MAX) {
+            ones_key = 1;
+            continue;
+        }
+        uint64_t h = (key * 0x9E3779B97F4A7C15ULL) & (uint64_t)mask;
+        while (table[h] && table[h] != key + 1) h = (h + 1) & (uint64_t)mask;
+        table[h] = key + 1;
+    }
+    keyed_row *hit = (keyed_row *)(J->tmp_keys + (size_t)thread * 2 * (size_t)n); /* n x 16 B */
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t key = keys[i];
+        int in = 0;
+        if (key == UINT64_MAX) {
+            in = ones_key;
+        } else {
+            uint64_t h = (key * 0x9E3779B97F4A7C15ULL) & (uint64_t)mask;
+            while (table[h]) {
+                if (table[h] == key + 1) {
+                    in = 1;
+                    break;
+                }
+                h = (h + 1) & (uint64_t)mask;
+            }
+        }
+        if (in) {
+            hit[m].key = key;
+            hit[m].row = (int32_t)i;
+            m++;
+        }
+    }
+    qsort(hit, (size_t)m, sizeof(keyed_row), cmp_keyed_row);
+    uint64_t *sk = (uint64_t *)(J->tmp_rows + (size_t)thread * 2 * (size_t)n); /* n x 8 B */
+    int32_t *rows = (int32_t *)(J->keys + (size_t)b * (size_t)n); /* this band's keys: done */
+    for (int64_t q = 0; q < m; q++) {
+        sk[q] = hit[q].key;
+        rows[q] = hit[q].row;
+    }
+    found *f = &J->found[thread];
+    batch bt;
+    bt.len = 0;
+    int64_t compared = 0, skipped = 0;
+    scan_buckets(J, f, &bt, J->seen[thread], sk, rows, m, &compared, &skipped);
+    if (flush_batch(J, f, &bt, J->seen[thread])) J->failed = 1;
+    J->compared[b] = compared;
+    J->skipped[b] = skipped;
+}
+
 static void task_band(void *ctx, int64_t item, int thread) {
     job *J = (job *)ctx;
     int b = (int)item;
     int64_t n = J->n;
+    if (J->involve && J->inv_table) {
+        band_involved(J, b, thread);
+        return;
+    }
     uint64_t *keys = J->keys + (size_t)b * (size_t)n;
-    uint64_t *tk = J->tmp_keys + (size_t)thread * (size_t)n;
+    uint64_t *tk = J->tmp_keys + (size_t)thread * 2 * (size_t)n;
     int32_t *order = J->tmp_rows + (size_t)thread * 2 * (size_t)n;
     int32_t *tr = order + n;
     found *f = &J->found[thread];
@@ -471,18 +554,31 @@ static void task_band(void *ctx, int64_t item, int thread) {
     }
     const int32_t *rows = src_r;
     int64_t compared = 0, skipped = 0;
+    scan_buckets(J, f, &bt, seen, src_k, rows, n, &compared, &skipped);
+    if (flush_batch(J, f, &bt, seen)) J->failed = 1;
+    J->compared[b] = compared;
+    J->skipped[b] = skipped;
+}
+
+/* Every bucket of rows sorted by key: pairs of buckets of 2..max_bucket records (touching an
+ * involved record, with `involve`); larger buckets holding an involved record (or any, in a
+ * full run) are counted as skipped. */
+static void scan_buckets(job *J, found *f, batch *bt, uint64_t *seen, const uint64_t *keys,
+                         const int32_t *rows, int64_t n, int64_t *compared, int64_t *skipped) {
     int64_t s = 0;
     while (s < n) {
         int64_t e = s + 1;
-        while (e < n && src_k[e] == src_k[s]) e++;
+        while (e < n && keys[e] == keys[s]) e++;
         int64_t size = e - s;
         if (size > J->max_bucket) {
-            skipped += size;
+            int hit = !J->involve;
+            for (int64_t p = s; !hit && p < e; p++) hit = J->involve[rows[p]] != 0;
+            if (hit) *skipped += size;
         } else if (size >= 2 && !J->involve) {
-            compared += size * (size - 1) / 2;
+            *compared += size * (size - 1) / 2;
             for (int64_t p = s; p < e; p++)
                 for (int64_t q = p + 1; q < e; q++)
-                    if (consider(J, f, &bt, seen, rows[p], rows[q])) J->failed = 1;
+                    if (consider(J, f, bt, seen, rows[p], rows[q])) J->failed = 1;
         } else if (size >= 2) {
             for (int64_t p = s; p < e; p++) {
                 int32_t i = rows[p];
@@ -490,16 +586,13 @@ static void task_band(void *ctx, int64_t item, int thread) {
                 for (int64_t q = s; q < e; q++) {
                     int32_t j = rows[q];
                     if (q == p || (J->involve[j] && q < p)) continue;
-                    compared++;
-                    if (consider(J, f, &bt, seen, i < j ? i : j, i < j ? j : i)) J->failed = 1;
+                    (*compared)++;
+                    if (consider(J, f, bt, seen, i < j ? i : j, i < j ? j : i)) J->failed = 1;
                 }
             }
         }
         s = e;
     }
-    if (flush_batch(J, f, &bt, seen)) J->failed = 1;
-    J->compared[b] = compared;
-    J->skipped[b] = skipped;
 }
 
 /* Records [lo, hi): merge the group's distinct found partners into each record's list. */
@@ -564,6 +657,10 @@ static void free_job(job *J) {
     if (J->seen)
         for (int t = 0; t < J->threads; t++) free(J->seen[t]);
     free(J->seen);
+    free(J->inv_rows);
+    if (J->inv_table)
+        for (int t = 0; t < J->threads; t++) free(J->inv_table[t]);
+    free(J->inv_table);
     if (J->stamps)
         for (int t = 0; t < J->threads; t++) free(J->stamps[t]);
     if (J->scratch)
@@ -662,7 +759,7 @@ int64_t vk_lsh_candidates(const uint8_t *clks, int64_t n, int bytes, const int32
     J.lists = (plist *)calloc((size_t)n, sizeof(plist));
     J.kth = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
     J.keys = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)n * (size_t)group);
-    J.tmp_keys = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)n * (size_t)J.threads);
+    J.tmp_keys = (uint64_t *)malloc(sizeof(uint64_t) * 2 * (size_t)n * (size_t)J.threads);
     J.tmp_rows = (int32_t *)malloc(sizeof(int32_t) * 2 * (size_t)n * (size_t)J.threads);
     J.found = (found *)calloc((size_t)J.threads, sizeof(found));
     J.stamps = (int32_t **)calloc((size_t)J.threads, sizeof(int32_t *));
@@ -685,6 +782,32 @@ int64_t vk_lsh_candidates(const uint8_t *clks, int64_t n, int bytes, const int32
         return -1;
     }
     for (int64_t i = 0; i < n; i++) J.lists[i].kth = J.kth[i] = -1;
+    if (involve) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++) m += involve[i] != 0;
+        /* worth it while the involved records are a small share: a hash probe per record
+         * instead of a radix sort of all (keyed_row scratch needs 16 B per record) */
+        if (m * 8 < n) {
+            J.inv_rows = (int32_t *)malloc(sizeof(int32_t) * (size_t)(m ? m : 1));
+            int64_t slots = 16;
+            while (slots < 2 * m) slots <<= 1;
+            J.inv_mask = slots - 1;
+            J.inv_count = m;
+            J.inv_table = (uint64_t **)calloc((size_t)J.threads, sizeof(uint64_t *));
+            ok = J.inv_rows && J.inv_table;
+            for (int t = 0; ok && t < J.threads; t++) {
+                J.inv_table[t] = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)slots);
+                ok = J.inv_table[t] != NULL;
+            }
+            if (!ok) {
+                free_job(&J);
+                return -1;
+            }
+            m = 0;
+            for (int64_t i = 0; i < n; i++)
+                if (involve[i]) J.inv_rows[m++] = (int32_t)i;
+        }
+    }
     const uint64_t *words = (const uint64_t *)clks;
     for (int64_t i = 0; i < n; i++) {
         const uint64_t *w = words + (size_t)i * (size_t)J.words;

@@ -60,11 +60,11 @@ class LshParams:
     log n and the bands with it, which keeps recall flat. ``max_bands`` caps that L, but never
     below the bands that give ``recall_floor`` at ``design_dice`` (up to ``max_floor_bands``):
     the cap binds from about 3 × 10k records on, and without the floor the recall of a pair at
-    the design Dice fell from 0.94 there to 0.81 at 3 × 300k (k grows, L did not). ``max_bucket``: buckets larger
-    than this are skipped (their key carries no information, e.g. a run of zero bits) and
-    counted in the result. ``key_budget_mb``: band keys held at once (a group of bands over
-    all records); ``pair_buffer``: raw pairs buffered before they are deduplicated and
-    checked by Dice. Neither changes the result, only memory and speed.
+    the design Dice fell from 0.94 there to 0.81 at 3 × 300k (k grows, L did not).
+    ``max_bucket``: buckets larger than this are skipped (their key carries no information,
+    e.g. a run of zero bits) and counted in the result. ``key_budget_mb``: band keys held at
+    once (a group of bands over all records); ``pair_buffer``: raw pairs buffered before they
+    are deduplicated and checked by Dice. Neither changes the result, only memory and speed.
     """
 
     bands: int | None = None
@@ -202,7 +202,8 @@ def pairs_within_groups(
 
     ``involve`` (boolean mask): only pairs with at least one row in it are emitted, and only
     those are generated (an incremental job: new × new and new × existing, never
-    existing × existing). Returns (left, right, skipped_records).
+    existing × existing). Returns (left, right, skipped_records): the records of skipped
+    groups (with ``involve``, of skipped groups holding an involved row).
 
     >>> l, r, s = pairs_within_groups(np.array([5, 7, 5, 5]))
     >>> sorted(zip(l.tolist(), r.tolist())), s
@@ -218,6 +219,9 @@ def pairs_within_groups(
     skipped = 0
     if max_group is not None:
         big = sizes > max_group
+        if involve is not None and big.any():  # only groups whose pairs would be generated
+            inv_sorted = np.asarray(involve, dtype=bool)[order]
+            big &= np.add.reduceat(inv_sorted, starts) > 0
         skipped = int(sizes[big].sum())
         keep = (sizes >= 2) & ~big
     else:
