@@ -163,17 +163,22 @@ def test_fallback_when_the_kernel_cannot_be_built(monkeypatch: pytest.MonkeyPatc
     left, _, _ = lsh_candidate_pairs(data.clks, params=LshParams(bands=8, bits_per_band=8))
     assert len(left) > 0
     monkeypatch.setenv("VINCULO_KERNEL", "c")
-    with pytest.raises(kernel.KernelUnavailable, match="no C compiler"):
+    with pytest.raises(kernel.KernelUnavailable, match="compilador de C"):
         kernel.load()
 
 
 def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vinculo_common.errors import ConfigError
+
     monkeypatch.setenv("VINCULO_KERNEL", "gpu")
-    with pytest.raises(ValueError, match="VINCULO_KERNEL"):
+    with pytest.raises(ConfigError, match="VINCULO_KERNEL debe"):
         kernel.kernel_mode()
     monkeypatch.setenv("VINCULO_KERNEL_SIMD", "sse9")
-    with pytest.raises(ValueError, match="VINCULO_KERNEL_SIMD"):
+    with pytest.raises(ConfigError, match="VINCULO_KERNEL_SIMD debe"):
         kernel.simd_level()
+    monkeypatch.setenv("VINCULO_KERNEL_THREADS", "dos")
+    with pytest.raises(ConfigError, match="VINCULO_KERNEL_THREADS"):
+        kernel.threads()
 
 
 @pytest.mark.parametrize("case", ["ones", "identical", "mixed", "ties", "narrow", "zeros"])

@@ -480,8 +480,12 @@ def lsh_candidate_pairs(
     Dice of one of their records (``budget_mask``), pruned as bands go, so the pairs held
     stay near n · budget. ``stats`` (a dict) receives ``compared`` (pairs found in buckets,
     counted once per band that finds them), ``distinct`` (distinct pairs whose Dice was
-    checked; with a budget a pruned pair found again counts again), ``held`` (most pairs held
-    at once), ``bands`` and ``bits_per_band``.
+    checked; with a budget a pruned pair found again counts again; −1 from the compiled
+    kernel), ``held`` (most pairs held at once; the kernel: most partner-list entries),
+    ``bands`` and ``bits_per_band``.
+
+    The compiled kernel (``kernel.py``) computes the same pairs when it is available
+    (``VINCULO_KERNEL``); the code below is its NumPy fallback and reference.
 
     Memory: band keys are computed ``params.key_budget_mb`` at a time (a group of bands over
     all records), raw pairs are buffered up to ``params.pair_buffer`` codes.

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vinculo_common.errors import ConfigError
+
 __all__ = [
     "SIMD_LEVELS",
     "KernelUnavailable",
@@ -56,14 +58,15 @@ _lib: ctypes.CDLL | None = None
 _error: str | None = None
 
 
-class KernelUnavailable(RuntimeError):
+class KernelUnavailable(ConfigError):
     """The compiled kernel could not be built or loaded (and ``VINCULO_KERNEL=c`` asks for it)."""
 
 
 def kernel_mode() -> str:
     mode = os.environ.get("VINCULO_KERNEL", "auto").strip().lower() or "auto"
     if mode not in ("auto", "numpy", "c"):
-        raise ValueError(f"VINCULO_KERNEL must be auto, numpy or c (got {mode!r})")
+        raise ConfigError(f"VINCULO_KERNEL debe ser auto, numpy o c, no {mode!r} "
+                          "(VINCULO_KERNEL must be auto, numpy or c)")
     return mode
 
 
@@ -73,13 +76,17 @@ def simd_level() -> int:
     if name == "auto":
         return -1
     if name not in SIMD_LEVELS:
-        raise ValueError(f"VINCULO_KERNEL_SIMD must be auto or one of {sorted(SIMD_LEVELS)}")
+        raise ConfigError(f"VINCULO_KERNEL_SIMD debe ser auto o uno de {sorted(SIMD_LEVELS)} "
+                          "(VINCULO_KERNEL_SIMD must be auto or one of these levels)")
     return SIMD_LEVELS[name]
 
 
 def threads() -> int:
     value = os.environ.get("VINCULO_KERNEL_THREADS")
     if value:
+        if not value.strip().isdigit():
+            raise ConfigError("VINCULO_KERNEL_THREADS debe ser un entero positivo "
+                              "(VINCULO_KERNEL_THREADS must be a positive integer)")
         return max(1, int(value))
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -104,7 +111,8 @@ def _compiler() -> str | None:
 def _build() -> ctypes.CDLL:
     cc = _compiler()
     if cc is None:
-        raise KernelUnavailable("no C compiler found (cc, gcc or clang; or set CC)")
+        raise KernelUnavailable("no se encontró un compilador de C (no C compiler found: cc, "
+                                "gcc or clang; or set CC)")
     source = SOURCE.read_bytes()
     tag = hashlib.sha256(source + " ".join((cc, *FLAGS)).encode()).hexdigest()[:16]
     folder = _cache_dir()
@@ -118,7 +126,8 @@ def _build() -> ctypes.CDLL:
                 capture_output=True, text=True, timeout=120, check=False,
             )
             if done.returncode != 0:
-                raise KernelUnavailable(f"{cc} failed: {done.stderr.strip()[-500:]}")
+                raise KernelUnavailable(f"falló la compilación del núcleo ({cc} failed): "
+                                        f"{done.stderr.strip()[-500:]}")
             os.replace(out, target)  # atomic: another process may build the same file
     lib = ctypes.CDLL(str(target))
     i64p = ctypes.POINTER(ctypes.c_int64)
@@ -154,7 +163,8 @@ def load() -> ctypes.CDLL | None:
                 _error = str(exc)
                 log.warning("compiled linkage kernel unavailable, using NumPy: %s", _error)
     if _lib is None and mode == "c":
-        raise KernelUnavailable(f"VINCULO_KERNEL=c but the kernel is unavailable: {_error}")
+        raise KernelUnavailable(f"VINCULO_KERNEL=c pero el núcleo compilado no está disponible "
+                                f"(the compiled kernel is unavailable): {_error}")
     return _lib
 
 
@@ -194,7 +204,9 @@ def lsh_candidates(
         _ptr(stats),
     )
     if got < 0:
-        raise MemoryError("linkage kernel: out of memory" if got == -1 else "bad arguments")
+        if got == -1:
+            raise MemoryError("linkage kernel: out of memory")
+        raise ValueError("linkage kernel: bad arguments")
     try:
         left = np.ctypeslib.as_array(out_l, shape=(got,)).copy() if got else np.empty(0, np.int64)
         right = np.ctypeslib.as_array(out_r, shape=(got,)).copy() if got else np.empty(0, np.int64)
