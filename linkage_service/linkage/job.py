@@ -17,12 +17,13 @@ Stages (each timed in ``LinkResult.timings``):
    refused for low cohesion get their missing cross pairs scored and are judged once more.
 
 Nothing here touches a database, a clock or global randomness: the same inputs give the same
-result. That is also what makes it partitionable: on Dask, stage 1 is a ``map_partitions``
-over record chunks (band keys) followed by a shuffle on (band, key) so that each bucket's pairs
-come out of one partition; stage 2 is a ``map_partitions`` over pair chunks holding the CLKs
-they need; EM needs only per-partition ``bincount`` sums of responsibilities (a tree
-reduction per iteration); stage 5 runs in one task on the strong pairs, which are few (about
-one per true match). The in-process executor below is that plan with one partition.
+result. That is also what makes it partitionable (``docs/linkage.md``, "When the bank
+outgrows one machine"): on Dask or Ray, stage 1 is one task per slice of bands over all
+records (the CLKs broadcast), the slices' budgeted pairs merged by ``blocking.budget_mask``;
+stage 2 is a ``map_partitions`` over pair chunks holding the CLKs they need; EM needs only
+per-partition counts of distinct comparison vectors (a tree sum); stage 5 runs in one task
+on the strong pairs, which are few (about one per true match). The in-process executor below
+is that plan with one partition.
 
 >>> from linkage_service.linkage.synthetic import synthetic_registries
 >>> d = synthetic_registries(records_per_source=200, seed=4)
