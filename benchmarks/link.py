@@ -15,8 +15,12 @@ Each measurement runs in a fresh child process, so peak RSS is per measurement:
   pairwise precision and recall of its persons against the synthetic truth;
 - ``anonlink``: ``find_candidate_pairs`` over the three sources at the same Dice floor (all
   pairs, anonlink's native kernel) + ``greedy_solve``: the libraries' generic path;
-- ``incremental`` (``--increment K``): a job over all but the last K records of each source,
-  then the job that links those 3K new records into its persons (the previous model reused).
+- ``incremental`` (``--increment K``, default 1,000; 0: none): after the full job, the last K
+  records of each source linked as new records into the persons the full job gave the others,
+  with its model (what a monthly run does); its time only.
+
+The candidate stage runs on the compiled kernel (``linkage_service.linkage.kernel``) unless
+``VINCULO_KERNEL=numpy``; the table's ``kernel`` line says which (SIMD level, threads).
 
 Prints one table: wall time and peak RSS of each, their ratio, the growth exponent of the
 job's time between successive sizes (2 = quadratic) and the incremental job's time. anonlink
@@ -25,8 +29,8 @@ quadratically from the largest measured size and marked "~". ``pairs`` is the jo
 candidate pairs above the floor within the per-record budget (``--budget``, default the
 job's), ``held`` the most pairs held at once while generating them.
 
-    .venv/bin/python benchmarks/link.py --sizes 10000 --baseline-sizes 10000 --increment 1000
-    .venv/bin/python benchmarks/link.py --sizes 100000,300000 --baseline-sizes 100000
+    timeout 7200 .venv/bin/python benchmarks/link.py                  # 10k … 1M per source
+    timeout 1800 .venv/bin/python benchmarks/link.py --max-size 30000  # only next to anonlink
 """
 
 from __future__ import annotations
@@ -193,16 +197,47 @@ def stored_floor(floor: float, schema: str) -> float:
     return to_stored(_params(floor, "default", schema), floor)
 
 
-def _measure_job(data: dict[str, np.ndarray], floor: float, budget: str, schema: str) -> dict:
+def _measure_job(data: dict[str, np.ndarray], floor: float, budget: str, schema: str,
+                 increment: int = 0) -> dict:
+    from linkage_service.linkage import kernel as kernel_mod
     from linkage_service.linkage import link
 
+    lib = kernel_mod.load()
     t = time.perf_counter()
     r = link(_inputs(data), _params(floor, budget, schema))
     wall = time.perf_counter() - t
+    rss = _rss_mib()
     precision, recall = pairwise_quality(r.labels, data["person"])
-    return {"wall": wall, "rss_mib": _rss_mib(), "counts": r.counts,
-            "timings": {k: round(v, 2) for k, v in r.timings.items()},
-            "precision": precision, "recall": recall}
+    out = {"wall": wall, "rss_mib": rss, "counts": r.counts,
+           "timings": {k: round(v, 2) for k, v in r.timings.items()},
+           "precision": precision, "recall": recall,
+           "kernel": "numpy" if lib is None else f"c/{kernel_mod.supported_simd()}"
+                                                 f"/{kernel_mod.threads()}t"}
+    if increment:
+        out["incremental"] = _measure_increment_after(data, r, floor, increment, budget, schema)
+    return out
+
+
+def _measure_increment_after(data: dict[str, np.ndarray], full, floor: float, increment: int,
+                             budget: str, schema: str) -> dict:
+    """The last ``increment`` records of each source linked as new records into the persons
+    the full job gave all the others, with its model (what a monthly run does): its time."""
+    from linkage_service.linkage import link
+
+    sources = data["sources"]
+    new = np.zeros(len(sources), dtype=bool)
+    for s in np.unique(sources):
+        new[np.flatnonzero(sources == s)[-increment:]] = True
+    order = np.r_[np.flatnonzero(~new), np.flatnonzero(new)]  # rows oldest first
+    data = {k: v[order] for k, v in data.items()}
+    labels = full.labels[order]
+    existing = [f"P{lab}" for lab in labels[: int((~new).sum())].tolist()]
+    existing += [None] * int(new.sum())
+    t = time.perf_counter()
+    second = link(_inputs(data, existing_labels=existing),
+                  _params(floor, budget, schema, previous_model=full.model))
+    return {"wall": time.perf_counter() - t, "model_source": second.params["model_source"],
+            "timings": {k: round(v, 2) for k, v in second.timings.items()}}
 
 
 def _measure_anonlink(data: dict[str, np.ndarray], floor: float) -> dict:
@@ -218,30 +253,6 @@ def _measure_anonlink(data: dict[str, np.ndarray], floor: float) -> dict:
     groups = anonlink.solving.greedy_solve(candidates)
     return {"wall": time.perf_counter() - t, "rss_mib": _rss_mib(),
             "candidates": len(candidates[0]), "groups": len(groups)}
-
-
-def _measure_incremental(data: dict[str, np.ndarray], floor: float, increment: int,
-                         budget: str, schema: str) -> dict:
-    from linkage_service.linkage import link
-
-    sources = data["sources"]
-    new = np.zeros(len(sources), dtype=bool)
-    for s in np.unique(sources):
-        new[np.flatnonzero(sources == s)[-increment:]] = True
-    order = np.r_[np.flatnonzero(~new), np.flatnonzero(new)]  # rows oldest first
-    data = {k: v[order] for k, v in data.items()}
-    n_old = int((~new).sum())
-    t = time.perf_counter()
-    first = link(_inputs(data, np.arange(n_old)), _params(floor, budget, schema))
-    first_wall = time.perf_counter() - t
-    existing = [f"P{lab}" for lab in first.labels.tolist()] + [None] * (len(order) - n_old)
-    t = time.perf_counter()
-    second = link(_inputs(data, existing_labels=existing),
-                  _params(floor, budget, schema, previous_model=first.model))
-    wall = time.perf_counter() - t
-    return {"wall": wall, "first_wall": first_wall, "rss_mib": _rss_mib(),
-            "counts": second.counts, "model_source": second.params["model_source"],
-            "timings": {k: round(v, 2) for k, v in second.timings.items()}}
 
 
 def _child(kind: str, size: int, args: argparse.Namespace) -> dict | None:
@@ -267,19 +278,23 @@ def _one(args: argparse.Namespace, size: int) -> dict:
     if args.one == "prepare":
         return {"records": len(data["clks"])}
     if args.one == "job":
-        return _measure_job(data, args.floor, args.budget, args.schema)
+        return _measure_job(data, args.floor, args.budget, args.schema, args.increment)
     if args.one == "anonlink":  # at the same floor as the job, on the stored encodings' scale
         return _measure_anonlink(data, stored_floor(args.floor, args.schema))
-    return _measure_incremental(data, args.floor, args.increment, args.budget, args.schema)
+    raise ValueError(args.one)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sizes", default="10000,30000,100000", help="records per source")
-    ap.add_argument("--baseline-sizes", default="10000",
+    ap.add_argument("--sizes", default="10000,30000,100000,300000,1000000",
+                    help="records per source")
+    ap.add_argument("--baseline-sizes", default="10000,30000",
                     help="sizes at which plain anonlink also runs (quadratic: keep small)")
-    ap.add_argument("--increment", type=int, default=0,
-                    help="also time linking this many new records per source into the rest")
+    ap.add_argument("--max-size", type=int, default=0,
+                    help="skip sizes above this (e.g. 30000: only the anonlink comparison)")
+    ap.add_argument("--increment", type=int, default=1000,
+                    help="also time linking this many new records per source into the persons "
+                         "of the full job (0: no)")
     ap.add_argument("--data", choices=["real", "synthetic"], default="real")
     ap.add_argument("--cache", default="/tmp/vinculo-bench-link", help="encoded data cache")
     ap.add_argument("--seed", type=int, default=1)
@@ -290,31 +305,34 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
     ap.add_argument("--schema", default=DEFAULT_SCHEMA_ID,
                     help="linkage schema of the real encodings (default: the project's)")
-    ap.add_argument("--one", choices=["prepare", "job", "anonlink", "incremental"],
+    ap.add_argument("--one", choices=["prepare", "job", "anonlink"],
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s and int(s) > 0]
+    if args.max_size and not args.one:
+        sizes = [s for s in sizes if s <= args.max_size]
     if args.one:
         print(json.dumps(_one(args, sizes[0])))
         return
     base_sizes = [int(s) for s in args.baseline_sizes.split(",") if s and int(s) > 0]
+    base_sizes = [s for s in base_sizes if s in sizes]
     rows = []
-    for size in sorted(set(sizes) | set(base_sizes)):
+    for size in sorted(sizes):
         print(f"… {size} per source", file=sys.stderr)
         prepared = _child("prepare", size, args) if args.data == "real" else {}
         job = _child("job", size, args)
         base = _child("anonlink", size, args) if size in base_sizes else None
-        inc = _child("incremental", size, args) if args.increment else None
+        inc = (job or {}).get("incremental")
         rows.append((size, (prepared or {}).get("records"), job, base, inc))
         if job:
-            print(f"  job {job['wall']:.1f} s {json.dumps(job['counts'])}\n"
+            print(f"  job {job['wall']:.1f} s ({job['kernel']}) {json.dumps(job['counts'])}\n"
                   f"  stages {json.dumps(job['timings'])} precision {job['precision']:.3f} "
                   f"recall {job['recall']:.3f}", file=sys.stderr)
         if base:
             print(f"  anonlink {base['wall']:.1f} s, {base['candidates']} candidates",
                   file=sys.stderr)
         if inc:
-            print(f"  incremental: first {inc['first_wall']:.1f} s, +{3 * args.increment} new "
+            print(f"  incremental: +{3 * args.increment} new "
                   f"{inc['wall']:.1f} s (model {inc['model_source']}) stages "
                   f"{json.dumps(inc['timings'])}", file=sys.stderr)
     _table(rows, args)
@@ -322,9 +340,11 @@ def main() -> None:
 
 def _table(rows: list, args: argparse.Namespace) -> None:
     measured = [(s, b) for s, _, _, b, _ in rows if b]
+    kernels = sorted({job["kernel"] for _, _, job, _, _ in rows if job})
     print(f"\n3 sources × N records ({args.data} encodings, schema {args.schema}), Dice floor "
           f"{args.floor} (anonlink: {stored_floor(args.floor, args.schema):.3f} on the stored "
-          f"scale), seed {args.seed}, candidate budget {args.budget}")
+          f"scale), seed {args.seed}, candidate budget {args.budget}, kernel {', '.join(kernels)}, "
+          f"+new: {3 * args.increment} new records linked into the rest")
     print(f"{'N/source':>9} {'records':>8} {'job s':>7} {'job MiB':>8} {'anon s':>8} "
           f"{'anon MiB':>9} {'job/anon':>9} {'growth':>7} {'pairs':>10} {'held':>10} {'prec':>5} "
           f"{'rec':>5} {'+new s':>7}")

@@ -237,7 +237,10 @@ def test_budget_keeps_each_records_best_candidates() -> None:
             if m} == _budget_reference(ll, rr, dd, per_record=5)
 
 
-def test_streamed_budget_equals_the_budget_over_all_pairs() -> None:
+def test_streamed_budget_equals_the_budget_over_all_pairs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VINCULO_KERNEL", "numpy")  # the NumPy path's streaming (kernel: below)
     data = synthetic_registries(records_per_source=500, seed=6)
     params = LshParams(pair_buffer=3000)  # many flushes and prunes
     fl, fr, _ = lsh_candidate_pairs(data.clks, params=params, min_dice=0.5)

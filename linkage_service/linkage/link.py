@@ -17,7 +17,8 @@ Stages (each timed in ``LinkResult.timings``):
    refused for low cohesion get their missing cross pairs scored and are judged once more.
 
 Nothing here touches a database, a clock or global randomness: the same inputs give the same
-result, which is also what would let the stages run partitioned (docs/linkage.md).
+result, which is also what would let the stages run partitioned (docs/linkage.md, "When the
+bank outgrows one machine", designs it; it is not built).
 
 >>> from vinculo_lab.synthetic_clks import synthetic_registries
 >>> d = synthetic_registries(records_per_source=200, seed=4)

@@ -50,7 +50,7 @@ class PairArrays(NamedTuple):
 
 
 def check_clks(clks: np.ndarray) -> np.ndarray:
-    """Return ``clks`` as a C-contiguous uint8 (n, bytes) array or raise ValueError.
+    """Return ``clks`` as a C-contiguous uint8 (n, bytes) array or raise InputError.
 
     >>> check_clks(np.zeros((3, 128), dtype=np.uint8)).shape
     (3, 128)
@@ -99,6 +99,11 @@ def dice_of_pairs(
         raise InputError("left and right must be 1-d arrays of the same length")
     if counts is None:
         counts = popcounts(clks)
+    from linkage_service.linkage import kernel
+
+    lib = kernel.load() if len(left) >= 64 else None
+    if lib is not None:
+        return kernel.dice_of_pairs(lib, words.view(np.uint8), left, right, counts)
     out = np.empty(len(left), dtype=np.float64)
     step = min(_CHUNK, len(left))
     a_buf = np.empty((step, words.shape[1]), dtype=np.uint64)
