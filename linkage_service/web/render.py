@@ -106,6 +106,7 @@ STATUS_LABELS = {
     "queued": "en cola", "running": "en curso", "done": "terminado", "failed": "falló",
     "pending": "pendiente", "approved": "aprobada", "denied": "denegada", "expired": "vencida",
     "linked": "enlazado", "not_linked": "no enlazado",
+    "second_review": "en segunda revisión", "superseded": "resuelto por un trabajo posterior",
 }
 
 _ENV = Environment(

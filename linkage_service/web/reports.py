@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from linkage_service.api.deps import SessionDep, SettingsDep
 from linkage_service.api.routes import audit as audit_api
+from linkage_service.api.routes import review as review_api
 from linkage_service.api.routes import stats as stats_api
 from linkage_service.auth import Actor
 from linkage_service.web.access import ConsolePage
+from linkage_service.web.charts import table_chart
 from linkage_service.web.common import call_endpoint, page, refusal_message
 from vinculo_common.errors import VinculoError
 
@@ -30,7 +33,8 @@ def statistics(
     min_cell: int | None = Query(default=None, ge=1),
     actor: Actor = ConsolePage("analyst"),
 ) -> Response:
-    """Every published table as HTML, suppressed cells as "—" (same tables as
+    """Every published table as HTML with its chart beside it (inline SVG), suppressed cells
+    as "—" in tables and hatched «suprimida» bars in charts (same tables as
     ``GET /api/v1/stats/tables``).
 
     Example: ``GET /consola/estadisticas?min_cell=15``
@@ -42,7 +46,12 @@ def statistics(
         message = refusal_message(request, session, exc)
         return page(request, actor, "stats.html", status=exc.http_status, error=message,
                     tables=[], min_cell=settings.stats_min_cell_floor, dp_epsilon=None)
-    return page(request, actor, "stats.html", tables=list(answer["tables"].values()),
+    tables = []
+    for table in answer["tables"].values():
+        chart = table_chart(table)
+        # table_chart escapes every text it places in the SVG it builds.
+        tables.append({**table, "chart": Markup(chart) if chart else None})  # noqa: S704
+    return page(request, actor, "stats.html", tables=tables,
                 min_cell=answer["min_cell"], dp_epsilon=answer["dp_epsilon"])
 
 
@@ -52,8 +61,9 @@ def audit_log(
     session: SessionDep,
     actor: Actor = ConsolePage("auditor"),
 ) -> Response:
-    """The chain's verification and the latest entries, newest first (same as
-    ``GET /api/v1/audit/verify`` and ``GET /api/v1/audit/entries``).
+    """The chain's verification, reviewer agreement (Cohen's κ) and the latest entries, newest
+    first (same as ``GET /api/v1/audit/verify``, ``/api/v1/review/agreement`` and
+    ``/api/v1/audit/entries``).
 
     Example: ``GET /consola/auditoria``
     """
@@ -61,4 +71,7 @@ def audit_log(
     entries = call_endpoint(audit_api.entries, request=request, session=session, actor=actor,
                             after_seq=max(0, check.last_seq + 1 - LATEST_ENTRIES),
                             limit=LATEST_ENTRIES + 1, action=None)
-    return page(request, actor, "audit.html", check=check, entries=list(reversed(entries)))
+    agreement = call_endpoint(review_api.agreement, request=request, session=session,
+                              actor=actor)
+    return page(request, actor, "audit.html", check=check, entries=list(reversed(entries)),
+                agreement=agreement)
