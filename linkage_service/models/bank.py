@@ -151,6 +151,7 @@ class ReviewPair(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source_a", "ref_a", "source_b", "ref_b", name="uq_review_pair_records"),
         Index("ix_review_pair_queue", "status", "score", "id"),
+        Index("ix_review_pair_sources", "status", "source_a", "source_b"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

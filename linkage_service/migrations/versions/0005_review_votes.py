@@ -2,7 +2,8 @@
 (``review_vote``: agreement between reviewers is measured on them), a pair carries the number
 of votes it has received (``votes``: a decision names the version it saw, so two reviewers on one
 pair cannot overwrite each other) and why it waits for a second review (``second_reason``). The
-queue index (status, score, id) serves the console's paged, filtered queue.
+queue indexes (status, score, id) and (status, source_a, source_b) serve the console's paged,
+filtered queue.
 
 Revision ID: 0005_review_votes
 Revises: 0004_family
@@ -25,6 +26,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("votes", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("second_reason", sa.String(length=16), nullable=True))
     op.create_index("ix_review_pair_queue", "review_pair", ["status", "score", "id"])
+    op.create_index("ix_review_pair_sources", "review_pair", ["status", "source_a", "source_b"])
     op.create_table(
         "review_vote",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -49,6 +51,7 @@ def downgrade() -> None:
     op.drop_index("ix_review_vote_reviewer", table_name="review_vote")
     op.drop_index("ix_review_vote_review_pair_id", table_name="review_vote")
     op.drop_table("review_vote")
+    op.drop_index("ix_review_pair_sources", table_name="review_pair")
     op.drop_index("ix_review_pair_queue", table_name="review_pair")
     with op.batch_alter_table("review_pair") as batch:
         batch.drop_column("second_reason")
