@@ -23,7 +23,7 @@ from typing import Any
 __all__ = ["MAX_BARS", "table_chart"]
 
 MAX_BARS = 30
-_WIDTH, _LABEL_W, _BAR_H, _GAP, _TOP = 620, 230, 18, 6, 34
+_WIDTH, _LABEL_W, _BAR_H, _GAP, _TOP = 520, 200, 20, 6, 36
 _INK, _BAR, _MUTED = "#1d2430", "#2b5d9e", "#5b6472"
 _CODE_COLUMNS = ("ubigeo", "puesto", "base_tasa")
 
@@ -97,7 +97,7 @@ def table_chart(table: Mapping[str, Any]) -> str | None:
     height = _TOP + len(shown) * (_BAR_H + _GAP) + 34
     title = escape(str(table.get("title", name)))
     ident = escape(name)
-    span = _WIDTH - _LABEL_W - 70
+    span = _WIDTH - _LABEL_W - 80
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {height}" role="img" '
         f'aria-labelledby="g-{ident}-t g-{ident}-d" class="grafico-svg" id="grafico-{ident}">',
@@ -108,30 +108,30 @@ def table_chart(table: Mapping[str, Any]) -> str | None:
         f'<defs><pattern id="rayas-{ident}" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
         f'<line x1="0" y1="0" x2="0" y2="6" stroke="{_MUTED}" stroke-width="2"/></pattern></defs>',
-        f'<text x="{_LABEL_W}" y="20" font-size="13" fill="{_INK}">{escape(axis)}</text>',
+        f'<text x="{_LABEL_W}" y="20" font-size="15" fill="{_INK}">{escape(axis)}</text>',
     ]
     for k, (label, value) in enumerate(shown):
         y = _TOP + k * (_BAR_H + _GAP)
-        short = label if len(label) <= 34 else label[:33] + "…"
-        parts.append(f'<text x="{_LABEL_W - 6}" y="{y + 13}" font-size="12" text-anchor="end" '
+        short = label if len(label) <= 26 else label[:25] + "…"
+        parts.append(f'<text x="{_LABEL_W - 6}" y="{y + 15}" font-size="14" text-anchor="end" '
                      f'fill="{_INK}">{escape(short)}</text>')
         if value is None:
             parts.append(f'<rect x="{_LABEL_W}" y="{y}" width="48" height="{_BAR_H}" '
                          f'fill="url(#rayas-{ident})" stroke="{_MUTED}" class="suprimida"/>')
-            parts.append(f'<text x="{_LABEL_W + 54}" y="{y + 13}" font-size="12" '
+            parts.append(f'<text x="{_LABEL_W + 54}" y="{y + 15}" font-size="14" '
                          f'fill="{_MUTED}">— suprimida</text>')
         else:
             width = max(1.0, span * max(value, 0.0) / top) if value > 0 else 0.0
             parts.append(f'<rect x="{_LABEL_W}" y="{y}" width="{width:.1f}" height="{_BAR_H}" '
                          f'fill="{_BAR}"/>')
-            parts.append(f'<text x="{_LABEL_W + width + 5:.1f}" y="{y + 13}" font-size="12" '
+            parts.append(f'<text x="{_LABEL_W + width + 5:.1f}" y="{y + 15}" font-size="14" '
                          f'fill="{_INK}">{_number(value)}</text>')
-    note = (f"{len(shown)} de {total_rows} filas (las de valor más alto); el resto en la tabla"
+    note = (f"{len(shown)} de {total_rows} filas (las más altas)"
             if total_rows > len(shown) else "")
     if suppressed:
         note = (note + "; " if note else "") + f"{suppressed} celdas suprimidas"
     if note:
-        parts.append(f'<text x="{_LABEL_W}" y="{height - 10}" font-size="12" '
+        parts.append(f'<text x="10" y="{height - 10}" font-size="13" '
                      f'fill="{_MUTED}">{escape(note)}</text>')
     parts.append("</svg>")
     return "".join(parts)
