@@ -5,7 +5,13 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 RUN := $(UV) run --frozen
 
-.PHONY: env demo test test-fast lint bench clean sdk-wheel
+# axe-core (accessibility checks of the console's browser tests), from the npm registry into
+# .tools/axe (git-ignored); `make test` installs it when npm is present.
+AXE_VERSION := 4.14.1
+AXE := .tools/axe/node_modules/axe-core/axe.min.js
+NPM := $(shell command -v npm 2>/dev/null)
+
+.PHONY: env demo test test-fast lint bench clean sdk-wheel axe
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -20,7 +26,12 @@ env: $(VENV)/.synced
 demo: env
 	$(RUN) vinculo demo
 
-test: env
+$(AXE):
+	npm install --prefix .tools/axe axe-core@$(AXE_VERSION) --no-audit --no-fund --no-save
+
+axe: $(AXE)
+
+test: env $(if $(NPM),$(AXE))
 	$(RUN) ruff check .
 	$(RUN) mypy
 	$(RUN) pytest -q

@@ -242,8 +242,10 @@ def test_review_page_shows_evidence_and_records_the_decision_like_the_api(
     done = client.post(f"/consola/revision/{first}",
                        data={"decision": "link", "csrf": csrf_of(page.text)})
     assert done.status_code == 303
-    assert done.headers["location"] == f"/consola/revision?hecho=link&par={first}"
-    assert "el par" in client.get(done.headers["location"]).text
+    assert done.headers["location"] == (f"/consola/revision?cola=pending&tras={first}"
+                                        f"&hecho=linked&decidido={first}")
+    after = client.get(done.headers["location"]).text
+    assert f"el par {first} es la misma persona" in after and f"Par {second}" in after
     assert [p["id"] for p in api.get("/review")["pairs"]] == [second]
     assert service.count("link_decision", "kind = 'must'") == 1
     assert service.count("audit_entry", "action = 'review.link'") == 1

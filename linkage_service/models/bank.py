@@ -27,6 +27,7 @@ __all__ = [
     "LINEAGE_KINDS",
     "OPEN_JOB_STATUSES",
     "PERSON_STATUSES",
+    "REVIEW_STAGES",
     "REVIEW_STATUSES",
     "Decision",
     "LineagePublic",
@@ -36,6 +37,7 @@ __all__ = [
     "Person",
     "PersonLineage",
     "ReviewPair",
+    "ReviewVote",
 ]
 
 PersonStatus = Literal["active", "merged", "split", "retired"]
@@ -45,7 +47,11 @@ JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "interru
 # A job in one of these holds the bank's one job lane (unique index uq_link_job_one_open).
 OPEN_JOB_STATUSES: tuple[str, ...] = ("queued", "running")
 _OPEN_JOB = sa.text("status IN ('queued', 'running')")
-REVIEW_STATUSES: tuple[str, ...] = ("pending", "linked", "not_linked", "superseded")
+# ``second_review``: waiting for a second reviewer (two reviewers disagreed, or a link would
+# merge two persons already published before the job that raised the pair).
+REVIEW_STATUSES: tuple[str, ...] = ("pending", "second_review", "linked", "not_linked",
+                                    "superseded")
+REVIEW_STAGES: tuple[str, ...] = ("first", "second")
 DECISION_KINDS: tuple[str, ...] = ("must", "cannot")
 
 
@@ -161,6 +167,8 @@ class ReviewPair(SQLModel, table=True):
     __tablename__ = "review_pair"
     __table_args__ = (
         UniqueConstraint("source_a", "ref_a", "source_b", "ref_b", name="uq_review_pair_records"),
+        Index("ix_review_pair_queue", "status", "score", "id"),
+        Index("ix_review_pair_sources", "status", "source_a", "source_b"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -175,6 +183,26 @@ class ReviewPair(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=200)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Bumped by every vote: a decision names the version it saw, so two reviewers deciding one
+    # pair at once cannot overwrite each other (the second gets a Conflict).
+    votes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    second_reason: str | None = Field(default=None, max_length=16)
+
+
+class ReviewVote(SQLModel, table=True):
+    """One reviewer's vote on a review pair (every vote is kept: agreement is measured on them).
+    ``stage`` is ``first`` or ``second`` (the vote of a second review)."""
+
+    __tablename__ = "review_vote"
+
+    id: int | None = Field(default=None, primary_key=True)
+    review_pair_id: int = Field(foreign_key="review_pair.id", index=True)
+    decision: str = Field(max_length=16)
+    stage: str = Field(default="first", max_length=8)
+    reviewer: str = Field(max_length=200, index=True)
+    token_id: str = Field(max_length=16)
+    user_label: str | None = Field(default=None, max_length=200)
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 class Decision(SQLModel, table=True):

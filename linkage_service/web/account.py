@@ -29,7 +29,9 @@ from vinculo_common.errors import AuthError
 __all__ = ["router"]
 
 router = APIRouter(prefix="/consola", include_in_schema=False)
-_CSS = (Path(__file__).resolve().parent / "static" / "consola.css").read_bytes()
+_STATIC = Path(__file__).resolve().parent / "static"
+_CSS = (_STATIC / "consola.css").read_bytes()
+_KEYS_JS = (_STATIC / "teclas.js").read_bytes()
 _LOGIN_FORM_TTL = timedelta(hours=1)
 _FORM_EXPIRED = ("el formulario venció o le falta su código de seguridad; inténtelo de nuevo "
                  "(form expired, try again)")
@@ -67,6 +69,13 @@ def _login_page(request: Request, *, status: int, error: str | None = None,
 def stylesheet() -> Response:
     """The console's only stylesheet (served locally: pages work offline)."""
     return Response(_CSS, media_type="text/css; charset=utf-8")
+
+
+@router.get("/teclas.js", dependencies=[PublicRoute])
+def keys_script() -> Response:
+    """The review page's keyboard shortcuts (s, n, o): the console's only script, served
+    locally and allowed by ``Content-Security-Policy: default-src 'self'``."""
+    return Response(_KEYS_JS, media_type="text/javascript; charset=utf-8")
 
 
 @router.get("/ingresar", dependencies=[PublicRoute])

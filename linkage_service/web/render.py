@@ -1,7 +1,9 @@
 """Templates of the console (Jinja2, autoescaped) and the Spanish labels they show.
 
-Pages are plain HTML with one local stylesheet: no JavaScript, no CDN, so they work offline and
-under ``Content-Security-Policy: default-src 'self'`` (no inline styles or scripts either).
+Pages are plain HTML with one local stylesheet and one small local script (the review page's
+keys, ``static/teclas.js``): no framework, no CDN, so they work offline and under
+``Content-Security-Policy: default-src 'self'`` (no inline styles or scripts either; charts are
+inline SVG with presentation attributes).
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ STATUS_LABELS = {
     "interrupted": "interrumpido",
     "pending": "pendiente", "approved": "aprobada", "denied": "denegada", "expired": "vencida",
     "linked": "enlazado", "not_linked": "no enlazado",
+    "second_review": "en segunda revisión", "superseded": "resuelto por un trabajo posterior",
 }
 
 _ENV = Environment(

@@ -5,25 +5,28 @@ the API does; the page only turns the answer into HTML.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from linkage_service.api.deps import Auditor, SessionDep
+from linkage_service.api.deps import SessionDep
 from linkage_service.api.routes import jobs as jobs_api
 from linkage_service.api.routes import review as review_api
 from linkage_service.auth import Actor
+from linkage_service.bank.review import QueueFilter
+from linkage_service.models.common import utcnow
 from linkage_service.web.access import ConsoleForm, ConsolePage
 from linkage_service.web.common import call_endpoint, page, redirect, refusal_message
 from linkage_service.web.render import ATTRIBUTE_LABELS, EVIDENCE_LABELS, LEVEL_LABELS
-from vinculo_common.errors import VinculoError
+from vinculo_common.errors import InputError, VinculoError
 
-__all__ = ["evidence_items", "review_rows", "router"]
+__all__ = ["console_filter", "evidence_items", "review_rows", "router"]
 
 router = APIRouter(prefix="/consola", include_in_schema=False)
-_DECIDED = {"link": "es la misma persona", "not_link": "no es la misma persona"}
 
 
 def _birth_years(record: dict[str, Any]) -> str | None:
@@ -73,31 +76,140 @@ def evidence_items(evidence: dict[str, Any]) -> list[tuple[str, str, Any]]:
             for name, value in flat]
 
 
-def _review_page(request: Request, session: SessionDep, actor: Actor, *, status: int = 200,
-                 notice: str | None = None, error: str | None = None) -> Response:
-    answer = call_endpoint(review_api.pending, request=request, session=session, actor=actor,
-                           limit=50, offset=0)
-    pairs = [{"id": p["id"], "score": p["score"], "rows": review_rows(p),
-              "evidence": evidence_items(p.get("evidence") or {})}
-             for p in answer["pairs"]]
-    return page(request, actor, "review.html", status=status, pairs=pairs, notice=notice,
-                error=error)
+_STATUS_NOTICE = {
+    "linked": "Decisión registrada: el par {id} es la misma persona.",
+    "not_linked": "Decisión registrada: el par {id} no es la misma persona.",
+    "second_review": "Voto registrado: el par {id} pasa a segunda revisión; otra persona debe "
+                     "decidirlo.",
+}
+SECOND_REASONS = {
+    "merge": "uniría dos personas que ya estaban en el banco antes de este trabajo (sus "
+             "seudónimos ya se entregaron a las instituciones)",
+    "disagree": "dos revisores no coincidieron",
+}
+QUEUE_LABELS = {"pending": "Pendientes", "second": "Segunda revisión"}
+PAGE_SIZE = 20
+
+
+def console_filter(
+    cola: Literal["pending", "second"] = "pending",
+    fuentes: str | None = Query(default=None, max_length=81),
+    min: str | None = Query(default=None, max_length=10),
+    max: str | None = Query(default=None, max_length=10),
+    trabajo: str | None = Query(default=None, max_length=12),
+) -> QueueFilter:
+    """The queue's filters from the console's query (empty form fields mean "any")."""
+    def number(text: str | None, kind: type) -> Any:
+        text = (text or "").strip().replace(",", ".")
+        if not text:
+            return None
+        try:
+            return kind(text)
+        except ValueError:
+            raise InputError(f"filtro inválido: {text!r} no es un número (invalid filter)") \
+                from None
+
+    pair = tuple(fuentes.split(":", 1)) if fuentes and ":" in fuentes else None
+    return QueueFilter(queue=cola, sources=pair,  # type: ignore[arg-type]
+                       score_min=number(min, float), score_max=number(max, float),
+                       job_id=number(trabajo, int))
+
+
+def _query(where: QueueFilter, **extra: Any) -> str:
+    return urlencode({**where.query(), **{k: v for k, v in extra.items() if v is not None}})
+
+
+def _review_context(request: Request, session: SessionDep, actor: Actor, where: QueueFilter
+                    ) -> dict[str, Any]:
+    summary = call_endpoint(review_api.summary, request=request, session=session, actor=actor)
+    return {"counts": summary["counts"], "source_pairs": summary["source_pairs"],
+            "list_mode": request.url.path.endswith("/lista"),
+            "where": where, "query": where.query(), "queue_labels": QUEUE_LABELS,
+            "second_reasons": SECOND_REASONS}
+
+
+def _pair_view(pair: dict[str, Any]) -> dict[str, Any]:
+    return {**pair, "rows": review_rows(pair), "evidence": evidence_items(pair.get("evidence")
+                                                                          or {}),
+            "sources": f"{pair['left']['source']} × {pair['right']['source']}"}
+
+
+def _review_page(request: Request, session: SessionDep, actor: Actor, where: QueueFilter, *,
+                 pair_id: int | None = None, after: int | None = None, status: int = 200,
+                 notice: str | None = None, error: str | None = None,
+                 reason: str = "") -> Response:
+    if pair_id is not None:
+        answer = call_endpoint(review_api.read_pair, request=request, session=session,
+                               actor=actor, pair_id=pair_id, where=where)
+    else:
+        answer = call_endpoint(review_api.next_pair, request=request, session=session,
+                               actor=actor, where=where, after=after)
+    pair = _pair_view(answer["pair"]) if answer["pair"] else None
+    # A decided pair can still get a vote (a second opinion: agreeing is recorded, disagreeing
+    # sends it to second review); a pair in second review only from that queue.
+    decidable = pair is not None and pair["status"] != "superseded" and (
+        pair["status"] != "second_review" or where.queue == "second")
+    context = _review_context(request, session, actor, where)
+    links = {name: (f"/consola/revision?{_query(where, par=answer[name])}"
+                    if answer[name] else None) for name in ("previous", "next")}
+    return page(request, actor, "review.html", status=status, notice=notice, error=error,
+                pair=pair, answer=answer, decidable=decidable, links=links, reason=reason,
+                skip=(f"/consola/revision?{_query(where, tras=pair['id'])}" if pair else None),
+                list_url=f"/consola/revision/lista?{_query(where)}", **context)
 
 
 @router.get("/revision")
 def review(
     request: Request,
     session: SessionDep,
-    hecho: Literal["link", "not_link"] | None = None,
+    where: Annotated[QueueFilter, Depends(console_filter)],
     par: int | None = Query(default=None, ge=1),
+    tras: int | None = Query(default=None, ge=1),
+    hecho: Literal["linked", "not_linked", "second_review"] | None = None,
+    decidido: int | None = Query(default=None, ge=1),
     actor: Actor = ConsolePage("reviewer"),
 ) -> Response:
-    """Pending review pairs with identity-free evidence (same data as ``GET /api/v1/review``).
+    """One pair at a time (``par``, or the queue's first, or the one after ``tras``), with the
+    counts, the filters and previous/next (same data as ``GET /api/v1/review/next``,
+    ``/api/v1/review/{pair_id}`` and ``/api/v1/review/summary``). Keys: s, n, o.
 
-    Example: ``GET /consola/revision``
+    Example: ``GET /consola/revision?cola=pending&fuentes=reta:care&min=0.7``
     """
-    notice = f"Decisión registrada: el par {par} {_DECIDED[hecho]}." if hecho and par else None
-    return _review_page(request, session, actor, notice=notice)
+    notice = _STATUS_NOTICE[hecho].format(id=decidido) if hecho and decidido else None
+    try:
+        return _review_page(request, session, actor, where, pair_id=par, after=tras,
+                            notice=notice)
+    except VinculoError as exc:
+        message = refusal_message(request, session, exc)
+        return _review_page(request, session, actor, QueueFilter(), status=exc.http_status,
+                            error=message)
+
+
+@router.get("/revision/lista")
+def review_list(
+    request: Request,
+    session: SessionDep,
+    where: Annotated[QueueFilter, Depends(console_filter)],
+    pagina: int = Query(default=1, ge=1, le=100_000),
+    actor: Actor = ConsolePage("reviewer"),
+) -> Response:
+    """The queue as a list, 20 pairs a page (same data as ``GET /api/v1/review?limit=20``).
+
+    Example: ``GET /consola/revision/lista?pagina=3&cola=second``
+    """
+    answer = call_endpoint(review_api.pending, request=request, session=session, actor=actor,
+                           where=where, limit=PAGE_SIZE, offset=(pagina - 1) * PAGE_SIZE)
+    pages = max(1, -(-answer["total"] // PAGE_SIZE))
+    rows = [{**_pair_view(p), "url": f"/consola/revision?{_query(where, par=p['id'])}"}
+            for p in answer["pairs"]]
+    pager = {"page": pagina, "pages": pages,
+             "previous": f"/consola/revision/lista?{_query(where, pagina=pagina - 1)}"
+             if pagina > 1 else None,
+             "next": f"/consola/revision/lista?{_query(where, pagina=pagina + 1)}"
+             if pagina < pages else None}
+    return page(request, actor, "review_list.html", rows=rows, total=answer["total"],
+                pager=pager, one_url=f"/consola/revision?{_query(where)}",
+                **_review_context(request, session, actor, where))
 
 
 @router.post("/revision/{pair_id}")
@@ -107,26 +219,80 @@ def review_decide(
     session: SessionDep,
     decision: Annotated[str, Form(max_length=20)],
     reason: Annotated[str, Form(max_length=500)] = "",
+    votos: Annotated[int | None, Form(ge=0)] = None,
+    cola: Annotated[Literal["pending", "second"], Form()] = "pending",
+    fuentes: Annotated[str, Form(max_length=81)] = "",
+    score_min: Annotated[str, Form(max_length=10, alias="min")] = "",
+    score_max: Annotated[str, Form(max_length=10, alias="max")] = "",
+    trabajo: Annotated[str, Form(max_length=12)] = "",
     actor: Actor = ConsoleForm("reviewer"),
 ) -> Response:
-    """Record "Es la misma persona" (link) or "No es la misma persona" (not_link), exactly as
-    ``POST /api/v1/review/{pair_id}`` does.
+    """Vote "Es la misma persona" (link) or "No es la misma persona" (not_link) exactly as
+    ``POST /api/v1/review/{pair_id}`` does, with the vote count the page showed: when another
+    reviewer voted in between, the page says so (409) and nothing is recorded.
 
-    Example: form ``decision=link&csrf=…`` → 303 to ``/consola/revision?hecho=link&par=…``
+    Example: form ``decision=link&votos=0&csrf=…`` → 303 to the next pair of the queue
     """
     try:
+        where = console_filter(cola, fuentes or None, score_min or None, score_max or None,
+                               trabajo or None)
+    except VinculoError:
+        where = QueueFilter()
+    try:
         body = review_api.ReviewDecision.model_validate(
-            {"decision": decision, "reason": reason.strip() or None})
-        call_endpoint(review_api.decide, request=request, session=session, actor=actor,
-                      pair_id=pair_id, body=body)
+            {"decision": decision, "reason": reason.strip() or None, "expected_votes": votos})
+        answer = call_endpoint(review_api.decide, request=request, session=session,
+                               actor=actor, pair_id=pair_id, body=body)
     except ValidationError:
         session.rollback()
-        return _review_page(request, session, actor, status=422,
-                            error="decisión inválida (invalid decision)")
+        return _review_page(request, session, actor, where, pair_id=pair_id, status=422,
+                            error="decisión inválida (invalid decision)", reason=reason)
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
-        return _review_page(request, session, actor, status=exc.http_status, error=message)
-    return redirect(f"/consola/revision?hecho={body.decision}&par={pair_id}")
+        try:
+            return _review_page(request, session, actor, where, pair_id=pair_id,
+                                status=exc.http_status, error=message, reason=reason)
+        except VinculoError:
+            session.rollback()
+            return _review_page(request, session, actor, where, status=exc.http_status,
+                                error=message)
+    query = _query(where, tras=pair_id, hecho=answer["status"], decidido=pair_id)
+    return redirect(f"/consola/revision?{query}")
+
+
+CHANGE_LABELS = {
+    "persons_created": "Personas creadas",
+    "persons_merged": "Personas unidas (fusiones)",
+    "persons_split": "Personas separadas (divisiones)",
+    "persons_retired": "Personas retiradas (todos sus registros retirados)",
+    "review_pairs_new": "Pares enviados a revisión",
+    "review_pairs_superseded": "Pares de revisión resueltos por el enlace",
+}
+
+
+def _elapsed(job: Any, now: datetime) -> str | None:
+    """How long the job has run (or ran), as ``1 min 05 s``."""
+    if job.started_at is None:
+        return None
+    seconds = max(0, int(((job.finished_at or now) - job.started_at).total_seconds()))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def _job_view(job: Any, now: datetime) -> dict[str, Any]:
+    counts = job.counts or {}
+    return {"job": job, "elapsed": _elapsed(job, now), "percent": round(job.progress * 100),
+            "changes": [(label, counts[name]) for name, label in CHANGE_LABELS.items()
+                        if name in counts]}
+
+
+def _jobs_page(request: Request, session: SessionDep, actor: Actor, *, job: Any = None,
+               status: int = 200, error: str | None = None) -> Response:
+    now = utcnow()
+    recent = call_endpoint(jobs_api.listing, request=request, session=session, actor=actor)
+    return page(request, actor, "jobs.html", status=status, error=error,
+                current=_job_view(job, now) if job is not None else None,
+                recent=[_job_view(j, now) for j in recent[:20]], change_labels=CHANGE_LABELS)
 
 
 @router.get("/trabajos")
@@ -136,15 +302,14 @@ def jobs(
     id: int | None = Query(default=None, ge=1),
     actor: Actor = ConsolePage("operator"),
 ) -> Response:
-    """Start a linkage job, or look one up by number.
+    """Start a linkage job, look one up by number, and the latest 20 jobs with what each
+    changed (same data as ``GET /api/v1/jobs``).
 
     Example: ``GET /consola/trabajos?id=4`` → 303 to ``/consola/trabajos/4``
     """
     if id is not None:
         return redirect(f"/consola/trabajos/{id}")
-    Auditor(session, actor)("console.jobs", objects=[])
-    session.commit()
-    return page(request, actor, "jobs.html", job=None)
+    return _jobs_page(request, session, actor)
 
 
 @router.post("/trabajos")
@@ -162,8 +327,7 @@ def jobs_start(
                             body=None)
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
-        return page(request, actor, "jobs.html", status=exc.http_status, job=None,
-                    error=message)
+        return _jobs_page(request, session, actor, status=exc.http_status, error=message)
     return redirect(f"/consola/trabajos/{job.id}")
 
 
@@ -174,8 +338,8 @@ def job_status(
     session: SessionDep,
     actor: Actor = ConsolePage("operator"),
 ) -> Response:
-    """Status and progress of a job (same data as ``GET /api/v1/jobs/{job_id}``); the page
-    refreshes itself while the job runs.
+    """Stage, share done and elapsed time of a job, and once finished what it changed (same
+    data as ``GET /api/v1/jobs/{job_id}``); the page refreshes itself while the job runs.
 
     Example: ``GET /consola/trabajos/5``
     """
@@ -184,6 +348,5 @@ def job_status(
                             job_id=job_id)
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
-        return page(request, actor, "jobs.html", status=exc.http_status, job=None,
-                    error=message)
-    return page(request, actor, "jobs.html", job=job)
+        return _jobs_page(request, session, actor, status=exc.http_status, error=message)
+    return _jobs_page(request, session, actor, job=job)

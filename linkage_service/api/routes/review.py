@@ -1,20 +1,33 @@
-"""The review queue: ``GET /api/v1/review`` lists pending pairs with identity-free evidence,
-``POST /api/v1/review/{pair_id}`` records a link / not-link decision kept for every later job.
+"""The review queue: ``GET /api/v1/review`` lists the queue a page at a time (filters: queue,
+source pair, score band, job), ``GET /api/v1/review/next`` and ``GET /api/v1/review/{pair_id}``
+give one pair with its neighbours, ``GET /api/v1/review/summary`` the counts,
+``POST /api/v1/review/{pair_id}`` records a link / not-link vote kept for every later job, and
+``GET /api/v1/review/agreement`` gives the auditor Cohen's κ between reviewers.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
 from linkage_service.auth import Actor
-from linkage_service.bank.review import decide_pair, list_pending
+from linkage_service.bank.review import (
+    QueueFilter,
+    Reviewer,
+    decide_pair,
+    get_pair,
+    list_queue,
+    queue_counts,
+    reviewer_agreement,
+    source_pairs,
+)
 from linkage_service.models.common import utcnow
+from vinculo_common.errors import InputError
 
-__all__ = ["ReviewDecision", "router"]
+__all__ = ["ReviewDecision", "queue_filter", "reviewer_of", "router"]
 
 router = APIRouter(prefix="/review", tags=["review"])
 
@@ -22,25 +35,125 @@ router = APIRouter(prefix="/review", tags=["review"])
 class ReviewDecision(BaseModel):
     decision: Literal["link", "not_link"]
     reason: str | None = Field(default=None, max_length=500)
+    expected_votes: int | None = Field(
+        default=None, ge=0, description="votos que el par tenía al leerlo; si otro revisor votó "
+        "entretanto, la decisión se rechaza con 409 y nada cambia")
+
+
+def queue_filter(
+    queue: Literal["pending", "second"] = Query(default="pending", description=(
+        "pending: pares sin decidir; second: pares en segunda revisión que usted no votó")),
+    sources: str | None = Query(default=None, max_length=81, pattern=r"^[^:]+:[^:]+$",
+                                description="par de fuentes, p. ej. reta:care"),
+    score_min: float | None = Query(default=None, ge=0.0, le=1.0),
+    score_max: float | None = Query(default=None, ge=0.0, le=1.0),
+    job_id: int | None = Query(default=None, ge=1),
+) -> QueueFilter:
+    """The queue's filters from query parameters (422 when malformed)."""
+    pair = tuple(sources.split(":", 1)) if sources else None
+    return QueueFilter(queue=queue, sources=pair,  # type: ignore[arg-type]
+                       score_min=score_min, score_max=score_max, job_id=job_id)
+
+
+FilterDep = Annotated[QueueFilter, Depends(queue_filter)]
+
+
+def reviewer_of(actor: Actor) -> Reviewer:
+    return Reviewer(label=actor.label, token_id=actor.token_id, user_label=actor.user_label)
 
 
 @router.get("")
 def pending(
     session: SessionDep,
     audit: AuditDep,
+    where: FilterDep,
     limit: int = Query(default=50, ge=1, le=1000),
     offset: int = Query(default=0, ge=0),
     actor: Actor = RequireRole("reviewer"),
 ) -> dict[str, Any]:
-    """Pending pairs, most similar first: similarity, the job's evidence, content attributes
-    side by side and which agree. No names, documents, birth dates, references or locators.
+    """A page of the queue, most similar first: similarity, the job's evidence, content
+    attributes side by side and which agree, and ``total`` pairs matching the filters. No names,
+    documents, birth dates, references or locators.
 
-    Example: ``GET /api/v1/review?limit=20``
+    Example: ``GET /api/v1/review?limit=20&offset=40&sources=reta:care&score_min=0.8``
     """
-    pairs = list_pending(session, limit=limit, offset=offset)
-    audit("review.list", objects=[f"review:{p['id']}" for p in pairs][:200] or ["review:none"])
+    answer = list_queue(session, where=where, reviewer=reviewer_of(actor), limit=limit,
+                        offset=offset)
+    audit("review.list",
+          objects=[f"review:{p['id']}" for p in answer["pairs"]][:200] or ["review:none"])
     session.commit()
-    return {"pairs": pairs, "offset": offset, "limit": limit}
+    return {**answer, "filters": where.query()}
+
+
+@router.get("/summary")
+def summary(
+    session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("reviewer"),
+) -> dict[str, Any]:
+    """Counts of the queue (pending, in second review, decided today, by me) and the source
+    pairs that have pairs waiting (for the filter).
+
+    Example: ``GET /api/v1/review/summary`` → ``{"counts": {"pending": 812, …}, …}``
+    """
+    counts = queue_counts(session, reviewer=reviewer_of(actor), now=utcnow())
+    pairs = source_pairs(session)
+    audit("review.summary", objects=["review:summary"])
+    session.commit()
+    return {"counts": counts, "source_pairs": [f"{a}:{b}" for a, b in pairs]}
+
+
+@router.get("/agreement")
+def agreement(
+    session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("auditor"),
+) -> dict[str, Any]:
+    """Agreement between reviewers on double-reviewed pairs: Cohen's κ, raw agreement, 2×2 table.
+
+    Example: ``GET /api/v1/review/agreement`` → ``{"pairs": 40, "kappa": 0.81, …}``
+    """
+    answer = reviewer_agreement(session)
+    audit("review.agreement", objects=[f"pairs:{answer['pairs']}"])
+    session.commit()
+    return answer
+
+
+@router.get("/next")
+def next_pair(
+    session: SessionDep,
+    audit: AuditDep,
+    where: FilterDep,
+    after: int | None = Query(default=None, ge=1, description="el par que sigue a este"),
+    actor: Actor = RequireRole("reviewer"),
+) -> dict[str, Any]:
+    """The queue's first pair (or the one after pair ``after``), with ``previous``/``next`` ids,
+    ``position`` and ``total``; ``pair`` is null when the queue is empty.
+
+    Example: ``GET /api/v1/review/next?after=12&queue=second``
+    """
+    answer = get_pair(session, after=after, where=where, reviewer=reviewer_of(actor))
+    pair = answer["pair"]
+    audit("review.read", objects=[f"review:{pair['id']}" if pair else "review:none"])
+    session.commit()
+    return {**answer, "filters": where.query()}
+
+
+@router.get("/{pair_id}")
+def read_pair(
+    pair_id: int,
+    session: SessionDep,
+    audit: AuditDep,
+    where: FilterDep,
+    actor: Actor = RequireRole("reviewer"),
+) -> dict[str, Any]:
+    """One pair, whatever its status (with its votes by decision, never by whom), and its
+    neighbours in the filtered queue.
+
+    Example: ``GET /api/v1/review/12`` → ``{"pair": {"id": 12, "status": "pending", …}, …}``
+    """
+    answer = get_pair(session, pair_id=pair_id, where=where, reviewer=reviewer_of(actor))
+    if answer["pair"] is None:
+        raise InputError(f"un registro del par {pair_id} fue retirado (withdrawn record)")
+    audit("review.read", objects=[f"review:{pair_id}"])
+    session.commit()
+    return {**answer, "filters": where.query()}
 
 
 @router.post("/{pair_id}")
@@ -51,12 +164,18 @@ def decide(
     audit: AuditDep,
     actor: Actor = RequireRole("reviewer"),
 ) -> dict[str, Any]:
-    """Decide a pair: ``link`` (must-link) or ``not_link`` (cannot-link).
+    """Vote on a pair: ``link`` (must-link) or ``not_link`` (cannot-link). ``status`` says what
+    happened: decided (``linked`` / ``not_linked``) or sent to ``second_review``
+    (``second_reason``: ``merge`` or ``disagree``). 409 when another reviewer voted since
+    ``expected_votes`` (nothing changes).
 
-    Example: ``POST /api/v1/review/12 {"decision": "not_link", "reason": "sexo distinto"}``
+    Example: ``POST /api/v1/review/12 {"decision": "not_link", "reason": "sexo distinto",
+    "expected_votes": 0}``
     """
     pair = decide_pair(session, pair_id=pair_id, decision=body.decision,
-                       decided_by=actor.label, now=utcnow())
+                       decided_by=actor.label, now=utcnow(), reviewer=reviewer_of(actor),
+                       expected_votes=body.expected_votes)
     audit(f"review.{body.decision}", objects=[f"review:{pair_id}"], reason=body.reason)
     session.commit()
-    return {"id": pair.id, "status": pair.status, "decided_at": pair.decided_at}
+    return {"id": pair.id, "status": pair.status, "decided_at": pair.decided_at,
+            "votes": pair.votes, "second_reason": pair.second_reason}
