@@ -43,6 +43,7 @@ __all__ = [
     "load",
     "lsh_candidates",
     "simd_level",
+    "supported_simd",
     "threads",
 ]
 
