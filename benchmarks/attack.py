@@ -564,6 +564,9 @@ GRAPH_RUNS: tuple[dict, ...] = (
     {"size": 20000, "seed": 35, "other_seed": 36, "census_seed": 12,
      "options": ["vinculo-v4"], "overlaps": [1.0], "seeds": [0.01],
      "attacks": ["homomorphism"]},
+    {"size": 20000, "seed": 35, "other_seed": 36, "census_seed": 12,
+     "options": ["vinculo-v4"], "overlaps": [1.0], "seeds": [0.0],
+     "attacks": ["homomorphism"]},
 )
 # Diffusion-layer runs (``--diffusion``): people of the bank, schemas.
 DIFFUSION_RUNS: tuple[dict, ...] = (
