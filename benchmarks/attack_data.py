@@ -33,7 +33,8 @@ from client_sdk.standardize.names import standardize_names
 from vinculo_lab.synth import generate, profile, write_dataset
 
 __all__ = ["CALIBRATION_GRID", "Census", "Target", "build_census", "build_target",
-           "dice_only_f1", "fit_dice_calibration", "harden", "linkage_f1"]
+           "dice_only_f1", "encode_clks", "fit_dice_calibration", "harden", "harden_clks",
+           "linkage_f1", "standardized_registries"]
 
 SOURCES = ("reta", "sistra", "care")
 # Reference Dice values (raw CLKs) where the calibration is measured: 0.5 … 0.975.
@@ -83,8 +84,11 @@ def _int_or_nan(values: Sequence[int | None]) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values])
 
 
-def build_target(*, people: int, seed: int, schema: dict, secret: bytes) -> Target:
-    """Synthesize, standardize and encode (no hardening) the three registries."""
+def standardized_registries(*, people: int, seed: int, sources: Sequence[str] = SOURCES
+                            ) -> tuple[list[StandardizedRecord], list[tuple[str, str]],
+                                       dict[tuple[str, str], str]]:
+    """``vinculo synth`` registries through the real standardization path: (records,
+    (source, record_id) of each, truth person id by (source, record_id))."""
     result = generate(people=people, seed=seed, config=profile("default"))
     records: list[StandardizedRecord] = []
     keys: list[tuple[str, str]] = []
@@ -92,14 +96,26 @@ def build_target(*, people: int, seed: int, schema: dict, secret: bytes) -> Targ
         write_dataset(result, Path(tmp))
         with open(Path(tmp) / "truth.csv", encoding="utf-8") as fh:
             truth = {(r["source"], r["record_id"]): r["person_id"] for r in csv.DictReader(fh)}
-        for source in SOURCES:
+        for source in sources:
             for chunk in standardize_export(Path(tmp) / f"{source}.csv"):
                 for rec in chunk:
                     records.append(rec)
                     keys.append((source, rec.record_id))
+    return records, keys, truth
+
+
+def encode_clks(records: Sequence[StandardizedRecord], schema: dict, secret: bytes
+                ) -> np.ndarray:
+    """Raw CLKs (before hardening) of ``records`` under ``schema`` and ``secret``."""
     encoder = ClkEncoder(schema, secret=secret)
     rows = [feature_values(r, encoder.feature_names) for r in records]
-    clks = np.frombuffer(b"".join(encoder.encode(rows)), dtype=np.uint8).reshape(len(rows), -1)
+    return np.frombuffer(b"".join(encoder.encode(rows)), dtype=np.uint8).reshape(len(rows), -1)
+
+
+def build_target(*, people: int, seed: int, schema: dict, secret: bytes) -> Target:
+    """Synthesize, standardize and encode (no hardening) the three registries."""
+    records, keys, truth = standardized_registries(people=people, seed=seed)
+    clks = encode_clks(records, schema, secret)
     ref_key = bytes(range(32))
     dkey = doc_hash_key(secret)
     attrs = [content_attributes(r) for r in records]
@@ -144,12 +160,19 @@ def build_census(*, people: int, seed: int) -> Census:
 
 def harden(target: Target, schema: dict, secret: bytes) -> np.ndarray:
     """The stored bits under ``schema``'s hardening (raw CLKs when it declares none)."""
+    return harden_clks(target.clks, target.records, target.record_refs, schema, secret)
+
+
+def harden_clks(clks: np.ndarray, records: Sequence[StandardizedRecord],
+                record_refs: Sequence[bytes], schema: dict, secret: bytes) -> np.ndarray:
+    """``clks`` hardened as ``schema`` declares under ``secret`` (unchanged when it declares
+    nothing)."""
     hardener = Hardener(schema, secret=secret)
     if not hardener.active:
-        return target.clks
-    salts = salt_values(target.records, hardener.salt_attributes) \
+        return clks
+    salts = salt_values(records, hardener.salt_attributes) \
         if hardener.salt_attributes else None
-    return hardener.apply(target.clks, record_keys=target.record_refs, salts=salts)
+    return hardener.apply(clks, record_keys=record_refs, salts=salts)
 
 
 def fit_dice_calibration(raw: np.ndarray, stored: np.ndarray, *,
@@ -240,3 +263,84 @@ def dice_only_f1(target: Target, stored: np.ndarray,
         if f1 > best["dice_f1"]:
             best = {"dice_f1": f1, "dice_threshold": t}
     return best
+
+
+@dataclass
+class GraphCase:
+    """A graph-matching case: the bank's RETA records (``e_…``) and the attacker's plaintext
+    register (``p_…``), ``round(overlap · n)`` of whose records are the bank's records and the
+    rest other people's RETA records (another generator seed). ``p_origin``: index of the
+    bank record a plaintext record is, else -1 (scorer only). ``other_person``: person of each
+    SISTRA/care record in the bank (scorer only)."""
+
+    e_records: list[StandardizedRecord]
+    e_person: np.ndarray
+    e_first: np.ndarray
+    e_paternal: np.ndarray
+    e_keys: list[tuple[str, str, str]]  # (sex, nationality, department of birth): clear
+    p_records: list[StandardizedRecord]
+    p_person: np.ndarray
+    p_first: np.ndarray
+    p_paternal: np.ndarray
+    other_person: np.ndarray
+
+
+def _names(records: Sequence[StandardizedRecord]) -> tuple[np.ndarray, np.ndarray]:
+    first = np.array([r.first_given_name or (r.given_names.split() or [""])[0]
+                      for r in records])
+    return first, np.array([r.surname_paternal for r in records])
+
+
+@dataclass
+class GraphPool:
+    """Everything the cases of one size are drawn from (built once per size)."""
+
+    reta: list[StandardizedRecord]
+    reta_person: np.ndarray
+    extra: list[StandardizedRecord]
+    extra_person: np.ndarray
+    other_person: np.ndarray
+
+
+def build_graph_pool(*, size: int, seed: int, other_seed: int, extra: int) -> GraphPool:
+    """The bank's registries (``size`` RETA records and every SISTRA/care record of the same
+    people) and ``extra`` RETA records of other people (``other_seed``)."""
+    people = int(size * 1.03) + 10
+    records, keys, truth = standardized_registries(people=people, seed=seed)
+    reta = [i for i, k in enumerate(keys) if k[0] == "reta"][:size]
+    if len(reta) < size:
+        raise ValueError(f"only {len(reta)} RETA records for size {size}")
+    chosen = {truth[keys[i]] for i in reta}
+    others = [truth[k] for k in keys if k[0] != "reta" and truth[k] in chosen]
+    ex_records: list[StandardizedRecord] = []
+    ex_person: list[str] = []
+    if extra:
+        x_records, x_keys, x_truth = standardized_registries(
+            people=int(extra * 1.03) + 10, seed=other_seed, sources=("reta",))
+        ex_records = x_records[:extra]
+        ex_person = [f"other:{x_truth[k]}" for k in x_keys[:extra]]
+    return GraphPool([records[i] for i in reta], np.array([truth[keys[i]] for i in reta]),
+                     ex_records, np.array(ex_person, dtype=object), np.array(others))
+
+
+def graph_case(pool: GraphPool, *, overlap: float, seed: int) -> tuple[GraphCase, np.ndarray]:
+    """One overlap's case and the plaintext records' indices into ``pool.reta + pool.extra``."""
+    n = len(pool.reta)
+    rng = np.random.default_rng(seed)
+    shared = rng.choice(n, size=round(overlap * n), replace=False)
+    n_extra = n - len(shared)
+    if n_extra > len(pool.extra):
+        raise ValueError("not enough other people's records for this overlap")
+    index = np.concatenate([shared, n + np.arange(n_extra)])
+    index = index[rng.permutation(len(index))]
+    everyone = pool.reta + pool.extra
+    person = np.concatenate([pool.reta_person.astype(object), pool.extra_person])
+    p_records = [everyone[i] for i in index.tolist()]
+    e_first, e_pat = _names(pool.reta)
+    p_first, p_pat = _names(p_records)
+    e_keys = []
+    for r in pool.reta:
+        a = content_attributes(r)
+        e_keys.append((a["sex"], a["nationality"], a["ubigeo_birth"][:2]))
+    return GraphCase(pool.reta, pool.reta_person.astype(object), e_first, e_pat, e_keys,
+                     p_records, person[index], p_first, p_pat, pool.other_person), index
