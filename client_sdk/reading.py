@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -95,6 +97,23 @@ def _physical_lines(handle: IO[bytes]) -> Iterator[bytes]:
         yield line
 
 
+def _check_line_lengths(path: Path) -> None:
+    """Refuse a file with a physical line over LINE_LIMIT bytes, before any is read whole."""
+    number, current = 1, 0
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            parts = block.split(b"\n")
+            lengths = [current + len(parts[0]), *map(len, parts[1:])]
+            longest = max(lengths)
+            if longest > LINE_LIMIT:
+                raise InputError(
+                    f"la línea {number + lengths.index(longest)} tiene más de "
+                    f"{LINE_LIMIT >> 20} MiB: no es una exportación de registros (line too long)"
+                )
+            number += len(parts) - 1
+            current = lengths[-1]
+
+
 def detect_encoding(path: Path) -> str:
     """``utf-8-sig`` (BOM) or ``utf-8`` when every line is valid UTF-8; ``cp1252`` (or
     ``latin-1`` when bytes undefined in Windows-1252 occur) when no line with accents is;
@@ -150,11 +169,22 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+def _text_lines(handle: IO[bytes], *, encoding: str, forced: bool,
+                legacy: list[int]) -> Iterator[str]:
+    """The file's text lines for :mod:`csv`, then the end sentinel. A file of one encoding
+    is decoded by :class:`io.TextIOWrapper` (C speed; its lines were bounded when it was
+    opened); a mixed one line by line (:func:`_decoded_lines`)."""
+    if "+" in encoding and not forced:
+        return _decoded_lines(handle, forced=None, legacy=legacy)
+    text = io.TextIOWrapper(handle, encoding=encoding, newline="")
+    return chain(text, (_EOF,))
+
+
 def _malformed(line: int, detail: str) -> str:
     return f"CSV mal formado en la línea {line}: {detail} (malformed CSV)"
 
 
-def _read_header(reader: Iterator[list[str]], text: _TextLines) -> list[str]:
+def _read_header(reader: Iterator[list[str]]) -> list[str]:
     """The first record of the file (the header); ``[]`` when it is blank or missing."""
     try:
         cells = next(reader, None)
@@ -165,48 +195,52 @@ def _read_header(reader: Iterator[list[str]], text: _TextLines) -> list[str]:
     return cells
 
 
+def _start_lines(rows: list[list[str]], line_before: int) -> list[int]:
+    """The physical line each row starts on: a row takes one line plus one per line break
+    inside its quoted fields."""
+    starts = []
+    line = line_before + 1
+    for cells in rows:
+        starts.append(line)
+        line += 1 + sum(cell.count("\n") for cell in cells)
+    return starts
+
+
 def _columns(rows: list[list[str]], positions: Sequence[int]) -> dict[int, list[str]]:
     """The wanted columns of a chunk of equal-width rows."""
     transposed = list(zip(*rows, strict=True))
     return {pos: list(transposed[pos]) for pos in positions}
 
 
-class _TextLines:
-    """A CSV file's text, one line at a time, for :mod:`csv`: each line decoded on its own
-    (``forced`` encoding, or UTF-8 falling back to Windows-1252), the line numbers read as
-    Windows-1252 remembered, and a sentinel after the last line to catch an unclosed quote."""
-
-    def __init__(self, handle: IO[bytes], *, forced: str | None) -> None:
-        self._lines = _physical_lines(handle)
-        self._decode = codecs.getdecoder(forced) if forced else None
-        self.number = 0  # physical lines read so far
-        self.legacy: list[int] = []  # lines decoded as Windows-1252
-        self._ended = False
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        if self._ended:
-            raise StopIteration
-        line = next(self._lines, None)
-        if line is None:
-            self._ended = True
-            return _EOF
-        self.number += 1
-        if self.number == 1 and line.startswith(_BOM):
+def _decoded_lines(handle: IO[bytes], *, forced: str | None,
+                   legacy: list[int]) -> Iterator[str]:
+    """A CSV file's text, one physical line at a time, for :mod:`csv`: each line decoded on
+    its own (``forced`` encoding, or UTF-8 falling back to Windows-1252, the numbers of those
+    lines appended to ``legacy``), each bounded by LINE_LIMIT, and a sentinel after the last
+    line so that a quote left open to the end shows."""
+    encoding = forced or "utf-8"
+    readline = handle.readline
+    limit = LINE_LIMIT + 1
+    number = 0
+    while line := readline(limit):
+        number += 1
+        if len(line) == limit:
+            raise InputError(
+                f"la línea {number} tiene más de {LINE_LIMIT >> 20} MiB: no es una exportación "
+                "de registros (line too long)"
+            )
+        if number == 1 and line.startswith(_BOM):
             line = line[len(_BOM):]
-        if not line.endswith(b"\n"):
+        if line[-1:] != b"\n":
             line += b"\n"  # the sentinel must start a line of its own
-        if line.isascii():
-            return line.decode("ascii")
-        if self._decode is not None:
-            return str(self._decode(line)[0])
         try:
-            return line.decode("utf-8")
+            yield line.decode(encoding)
         except UnicodeDecodeError:
-            self.legacy.append(self.number)
-            return _legacy(line)
+            if forced:  # the whole file was checked when it was opened
+                raise
+            legacy.append(number)
+            yield _legacy(line)
+    yield _EOF
 
 
 @dataclass
@@ -235,46 +269,55 @@ class ExportTable:
     def _csv_chunks(self, positions: Sequence[int], chunk_size: int) -> Iterator[Chunk]:
         width = len(self.headers)
         mixed = "+" in self.encoding
-        forced = self.encoding if self.forced else None
-        if forced == "utf-8-sig":
-            forced = "utf-8"
         if csv.field_size_limit() != FIELD_LIMIT:
             csv.field_size_limit(FIELD_LIMIT)
         with self.path.open("rb") as handle:
-            text = _TextLines(handle, forced=forced)
-            reader = csv.reader(text, delimiter=self.delimiter)
-            _read_header(reader, text)
-            row = self.header_row
-            first_row = row + 1
-            rows: list[list[str]] = []
-            legacy_seen = 0
+            legacy: list[int] = []
+            lines = _text_lines(handle, encoding=self.encoding, forced=self.forced,
+                                legacy=legacy)
+            reader = csv.reader(lines, delimiter=self.delimiter)
+            _read_header(reader)
+            first_row = self.header_row + 1
+            noted = 0  # legacy lines already noted
             while True:
-                start_line = text.number + 1
+                line_before = reader.line_num  # physical lines read before this chunk
                 try:
-                    cells = next(reader, None)
+                    rows = list(islice(reader, chunk_size))  # parsed in C, chunk by chunk
                 except csv.Error as exc:
-                    raise InputError(_malformed(start_line, str(exc))) from None
-                if cells is None or cells == [_EOF]:
+                    raise InputError(_malformed(reader.line_num, str(exc))) from None
+                if rows and rows[-1] == [_EOF]:
+                    rows.pop()
+                if not rows:
                     break
-                row += 1
-                if cells and _EOF in cells[-1]:
+                last = rows[-1]
+                if last and _EOF in last[-1]:
+                    start = _start_lines(rows, line_before)[-1]
                     raise InputError(_malformed(
-                        start_line, "comilla sin cerrar hasta el final del archivo "
-                        "(unclosed quote)"))
-                if len(cells) != width:
-                    cells = self._fit(cells, width, row, start_line, text.number)
-                if mixed and len(text.legacy) > legacy_seen:
-                    legacy_seen = len(text.legacy)
-                    self.notes.append((row, _LEGACY_NOTE))
-                rows.append(cells)
-                if len(rows) == chunk_size:
-                    yield first_row, _columns(rows, positions)
-                    first_row += len(rows)
-                    rows = []
-            if rows:
+                        start, "comilla sin cerrar hasta el final del archivo (unclosed quote)"))
+                if set(map(len, rows)) != {width}:
+                    starts = _start_lines(rows, line_before)
+                    for k, cells in enumerate(rows):
+                        if len(cells) != width:
+                            rows[k] = self._fit(cells, width, first_row + k, starts[k])
+                if mixed and len(legacy) > noted:
+                    self._note_legacy(legacy[noted:], rows, first_row, line_before)
+                    noted = len(legacy)
                 yield first_row, _columns(rows, positions)
+                first_row += len(rows)
 
-    def _fit(self, cells: list[str], width: int, row: int, start: int, end: int) -> list[str]:
+    def _note_legacy(self, lines: list[int], rows: list[list[str]], first_row: int,
+                     line_before: int) -> None:
+        """A note on each row holding a line read as Windows-1252 (in a mixed file)."""
+        starts = _start_lines(rows, line_before)
+        k = 0
+        for line in lines:
+            while k + 1 < len(starts) and starts[k + 1] <= line:
+                k += 1
+            if line >= starts[0] and (not self.notes or self.notes[-1] != (first_row + k,
+                                                                            _LEGACY_NOTE)):
+                self.notes.append((first_row + k, _LEGACY_NOTE))
+
+    def _fit(self, cells: list[str], width: int, row: int, start: int) -> list[str]:
         """A row with more or fewer fields than the header: empty surplus fields are dropped,
         missing ones left empty (noted); anything else is a malformed line."""
         if not cells:
@@ -285,10 +328,12 @@ class ExportTable:
                     start, f"{len(cells)} campos y el encabezado tiene {width} "
                     f"(more fields than the header)"))
             return cells[:width]
-        if end > start:  # a quoted field ran over lines and the row still came up short
+        if any("\n" in cell for cell in cells):
+            # a quoted field ran over lines and the row still came up short
+            end = start + sum(cell.count("\n") for cell in cells)
             raise InputError(_malformed(
-                start, "comilla sin cerrar: la fila sigue hasta la línea "
-                f"{end} con {len(cells)} de {width} campos (unclosed quote)"))
+                start, f"comilla sin cerrar: la fila sigue hasta la línea {end} con "
+                f"{len(cells)} de {width} campos (unclosed quote)"))
         self.notes.append((row, _SHORT_NOTE))
         return cells + [""] * (width - len(cells))
 
@@ -383,20 +428,19 @@ def open_export(
             encoding = "utf-8-sig"
     else:
         encoding = detect_encoding(path)
+    _check_line_lengths(path)
     if csv.field_size_limit() != FIELD_LIMIT:
         csv.field_size_limit(FIELD_LIMIT)
     with path.open("rb") as handle:
-        forced = None if not forced_encoding else (
-            "utf-8" if encoding == "utf-8-sig" else encoding)
-        text = _TextLines(handle, forced=forced)
-        first_line = next(text)
+        lines = _text_lines(handle, encoding=encoding, forced=forced_encoding, legacy=[])
+        first_line = next(lines)
         if first_line == _EOF or not first_line.strip():
             raise InputError(
                 f"{path.name} está vacío o su primera fila no tiene encabezados "
                 "(empty file or no header row)"
             )
         delimiter = delimiter or _sniff_delimiter(first_line)
-        headers = _read_header(csv.reader(_chain(first_line, text), delimiter=delimiter), text)
+        headers = _read_header(csv.reader(_chain(first_line, lines), delimiter=delimiter))
     return ExportTable(path=path, kind="csv", headers=[h.strip() for h in headers],
                        encoding=encoding, delimiter=delimiter, forced=bool(forced_encoding))
 
