@@ -70,26 +70,35 @@ class EncodeSummary:
     schema_fingerprint: str
     seconds: float
     header: dict[str, Any] = field(default_factory=dict)
-    notes: int = 0  # rows kept with one field dropped (see the rejects report)
+    partial: int = 0  # records kept with a field dropped or cut down (see the report)
+
+    @property
+    def complete(self) -> int:
+        """Records encoded with every field as given."""
+        return self.encoded - self.partial
 
     def message(self) -> str:
-        """Spanish first, then English, one line.
+        """Spanish first, then English, one line: how many records went out complete, how
+        many with fields dropped, how many rows were rejected.
 
         >>> EncodeSummary("reta", Path("b.vnb"), Path("b.vnb.rejects.csv"), 9826, 9812, 14, (),
-        ...     "utf-8", "reta", "vinculo-v1", "sha256:x", 1.0).message().split(" → ")[0]
-        'Codificados 9.812 registros; rechazados 14 (ver b.vnb.rejects.csv)'
+        ...     "utf-8", "reta", "vinculo-v1", "sha256:x", 1.0, partial=112).message()
+        ... # doctest: +NORMALIZE_WHITESPACE
+        'Codificados 9.812 registros (9.700 completos, 112 con campos descartados); rechazados
+        14 (ver b.vnb.rejects.csv) → b.vnb (encoded 9,812 records: 9,700 complete, 112 with
+        fields dropped; 14 rejected; schema vinculo-v1)'
         """
         text = (
-            f"Codificados {format_count(self.encoded)} registros; rechazados "
+            f"Codificados {format_count(self.encoded)} registros ({format_count(self.complete)}"
+            f" completos, {format_count(self.partial)} con campos descartados); rechazados "
             f"{format_count(self.rejected)} (ver {self.rejects_path})"
         )
-        if self.notes:
-            text += f"; {format_count(self.notes)} conservados sin un campo inválido"
         if self.unknown_columns:
             text += f"; columnas desconocidas: {', '.join(self.unknown_columns)}"
         return (
-            f"{text} → {self.output} (encoded {self.encoded:,} records, {self.rejected:,} "
-            f"rejected, schema {self.schema_id})"
+            f"{text} → {self.output} (encoded {self.encoded:,} records: {self.complete:,} "
+            f"complete, {self.partial:,} with fields dropped; {self.rejected:,} rejected; "
+            f"schema {self.schema_id})"
         )
 
 
@@ -180,8 +189,9 @@ def encode_file(
 ) -> EncodeSummary:
     """Encode ``input_path`` into the signed batch ``output``; return the summary.
 
-    Rejected rows go to ``rejects_path`` (default ``<output>.rejects.csv``, written even when
-    empty). With ``strict``, any reject fails the run (InputError) and no batch is written.
+    Rejected rows and notes on kept ones go to ``rejects_path`` (default
+    ``<output>.rejects.csv``, written even when empty). With ``strict``, any rejected row or
+    any field dropped or cut down fails the run (InputError) and no batch is written.
     ``progress`` is called with the running count of records read after each chunk.
 
     Example (shell): ``vinculo encode --source reta --input reta.csv --keys claves
@@ -204,6 +214,14 @@ def encode_file(
     rejects_path = Path(rejects_path) if rejects_path else default_rejects_path(output)
     if not input_path.is_file():
         raise InputError(f"no existe el archivo de entrada {input_path} (input file not found)")
+    if output.is_dir():
+        raise InputError(
+            f"--output es una carpeta: {output}; indique el archivo del lote, p. ej. "
+            f"{output / (source + '.vnb')} (output is a folder)"
+        )
+    if rejects_path.is_dir():
+        raise InputError(f"--rejects es una carpeta: {rejects_path}; indique un archivo "
+                         "(rejects path is a folder)")
     if not output.parent.is_dir():
         raise InputError(f"no existe la carpeta de salida {output.parent} (output folder missing)")
     if output.resolve() == input_path.resolve():
@@ -235,7 +253,7 @@ def encode_file(
     header: dict[str, Any] = {}
     try:
         for chunk in run:
-            if not (strict and run.rows_rejected):
+            if not (strict and (run.rows_rejected or run.rows_partial)):
                 encoded = encoder.encode_columns(chunk)
                 writer.add_many(record_refs=encoded.record_refs, clks=encoded.clks,
                                 locators=encoded.locators, attributes=encoded.attributes,
@@ -243,11 +261,12 @@ def encode_file(
             if progress is not None:
                 progress(run.rows_read)
         write_rejects(rejects_path, run.rejects)
-        if strict and run.rows_rejected:
+        if strict and (run.rows_rejected or run.rows_partial):
             writer.abort()
             raise InputError(
-                f"modo estricto: {format_count(run.rows_rejected)} filas rechazadas (ver "
-                f"{rejects_path}); no se escribió el lote (strict: batch not written)"
+                f"modo estricto: {format_count(run.rows_rejected)} filas rechazadas y "
+                f"{format_count(run.rows_partial)} con campos descartados (ver {rejects_path}); "
+                "no se escribió el lote (strict: batch not written)"
             )
         if writer.count == 0:
             writer.abort()
@@ -266,7 +285,7 @@ def encode_file(
         rows_read=run.rows_read,
         encoded=int(header["record_count"]),
         rejected=run.rows_rejected,
-        notes=sum(1 for r in run.rejects if r.kept and r.column),
+        partial=run.rows_partial,
         unknown_columns=tuple(run.unknown_columns),
         input_encoding=str(run.encoding),
         mapping=mapping_label,

@@ -8,16 +8,16 @@
 >>> run = standardize_export(export)
 >>> [[r.given_names for r in chunk] for chunk in run]
 [['ROSA']]
->>> run.rows_read, run.rows_accepted, run.unknown_columns
-(2, 1, ['color'])
+>>> run.rows_read, run.rows_accepted, run.rows_complete, run.rows_partial, run.unknown_columns
+(2, 1, 1, 0, ['color'])
 >>> [(r.row, r.column, r.reason) for r in run.rejects]  # doctest: +NORMALIZE_WHITESPACE
 [(1, '', 'columna desconocida: color (unknown column)'),
  (3, 'record_id', 'record_id duplicado (ya en la fila 2)')]
 
 Errors: a file that cannot be read at all (missing, not CSV/xlsx, undecodable with the given
 encoding, empty, no ``record_id`` column) raises :class:`InputError` **when
-standardize_export is called**; only a malformed line deep inside a CSV (wrong number of
-fields) raises it **during iteration**.
+standardize_export is called**; only a malformed line deep inside a CSV (more fields than the
+header, an unclosed quote, a cell over 16 MiB) raises it **during iteration**, naming the line.
 """
 
 from __future__ import annotations
@@ -85,6 +85,16 @@ class StandardizeRun:
         return self.rows_read - self._accepted
 
     @property
+    def rows_partial(self) -> int:
+        """Rows kept with a field dropped or cut down to what could be salvaged (noted)."""
+        return self._validator.rows_partial
+
+    @property
+    def rows_complete(self) -> int:
+        """Rows kept with every field as given."""
+        return self._accepted - self._validator.rows_partial
+
+    @property
     def rows_blank(self) -> int:
         return self._validator.rows_blank
 
@@ -98,6 +108,10 @@ class StandardizeRun:
         for first_row, cells in self._table.chunks(positions=wanted, chunk_size=self._chunk_size):
             columns = {name: cells[position] for name, position in positions.items()}
             records, rejects = self._validator.check_chunk(first_row, columns)
+            if self._table.notes:  # lines read as Windows-1252, short rows: in row order
+                notes = [Reject(row, "", why, kept=True) for row, why in self._table.notes]
+                self._table.notes.clear()
+                rejects = sorted(notes + rejects, key=lambda r: r.row)
             self.rejects.extend(rejects)
             self._accepted += len(records)
             if records:

@@ -74,7 +74,8 @@ def test_encode_csv_utf8_signed_and_stamped(keys_dir: Path, tmp_path: Path) -> N
     proc = _run("encode", "--source", "reta", "--input", str(export), "--keys", str(keys_dir),
                 "--output", str(out))
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Codificados 4 registros; rechazados 0")
+    assert len(lines) == 1 and lines[0].startswith(
+        "Codificados 4 registros (4 completos, 0 con campos descartados); rechazados 0")
     assert proc.stdout == ""
     batch = read_batch(out)
     assert batch.record_count == 4 and batch.source == "reta"
@@ -123,7 +124,8 @@ def test_strict_writes_no_batch(keys_dir: Path, tmp_path: Path) -> None:
     # without --strict the good rows are encoded and the bad one reported
     proc = _run("encode", "--source", "reta", "--input", str(export), "--keys", str(keys_dir),
                 "--output", str(out), "--rejects", str(tmp_path / "r.csv"))
-    assert "Codificados 4 registros; rechazados 1" in proc.stderr
+    assert "Codificados 4 registros (4 completos, 0 con campos descartados); rechazados 1" \
+        in proc.stderr
     assert read_batch(out).record_count == 4
 
 
@@ -151,6 +153,87 @@ def test_failures_are_one_line_and_non_zero(keys_dir: Path, tmp_path: Path, case
     assert len(lines) == 1 and expected in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o.vnb").exists()
+
+
+def test_a_bad_field_keeps_the_record_and_strict_refuses_it(keys_dir: Path,
+                                                            tmp_path: Path) -> None:
+    """An impossible birth date keeps the victim's record (its year salvaged) and the summary
+    counts it apart; --strict still refuses the whole export for it."""
+    bad = [*ROWS, ["SYN-A0005", "Maritza", "Condori", "", "F", "1905-13-45", "", "", "", "",
+                   "", "", "", "", ""]]
+    export = _write_csv(tmp_path / "bad.csv", bad)
+    out = tmp_path / "b.vnb"
+    proc = _run("encode", "--source", "reta", "--input", str(export), "--keys", str(keys_dir),
+                "--output", str(out))
+    assert proc.stderr.startswith(
+        "Codificados 5 registros (4 completos, 1 con campos descartados); rechazados 0")
+    assert read_batch(out).record_count == 5
+    report = (tmp_path / "b.vnb.rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert report[1].startswith("6,fecha_nacimiento,fecha imposible: mes fuera de 1–12; se "
+                                "conserva el año")
+    out.unlink()
+    proc = _run("encode", "--source", "reta", "--input", str(export), "--keys", str(keys_dir),
+                "--output", str(out), "--strict", check_rc=None)
+    assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1
+    assert "0 filas rechazadas y 1 con campos descartados" in proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("SYN-1,Ana,Rojas\nSYN-2,\"Rosa,Diaz\nSYN-3,Luz,Mamani\n",
+         "CSV mal formado en la línea 3: comilla sin cerrar"),
+        ("SYN-1,Ana,Rojas\nSYN-2,Rosa,Diaz,Quispe,F\n",
+         "CSV mal formado en la línea 3: 5 campos y el encabezado tiene 3"),
+    ],
+    ids=["unclosed_quote", "ragged_row"],
+)
+def test_malformed_csv_is_one_line_naming_the_line(keys_dir: Path, tmp_path: Path,
+                                                   content: str, expected: str) -> None:
+    export = tmp_path / "m.csv"
+    export.write_text("record_id,nombres,apellido_paterno\n" + content, encoding="utf-8")
+    proc = _run("encode", "--source", "reta", "--input", str(export), "--keys", str(keys_dir),
+                "--output", str(tmp_path / "m.vnb"), check_rc=None)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert not (tmp_path / "m.vnb").exists()
+
+
+def test_output_naming_a_folder_is_one_line(keys_dir: Path, tmp_path: Path) -> None:
+    export = _write_csv(tmp_path / "e.csv", ROWS)
+    for option in ("--output", "--rejects"):
+        args = ["--output", str(tmp_path / "o.vnb"), "--rejects", str(tmp_path / "r.csv")]
+        args[args.index(option) + 1] = str(tmp_path)
+        proc = _run("encode", "--source", "reta", "--input", str(export), "--keys",
+                    str(keys_dir), *args, check_rc=None)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "es una carpeta" in lines[0], proc.stderr
+    assert not (tmp_path / "o.vnb").exists()
+
+
+def test_mixed_utf8_and_cp1252_lines_keep_every_name(keys_dir: Path, tmp_path: Path) -> None:
+    """An export appended to by two systems: each line decoded on its own, each line read as
+    Windows-1252 noted, the same encodings as an all-UTF-8 file."""
+    utf8 = _write_csv(tmp_path / "u.csv", ROWS)
+    lines = utf8.read_bytes().splitlines(keepends=True)
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"".join(lines[:3]) + b"".join(
+        line.decode("utf-8").encode("cp1252") for line in lines[3:]))
+    clks = []
+    for name, path in (("u", utf8), ("m", mixed)):
+        summary = encode_file(source="sistra", input_path=path, keys_dir=keys_dir,
+                              output=tmp_path / f"{name}.vnb")
+        assert summary.encoded == 4 and summary.rejected == 0
+        clks.append(read_batch(tmp_path / f"{name}.vnb").clks.tobytes())
+    assert clks[0] == clks[1]
+    assert summary.input_encoding == "utf-8+cp1252"
+    report = (tmp_path / "m.vnb.rejects.csv").read_text(encoding="utf-8").splitlines()
+    # rows 4 and 5 were written as Windows-1252; row 5 is plain ASCII, the same either way
+    assert [line.split(",")[:2] for line in report[1:]] == [["4", ""]]
+    assert "leída como Windows-1252" in report[1]
 
 
 def test_help_shows_an_example() -> None:

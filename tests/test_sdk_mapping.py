@@ -43,7 +43,7 @@ def test_mapping_by_path(tmp_path: Path) -> None:
 def test_reta_export_maps_to_canonical_values() -> None:
     records, run = _records("reta_export.csv", "reta")
     assert run.encoding == "cp1252"  # type: ignore[attr-defined]
-    first, second, third = records
+    first, second, third, fourth = records
     assert (first.record_id, first.given_names, first.surname_paternal, first.surname_maternal,
             first.married_surname) == ("R-0001", "ROSA ELENA", "PEÑA", "QUISPE", "FLORES")
     assert first.sex == "F"  # RETA code 2
@@ -63,13 +63,16 @@ def test_reta_export_maps_to_canonical_values() -> None:
     assert (third.document_type, third.document_number) == ("PASAPORTE", "VE1234567")
     assert third.nationality == "VEN"
     assert third.exploitation == ("sexual",)  # RETA's own label
-    rejected = {(r.row, r.column) for r in run.rejects}  # type: ignore[attr-defined]
-    assert rejected == {(5, "record_id"), (6, "ubigeo_nacimiento"), (7, "nombres")}
+    # an unknown district keeps its department; only rows that cannot be linked are rejected
+    assert (fourth.record_id, fourth.ubigeo_birth) == ("R-0005", "15")
+    reported = {(r.row, r.column, r.kept) for r in run.rejects}  # type: ignore[attr-defined]
+    assert reported == {(5, "record_id", False), (6, "ubigeo_nacimiento", True),
+                        (7, "nombres", False)}
 
 
 def test_sistra_export_maps_to_canonical_values() -> None:
     records, run = _records("sistra_export.csv", "sistra")
-    first, second, third = records
+    first, second, third, fourth = records
     assert (first.record_id, first.surname_maternal, first.married_surname) == (
         "2021-0042-V1", "QUISPE", "FLORES")
     assert first.nationality == "PER"  # SISTRA country code 9589
@@ -80,8 +83,12 @@ def test_sistra_export_maps_to_canonical_values() -> None:
     assert second.exploitation == ("sexual", "mendicidad")
     assert (third.document_type, third.nationality) == ("PASAPORTE", "VEN")
     assert run.unknown_columns == ["FISCALIA"]  # type: ignore[attr-defined]
-    reasons = {r.column for r in run.rejects if r.row == 5}  # type: ignore[attr-defined]
-    assert reasons == {"sexo", "forma_explotacion", "fecha_hecho", "fecha_nacimiento"}
+    # unknown sex and exploitation codes, an impossible birth day, a future event: the record
+    # is kept without them (the year of the birth date salvaged), each noted
+    assert (fourth.sex, fourth.birth_date, fourth.event_date, fourth.exploitation) == (
+        "", PartialDate(2001), None, ())
+    notes = {r.column for r in run.rejects if r.row == 5 and r.kept}  # type: ignore[attr-defined]
+    assert notes == {"sexo", "forma_explotacion", "fecha_hecho", "fecha_nacimiento"}
 
 
 def test_care_export_maps_to_canonical_values() -> None:

@@ -11,11 +11,13 @@ from client_sdk.standardize.dates import (
     age_at,
     birth_year_range,
     check_birth_date,
+    implausible_age,
     parse_age,
+    parse_age_band,
     parse_date,
     parse_event_date,
 )
-from client_sdk.standardize.text import InvalidValue
+from client_sdk.standardize.text import InvalidValue, Salvaged
 
 TODAY = date(2024, 6, 30)
 
@@ -82,8 +84,6 @@ def test_event_date_full_and_not_future() -> None:
         (PartialDate(2025, 1, 1), None, "futuro"),
         (PartialDate(2024, 7), None, "futuro"),
         (PartialDate(2021, 3, 5), date(2021, 3, 4), "posterior"),
-        (PartialDate(1900, 1, 1), date(2021, 3, 4), "edad fuera"),
-        (PartialDate(1905), None, "edad fuera"),
     ],
 )
 def test_check_birth_date_refuses(birth: PartialDate, event: date | None, fragment: str) -> None:
@@ -95,6 +95,61 @@ def test_check_birth_date_accepts() -> None:
     check_birth_date(PartialDate(2021, 3, 4), event=date(2021, 3, 4), today=TODAY)
     check_birth_date(PartialDate(2021), event=date(2021, 3, 4), today=TODAY)
     check_birth_date(PartialDate(1911, 3, 5), event=date(2021, 3, 4), today=TODAY)  # 109
+    # long ago is not refused: peer registries hold such dates, kept for linkage as typed
+    check_birth_date(PartialDate(1900, 1, 1), event=date(2021, 3, 4), today=TODAY)
+    check_birth_date(PartialDate(1905), event=None, today=TODAY)
+    assert implausible_age(age_at(PartialDate(1900, 1, 1), date(2021, 3, 4)))
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept", "fragment"),
+    [
+        ("1905-13-45", PartialDate(1905), "mes fuera de 1–12; se conserva el año"),
+        ("2001-02-30", PartialDate(2001), "no existe en ese mes; se conserva el año"),
+        ("31/04/2001", PartialDate(2001), "no existe en ese mes"),
+        ("2001-05-45", PartialDate(2001, 5), "se conservan año y mes"),
+        ("00/05/2001", PartialDate(2001, 5), "se conservan año y mes"),
+        ("13/2001", PartialDate(2001), "mes fuera"),
+        ("nacida en 1987", PartialDate(1987), "formato no reconocido; se conserva el año"),
+    ],
+)
+def test_impossible_dates_keep_what_can_be_trusted(raw: str, kept: PartialDate,
+                                                  fragment: str) -> None:
+    with pytest.raises(Salvaged, match=fragment) as caught:
+        parse_date(raw)
+    assert caught.value.value == kept
+
+
+def test_all_zero_dates_are_no_date() -> None:
+    assert parse_date("0000-00-00") is None and parse_date("00/00/0000") is None
+
+
+def test_compact_dates() -> None:
+    assert parse_date("19560409") == PartialDate(1956, 4, 9)
+    with pytest.raises(Salvaged):
+        parse_date("19561304")  # day and month swapped into month 13: the year is kept
+
+
+def test_an_impossible_event_date_is_not_salvaged() -> None:
+    with pytest.raises(InvalidValue, match="el día no existe") as caught:
+        parse_event_date("2021-02-30", today=TODAY)
+    assert not isinstance(caught.value, Salvaged)
+
+
+@pytest.mark.parametrize(
+    ("raw", "band"),
+    [("17", (17, 17)), ("", None), ("15-17", (15, 17)), ("15 a 17 años", (15, 17)),
+     ("entre 17 y 15", (15, 17)), ("menor de edad", (0, 17)), ("8 meses", (0, 0)),
+     ("17 años y 3 meses", (17, 17)), ("17.5", (17, 17)), ("17,5", (17, 17))],
+)
+def test_parse_age_band(raw: str, band: tuple[int, int] | None) -> None:
+    assert parse_age_band(raw) == band
+
+
+@pytest.mark.parametrize("raw", ["111", "15-200", "veinte", "-3"])
+def test_bad_age_bands_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidValue):
+        parse_age_band(raw)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from client_sdk.standardize.places import coarsen_ubigeo, standardize_ubigeo
-from client_sdk.standardize.text import InvalidValue
+from client_sdk.standardize.text import InvalidValue, Salvaged
 from vinculo_common import ubigeo
 
 
@@ -88,10 +88,10 @@ def test_standardize_ubigeo(raw: str, system: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "system", "fragment"),
     [
-        ("15-01-01", "inei", "mal formado"),
         ("LIMA", "inei", "mal formado"),
+        ("15-01-0A", "inei", "mal formado"),
         ("1501011", "inei", "mal formado"),
-        ("159999", "inei", "desconocido en las tablas INEI y RENIEC"),
+        ("999999", "inei", "desconocido en las tablas INEI y RENIEC"),
         ("990000", "inei", "desconocido"),
         ("999999", "reniec", "RENIEC desconocido"),
     ],
@@ -99,6 +99,27 @@ def test_standardize_ubigeo(raw: str, system: str, expected: str) -> None:
 def test_bad_ubigeo_is_refused(raw: str, system: str, fragment: str) -> None:
     with pytest.raises(InvalidValue, match=fragment):
         standardize_ubigeo(raw, system=system)
+
+
+def test_separators_between_digits_are_dropped() -> None:
+    assert standardize_ubigeo("15-01-01") == "150101"
+    assert standardize_ubigeo("15 01") == "1501"
+
+
+@pytest.mark.parametrize(
+    ("raw", "system", "kept", "fragment"),
+    [
+        ("150199", "inei", "1501", "se conserva la provincia"),
+        ("159999", "inei", "15", "se conserva el departamento"),
+        ("1599", "inei", "15", "se conserva el departamento"),
+        ("149999", "reniec", "15", "se conserva el departamento"),  # RENIEC 14 is Lima
+    ],
+)
+def test_unknown_district_keeps_province_or_department(raw: str, system: str, kept: str,
+                                                       fragment: str) -> None:
+    with pytest.raises(Salvaged, match=fragment) as caught:
+        standardize_ubigeo(raw, system=system)
+    assert caught.value.value == kept
 
 
 def test_coarsen_ubigeo() -> None:

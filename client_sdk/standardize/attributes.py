@@ -18,7 +18,7 @@ from datetime import date
 from functools import lru_cache
 
 from client_sdk.standardize.countries import COUNTRY_KEYS
-from client_sdk.standardize.text import InvalidValue, value_key
+from client_sdk.standardize.text import InvalidValue, Salvaged, value_key
 
 __all__ = [
     "EVENT_DATE_LEVELS",
@@ -103,6 +103,8 @@ def normalize_exploitation(
 ) -> tuple[str, ...]:
     """Forms of exploitation, several joined by ``;`` (or ``,`` ``/`` ``|`` ``+``), canonical order.
 
+    Raises :class:`Salvaged` with the known forms when only some are known.
+
     >>> normalize_exploitation("Explotación sexual; mendicidad")
     ('sexual', 'mendicidad')
     """
@@ -114,10 +116,14 @@ def normalize_exploitation(
         _lookup(value_key(part), codes, _EXPLOITATION) for part in _SPLIT.split(value)
         if part.strip()
     ]
-    if any(part is None for part in parts):
-        raise InvalidValue("forma de explotación no reconocida (unknown form of exploitation)")
     forms = set(parts)
-    return tuple(form for form in EXPLOITATION_FORMS if form in forms)
+    known = tuple(form for form in EXPLOITATION_FORMS if form in forms)
+    if None in forms:
+        if known:  # "sexual; pesca": the forms that are known are kept
+            raise Salvaged("forma de explotación no reconocida en parte; se conservan las "
+                           "reconocidas (unknown form of exploitation: known ones kept)", known)
+        raise InvalidValue("forma de explotación no reconocida (unknown form of exploitation)")
+    return known
 
 
 def coarsen_event_date(event: date | None, *, level: str) -> str:

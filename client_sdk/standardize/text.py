@@ -16,11 +16,21 @@ from functools import lru_cache
 
 from vinculo_common.errors import InputError
 
-__all__ = ["InvalidValue", "fold_name", "header_key", "repair_mojibake", "value_key"]
+__all__ = ["InvalidValue", "Salvaged", "fold_name", "header_key", "repair_mojibake", "value_key"]
 
 
 class InvalidValue(InputError):
     """A value a rule cannot accept. The message is Spanish first and never holds the value."""
+
+
+class Salvaged(InvalidValue):
+    """A value a rule cannot accept whole, part of which it keeps: ``value`` is that part (the
+    year of an impossible date, the province of an unknown district). The message says what
+    was wrong and what was kept; validation keeps the record with ``value`` and notes it."""
+
+    def __init__(self, reason: str, value: object) -> None:
+        super().__init__(reason)
+        self.value = value
 
 # Ñ as damaged by a wrong code page: UTF-8 read as Windows-1252 (Ã‘, Ã±), CP850/437 read as
 # Windows-1252 (¥, ¤), and the em dash / eth some exports show in its place.
