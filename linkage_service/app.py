@@ -6,6 +6,7 @@ service key and installs routes, error handlers and the JSON access log.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from linkage_service.api.deps import api_routes
 from linkage_service.api.errors import install_exception_handlers
 from linkage_service.api.main import api_router
 from linkage_service.api.middleware import AccessLogMiddleware
+from linkage_service.custody import install_custody_key, load_custody_key
+from linkage_service.custody.records import check_custody, clear_row_count
 from linkage_service.db import current_revision, make_engine, migrate
 from linkage_service.logs import configure_logging, log_event
 from linkage_service.service_key import load_or_create_service_key
@@ -48,11 +51,17 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     if run_migrations:
         migrate(engine)
     service_key = load_or_create_service_key(settings)
+    custody = install_custody_key(engine, load_custody_key(settings))
+    check_custody(engine, custody)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log_event("service.start", database=engine.dialect.name,
                   revision=current_revision(engine), key_id=key_id(service_key.public_key()))
+        # count: rows still in clear (a bank from before custody: vinculo admin custody encrypt)
+        log_event("custody.key", key_id=custody.key_id, count=clear_row_count(engine),
+                  reason_class="development_key" if custody.is_development else "custodian_key",
+                  level=logging.WARNING if custody.is_development else logging.INFO)
         yield
         engine.dispose()
 

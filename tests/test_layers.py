@@ -133,8 +133,9 @@ def test_explicit_registries_list_every_module() -> None:
                    if "def register(" in (REPO / "vinculo_cli" / f"{info.name}.py").read_text()}
     assert {m.__name__.rsplit(".", 1)[1] for m in AREAS} == registering
 
-    import linkage_service.models as models
     from sqlmodel import SQLModel
+
+    import linkage_service.models as models
 
     checked = 0
     for info in pkgutil.iter_modules(models.__path__):

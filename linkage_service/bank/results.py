@@ -14,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from linkage_service.custody import custody_key_for
+from linkage_service.custody.records import opened, record_columns
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Membership, Person
 from vinculo_common.errors import InputError
@@ -62,24 +64,29 @@ def results_for_source(
     person_ids = sorted({int(row.person_id) for row in rows if row.person_id is not None})
     others: dict[int, list[dict[str, Any]]] = defaultdict(list)
     same: dict[int, list[str]] = defaultdict(list)
+    custody = custody_key_for(session)
     for start in range(0, len(person_ids), 5000):
         chunk = person_ids[start:start + 5000]
-        for appearance in session.execute(
-            sa.select(m.person_id, m.source_id, s.name, r.record_ref, r.event_date,
-                      r.ubigeo_event, r.ubigeo_residence)
+        appearances = []
+        for row in session.execute(
+            sa.select(m.person_id, s.name.label("source_name"), *record_columns())
             .join(_REC, r.id == m.record_row_id)
             .join(_SRC, s.id == m.source_id)
             .where(m.current.is_(True), r.is_current.is_(True), m.person_id.in_(chunk))
-            .order_by(m.person_id, s.name, r.event_date, r.id)
         ).all():
-            pid = int(appearance.person_id)
+            attributes = opened(custody, row).attributes
+            appearances.append((int(row.person_id), str(row.source_name),
+                                attributes.get("event_date") or "", int(row.id), row,
+                                attributes))
+        appearances.sort(key=lambda a: a[:4])
+        for pid, source_name, _date, _id, appearance, attributes in appearances:
             if int(appearance.source_id) == source_id:
                 same[pid].append(bytes(appearance.record_ref).hex())
             else:
-                others[pid].append({"source": str(appearance.name),
-                                    "event_date": appearance.event_date,
-                                    "ubigeo_event": appearance.ubigeo_event,
-                                    "ubigeo_residence": appearance.ubigeo_residence})
+                others[pid].append({"source": source_name,
+                                    "event_date": attributes.get("event_date"),
+                                    "ubigeo_event": attributes.get("ubigeo_event"),
+                                    "ubigeo_residence": attributes.get("ubigeo_residence")})
     results = []
     for row in rows:
         ref = bytes(row.record_ref).hex()

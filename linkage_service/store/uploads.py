@@ -14,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from linkage_service.custody import custody_key_for
+from linkage_service.custody.records import seal_row
 from linkage_service.models import EncodedRecord, Source, Upload, UploadPublic, utcnow
 from linkage_service.store.sources import source_signing_key
 from vinculo_common.batch import RECORD_REF_SIZE, RECORD_SECTIONS, Batch
@@ -177,24 +179,23 @@ def store_batch(
             .values(is_current=False)
         )
     table: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
+    custody = custody_key_for(session)
     rows: list[dict[str, Any]] = []
     for i, ref in enumerate(refs):
-        rows.append(
-            {
-                "source_id": source.id,
-                "record_ref": ref,
-                "version": latest.get(ref, 0) + 1,
-                "clk": batch.clks[i].tobytes(),
-                "locator": batch.locators[i].tobytes(),
-                **{name: None if items is None else items[i].tobytes()
-                   for name, items in sections.items()},
-                "upload_id": upload.id,
-                "created_at": now,
-                "is_current": True,
-                "withdrawn_at": None,
-                **columns[i],
-            }
-        )
+        rows.append(seal_row(custody, {
+            "source_id": source.id,
+            "record_ref": ref,
+            "version": latest.get(ref, 0) + 1,
+            "clk": batch.clks[i].tobytes(),
+            "locator": batch.locators[i].tobytes(),
+            **{name: None if items is None else items[i].tobytes()
+               for name, items in sections.items()},
+            "upload_id": upload.id,
+            "created_at": now,
+            "is_current": True,
+            "withdrawn_at": None,
+            **columns[i],
+        }))
         if len(rows) >= 5000:
             session.execute(table.insert(), rows)
             rows = []

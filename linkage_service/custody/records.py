@@ -1,0 +1,156 @@
+"""Sealing encoded records on write, opening them on read, and sealing an existing bank.
+
+Every reader of CLKs or content attributes selects ``record_columns()`` and calls
+``opened(session_key, row)``: a sealed row opens under the custody key, a row from before
+custody (``sealed`` NULL) is read from its clear columns until ``encrypt_bank`` seals it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from linkage_service.custody import CustodyKey, OpenedRecord, open_record, seal_record
+from linkage_service.models import EncodedRecord
+from linkage_service.models.custody import CustodyCheck
+from linkage_service.models.record import CONTENT_COLUMNS
+from vinculo_common.batch import RECORD_SECTIONS
+from vinculo_common.errors import ConfigError
+
+__all__ = [
+    "check_custody",
+    "clear_row_count",
+    "custody_status",
+    "encrypt_bank",
+    "encrypt_bank_audited",
+    "opened",
+    "record_columns",
+    "scrub_free_space",
+    "seal_row",
+]
+
+_REC: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
+_CHECK: sa.Table = CustodyCheck.__table__  # type: ignore[attr-defined]
+
+
+def record_columns() -> list[Any]:
+    """The ``encoded_record`` columns ``opened`` needs (select them with any others)."""
+    r = _REC.c
+    return [r.id, r.source_id, r.record_ref, r.version, r.sealed, r.clk,
+            *[r[name] for name in RECORD_SECTIONS], *[r[name] for name in CONTENT_COLUMNS]]
+
+
+def opened(key: CustodyKey, row: Any) -> OpenedRecord:
+    """CLK, sections and attributes of a row selected with ``record_columns``."""
+    if row.sealed is not None:
+        return open_record(key, bytes(row.sealed), source_id=int(row.source_id),
+                           record_ref=bytes(row.record_ref), version=int(row.version))
+    return OpenedRecord(
+        clk=bytes(row.clk),
+        sections={name: None if getattr(row, name) is None else bytes(getattr(row, name))
+                  for name in RECORD_SECTIONS},
+        attributes={name: getattr(row, name) for name in CONTENT_COLUMNS},
+    )
+
+
+def seal_row(key: CustodyKey, row: dict[str, Any]) -> dict[str, Any]:
+    """An ``encoded_record`` insert row with its CLK, sections and attributes moved into
+    ``sealed`` (``clk`` empty, the rest NULL)."""
+    sealed = seal_record(
+        key, source_id=row["source_id"], record_ref=row["record_ref"], version=row["version"],
+        clk=row["clk"], sections={name: row.get(name) for name in RECORD_SECTIONS},
+        attributes={name: row.get(name) for name in CONTENT_COLUMNS},
+    )
+    return {**row, "sealed": sealed, "clk": b"",
+            **{name: None for name in RECORD_SECTIONS}, **{name: None for name in CONTENT_COLUMNS}}
+
+
+def check_custody(engine: Engine, key: CustodyKey) -> None:
+    """Refuse a key other than the one that sealed this bank; remember it on first use."""
+    with Session(engine) as session:
+        stored = session.execute(sa.select(_CHECK.c.key_id).order_by(_CHECK.c.id)).scalars().first()
+        if stored is None:
+            session.execute(_CHECK.insert().values(key_id=key.key_id))
+            session.commit()
+            return
+    if stored != key.key_id:
+        raise ConfigError(
+            f"la clave de custodia ({key.key_id}) no es la que selló este banco ({stored}): "
+            "pida al custodio la clave correcta (wrong custody key for this bank)"
+        )
+
+
+def clear_row_count(engine: Engine) -> int:
+    """Rows still in clear (from before custody)."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(_REC)
+                                .where(_REC.c.sealed.is_(None))).scalar_one())
+
+
+def encrypt_bank(engine: Engine, key: CustodyKey, *, chunk: int = 2000) -> int:
+    """Seal every clear row in place, then rewrite the database file so the old clear pages
+    are gone (SQLite ``VACUUM`` and a WAL checkpoint; PostgreSQL ``VACUUM FULL``).
+
+    Idempotent: sealed rows are left alone. Returns the number of rows sealed.
+    """
+    check_custody(engine, key)
+    r = _REC.c
+    total = 0
+    while True:
+        with Session(engine) as session:
+            rows = session.execute(
+                sa.select(*record_columns()).where(r.sealed.is_(None)).order_by(r.id).limit(chunk)
+            ).all()
+            if not rows:
+                break
+            for row in rows:
+                record = opened(key, row)
+                values = seal_row(key, {
+                    "source_id": int(row.source_id), "record_ref": bytes(row.record_ref),
+                    "version": int(row.version), "clk": record.clk, **record.sections,
+                    **record.attributes,
+                })
+                session.execute(sa.update(_REC).where(r.id == row.id).values(
+                    sealed=values["sealed"], clk=b"",
+                    **{name: None for name in RECORD_SECTIONS},
+                    **{name: None for name in CONTENT_COLUMNS}))
+            session.commit()
+            total += len(rows)
+    scrub_free_space(engine)
+    return total
+
+
+def encrypt_bank_audited(engine: Engine, key: CustodyKey, *, actor: str) -> int:
+    """``encrypt_bank`` with its audit entry (``custody.encrypt``: rows sealed, key id)."""
+    from linkage_service.audit import record
+
+    count = encrypt_bank(engine, key)
+    with Session(engine) as session:
+        record(session, actor=actor, action="custody.encrypt",
+               objects=[f"count:{count}", f"custody_key:{key.key_id}"])
+        session.commit()
+    return count
+
+
+def custody_status(engine: Engine) -> tuple[str | None, int, int]:
+    """(key id that sealed the bank or None, rows in clear, rows sealed)."""
+    with engine.connect() as conn:
+        key_id = conn.execute(sa.select(_CHECK.c.key_id).order_by(_CHECK.c.id)).scalars().first()
+        sealed = int(conn.execute(sa.select(sa.func.count()).select_from(_REC)
+                                  .where(_REC.c.sealed.is_not(None))).scalar_one())
+    return key_id, clear_row_count(engine), sealed
+
+
+def scrub_free_space(engine: Engine) -> None:
+    """Rewrite the database so pages that held clear values are not left in the file."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("PRAGMA secure_delete = ON")
+            conn.exec_driver_sql("VACUUM")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    elif engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM FULL encoded_record")
