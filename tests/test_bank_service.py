@@ -236,7 +236,7 @@ def test_cli_against_a_real_server(db_url: str, keys_dir: Path, tmp_path: Path,
     assert rows["R-001"]["other_sources"] == "care"
     assert rows["R-001"]["same_source_record_ids"] == "R-004"
     assert rows["R-003"]["other_sources"] == "sistra"
-    assert rows["R-003"]["other_events"] == "sistra|2022-08|150101"
+    assert rows["R-003"]["other_events"] == "sistra|2022-08|1501"  # month and province
     # Another source's token cannot read RETA's results, and wrong keys cannot open them.
     bad = run_vinculo("results", "--source", "reta", "--server", server.url, "--token",
                       uploader["care"], "--keys", str(keys_dir), "--output",

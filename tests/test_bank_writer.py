@@ -232,8 +232,9 @@ def test_results_show_only_the_sources_own_records(bank: Bank) -> None:
     assert {r["record_ref"] for r in page["results"]} == own
     for r in page["results"]:
         assert r["person_id"] == bank.person_of("a1")
-        assert r["other_sources"] == [{"source": "care", "event_date": "2023-02-10",
-                                       "ubigeo_event": "170101", "ubigeo_residence": None}]
+        # Another source's record: month and province only.
+        assert r["other_sources"] == [{"source": "care", "event_date": "2023-02",
+                                       "ubigeo_event": "1701", "ubigeo_residence": None}]
         assert set(r["same_source_refs"]) == own - {r["record_ref"]}
     with Session(bank.engine) as s:
         one = results_for_source(s, source_id=reta_id, limit=1)

@@ -1,5 +1,6 @@
 """Results for a source: for each of ITS OWN current records, the person pseudonym and where
-else that person appears (other registries, with event dates and places), never identities.
+else that person appears (other registries, with the event's month and province), never
+identities.
 
 The record is named by its reference (hex) and its sealed locator (base64) exactly as the source
 uploaded it; only the source's own private key opens the locator into its local record id.
@@ -29,6 +30,15 @@ _REC: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
 _SRC: sa.Table = Source.__table__  # type: ignore[attr-defined]
 
 
+def _cut(value: str | None, width: int) -> str | None:
+    """``value`` cut to ``width`` characters (a month, a province).
+
+    >>> _cut("2023-02-10", 7), _cut("170101", 4), _cut(None, 4)
+    ('2023-02', '1701', None)
+    """
+    return str(value)[:width] if value else None
+
+
 def results_for_source(
     session: Session, *, source_id: int, offset: int = 0, limit: int = 10_000
 ) -> dict[str, Any]:
@@ -37,7 +47,8 @@ def results_for_source(
     Returns ``{"source", "total", "offset", "next_offset", "results": [...]}``; each result has
     ``record_ref`` (hex), ``locator`` (base64), ``person_id`` (pseudonym or None before the
     first job), ``same_source_refs`` (the person's other records in this source, hex) and
-    ``other_sources`` (``[{"source", "event_date", "ubigeo_event", "ubigeo_residence"}]``).
+    ``other_sources`` (``[{"source", "event_date", "ubigeo_event", "ubigeo_residence"}]``: the
+    event's month and the provinces, never another institution's exact values).
 
     Example: ``results_for_source(session, source_id=1, limit=100)["results"][0]["person_id"]``
     → ``"P-7KQ2M4XZ3A"``
@@ -83,10 +94,13 @@ def results_for_source(
             if int(appearance.source_id) == source_id:
                 same[pid].append(bytes(appearance.record_ref).hex())
             else:
+                # Another institution's record: month and province only (enough to follow
+                # the person up; the exact values stay sealed).
                 others[pid].append({"source": source_name,
-                                    "event_date": attributes.get("event_date"),
-                                    "ubigeo_event": attributes.get("ubigeo_event"),
-                                    "ubigeo_residence": attributes.get("ubigeo_residence")})
+                                    "event_date": _cut(attributes.get("event_date"), 7),
+                                    "ubigeo_event": _cut(attributes.get("ubigeo_event"), 4),
+                                    "ubigeo_residence": _cut(attributes.get("ubigeo_residence"),
+                                                             4)})
     results = []
     for row in rows:
         ref = bytes(row.record_ref).hex()
