@@ -19,7 +19,11 @@ from linkage_service.api.errors import install_exception_handlers
 from linkage_service.api.main import api_router
 from linkage_service.api.middleware import AccessLogMiddleware
 from linkage_service.custody import install_custody_key, load_custody_key
-from linkage_service.custody.records import check_custody, clear_row_count
+from linkage_service.custody.records import (
+    check_custody,
+    clear_row_count,
+    encrypt_bank_audited,
+)
 from linkage_service.db import current_revision, make_engine, migrate
 from linkage_service.logs import configure_logging, log_event
 from linkage_service.service_key import load_or_create_service_key
@@ -53,6 +57,9 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     service_key = load_or_create_service_key(settings)
     custody = install_custody_key(engine, load_custody_key(settings))
     check_custody(engine, custody)
+    if clear_row_count(engine):  # a bank from before custody: sealed in place on first start
+        sealed = encrypt_bank_audited(engine, custody, actor="service:start")
+        log_event("custody.encrypted", count=sealed, key_id=custody.key_id)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

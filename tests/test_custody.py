@@ -129,7 +129,8 @@ def test_database_file_holds_no_encodings_and_no_attributes(tmp_path: Path,
         batch = write_batch(tmp_path / "reta.vnb", keys=keys_dir, source="reta",
                             refs=[bytes([i]) * 32 for i in range(1, 13)],
                             attributes=_marked_attributes())
-        clks = read_batch(batch).clks
+        uploaded = read_batch(batch)
+        clks = uploaded.clks
         service.uploader("reta").upload(batch)
         with Session(service.engine) as session:
             rows = session.execute(sa.select(*record_columns())).all()
@@ -142,7 +143,11 @@ def test_database_file_holds_no_encodings_and_no_attributes(tmp_path: Path,
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         service.close()
-    assert _leaks(_file_bytes(db), clks) == []
+    data = _file_bytes(db)
+    assert _leaks(data, clks) == []
+    # Nor the source's own references (its reference key would find its records) or locators.
+    assert not [r for r in uploaded.record_refs if bytes(r) in data]
+    assert not [loc for loc in uploaded.locators if bytes(loc)[:16] in data]
     # Nor does any cell, read as a thief would with sqlite3 (no key).
     with sqlite3.connect(db) as conn:
         cells = conn.execute("SELECT * FROM encoded_record").fetchall()
@@ -161,11 +166,31 @@ def _unseal_into_clear_columns(engine: sa.Engine) -> None:
         for row in session.execute(sa.select(*record_columns())).all():
             record = opened(key, row)
             session.execute(sa.update(table).where(table.c.id == row.id).values(
-                sealed=None, clk=record.clk,
+                sealed=None, clk=record.clk, record_ref=record.record_ref, locator=record.locator,
                 **{n: record.sections.get(n) for n in RECORD_SECTIONS}, **record.attributes))
         session.commit()
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _legacy_person_and_pair(session: Session, records: Any) -> None:
+    """A person holding every record, a review pair and a decision, named by the old refs."""
+    from linkage_service.models.bank import Decision, Membership, Person, ReviewPair
+
+    person = Person(pseudonym="P-BBBBBBBBBB")
+    session.add(person)
+    session.flush()
+    for i, ref in enumerate(records.record_refs):
+        session.add(Membership(person_id=person.id, source_id=int(records.source_ids[i]),
+                               record_ref=ref, record_row_id=int(records.row_ids[i])))
+    a, b = (int(records.source_ids[0]), records.record_refs[0]), \
+        (int(records.source_ids[1]), records.record_refs[1])
+    pair = ReviewPair(source_a=a[0], ref_a=a[1], source_b=b[0], ref_b=b[1], score=0.5)
+    session.add(pair)
+    session.flush()
+    session.add(Decision(kind="must", source_a=a[0], ref_a=a[1], source_b=b[0], ref_b=b[1],
+                         review_pair_id=pair.id))
+    session.commit()
 
 
 def test_encrypt_an_existing_bank_in_place(tmp_path: Path, keys_dir: Path) -> None:
@@ -183,16 +208,30 @@ def test_encrypt_an_existing_bank_in_place(tmp_path: Path, keys_dir: Path) -> No
         assert _leaks(_file_bytes(db), clks)  # the legacy bank holds them in clear
         with Session(service.engine) as session:
             before = load_current_records(session)
+            _legacy_person_and_pair(session, before)
         assert encrypt_bank(service.engine, CustodyKey(DEV_CUSTODY_KEY)) == 8
         assert encrypt_bank(service.engine, CustodyKey(DEV_CUSTODY_KEY)) == 0  # idempotent
         with Session(service.engine) as session:
             after = load_current_records(session)
     finally:
         service.close()
-    # What the linkage job reads is unchanged, so its results are.
+    # What the linkage job reads is unchanged, so its results are; the references are the
+    # stored ones now (an HMAC under the custody key), in the same order.
     assert np.array_equal(before.clks, after.clks)
-    assert before.attributes == after.attributes and before.record_refs == after.record_refs
-    assert before.sections == after.sections
+    assert before.attributes == after.attributes and before.sections == after.sections
+    key = CustodyKey(DEV_CUSTODY_KEY)
+    assert after.record_refs == [key.stored_ref(int(s), r)
+                                 for s, r in zip(before.source_ids, before.record_refs,
+                                                 strict=True)]
+    # Memberships, review pairs and decisions follow the rename.
+    stored = set(after.record_refs)
+    with sqlite3.connect(db) as conn:
+        named = [bytes(r) for (r,) in conn.execute("SELECT record_ref FROM membership")]
+        named += [bytes(r) for pair in conn.execute("SELECT ref_a, ref_b FROM review_pair")
+                  for r in pair]
+        named += [bytes(r) for pair in conn.execute("SELECT ref_a, ref_b FROM link_decision")
+                  for r in pair]
+    assert len(named) == 8 + 2 + 2 and set(named) <= stored
     # VACUUM rewrote the file: the old clear pages are gone.
     assert _leaks(_file_bytes(db), clks) == []
 

@@ -75,13 +75,14 @@ def resolve_pseudonym(session: Session, *, pseudonym: str) -> list[str]:
 
 
 def current_records(session: Session, *, person_ids: Iterable[int]) -> list[dict[str, Any]]:
-    """Current records of persons: person id, source name, record row and content attributes."""
+    """Current records of persons: person id, source name, record row, the source's own
+    ``record_ref`` and locator (opened), the bank's ``stored_ref`` and content attributes."""
     ids = list(person_ids)
     if not ids:
         return []
     m, r, s = _MEM.c, _REC.c, _SRC.c
     rows = session.execute(
-        sa.select(m.person_id, s.name.label("source_name"), r.locator, *record_columns())
+        sa.select(m.person_id, s.name.label("source_name"), *record_columns())
         .join(_REC, r.id == m.record_row_id)
         .join(_SRC, s.id == m.source_id)
         .where(m.current.is_(True), m.person_id.in_(ids), r.is_current.is_(True))
@@ -89,12 +90,13 @@ def current_records(session: Session, *, person_ids: Iterable[int]) -> list[dict
     custody = custody_key_for(session)
     out: list[tuple[tuple[int, str, str, int], dict[str, Any]]] = []
     for row in rows:
-        attributes = opened(custody, row).attributes
+        record = opened(custody, row)
+        attributes = record.attributes
         out.append(((int(row.person_id), str(row.source_name),
                      attributes.get("event_date") or "", int(row.id)),
                     {"person_id": int(row.person_id), "source": str(row.source_name),
-                     "row_id": int(row.id), "record_ref": bytes(row.record_ref),
-                     "locator": bytes(row.locator),
+                     "row_id": int(row.id), "record_ref": record.record_ref,
+                     "stored_ref": bytes(row.record_ref), "locator": record.locator,
                      "attributes": {c: attributes.get(c) for c in CONTENT_COLUMNS}}))
     out.sort(key=lambda item: item[0])
     return [item for _key, item in out]

@@ -42,7 +42,7 @@ def _cut(value: str | None, width: int) -> str | None:
 def results_for_source(
     session: Session, *, source_id: int, offset: int = 0, limit: int = 10_000
 ) -> dict[str, Any]:
-    """One page of results for ``source_id``, ordered by record reference.
+    """One page of results for ``source_id``, in the order of the stored references.
 
     Returns ``{"source", "total", "offset", "next_offset", "results": [...]}``; each result has
     ``record_ref`` (hex), ``locator`` (base64), ``person_id`` (pseudonym or None before the
@@ -63,7 +63,7 @@ def results_for_source(
     total = int(session.execute(sa.select(sa.func.count()).select_from(_REC).where(own))
                 .scalar_one())
     rows = session.execute(
-        sa.select(r.record_ref, r.locator, m.person_id, p.pseudonym)
+        sa.select(*record_columns(), m.person_id, p.pseudonym)
         .select_from(_REC)
         .outerjoin(_MEM, sa.and_(m.source_id == r.source_id, m.record_ref == r.record_ref,
                                  m.current.is_(True)))
@@ -72,10 +72,12 @@ def results_for_source(
         .order_by(r.record_ref)
         .offset(offset).limit(limit)
     ).all()
+    custody = custody_key_for(session)
+    # The source's own references and locators are sealed with the rest of the record.
+    own_records = [opened(custody, row) for row in rows]
     person_ids = sorted({int(row.person_id) for row in rows if row.person_id is not None})
     others: dict[int, list[dict[str, Any]]] = defaultdict(list)
     same: dict[int, list[str]] = defaultdict(list)
-    custody = custody_key_for(session)
     for start in range(0, len(person_ids), 5000):
         chunk = person_ids[start:start + 5000]
         appearances = []
@@ -85,14 +87,15 @@ def results_for_source(
             .join(_SRC, s.id == m.source_id)
             .where(m.current.is_(True), r.is_current.is_(True), m.person_id.in_(chunk))
         ).all():
-            attributes = opened(custody, row).attributes
+            record = opened(custody, row)
+            attributes = record.attributes
             appearances.append((int(row.person_id), str(row.source_name),
                                 attributes.get("event_date") or "", int(row.id), row,
-                                attributes))
+                                attributes, record.record_ref))
         appearances.sort(key=lambda a: a[:4])
-        for pid, source_name, _date, _id, appearance, attributes in appearances:
+        for pid, source_name, _date, _id, appearance, attributes, own_ref in appearances:
             if int(appearance.source_id) == source_id:
-                same[pid].append(bytes(appearance.record_ref).hex())
+                same[pid].append(own_ref.hex())
             else:
                 # Another institution's record: month and province only (enough to follow
                 # the person up; the exact values stay sealed).
@@ -102,12 +105,12 @@ def results_for_source(
                                     "ubigeo_residence": _cut(attributes.get("ubigeo_residence"),
                                                              4)})
     results = []
-    for row in rows:
-        ref = bytes(row.record_ref).hex()
+    for row, record in zip(rows, own_records, strict=True):
+        ref = record.record_ref.hex()
         owner = int(row.person_id) if row.person_id is not None else None
         results.append({
             "record_ref": ref,
-            "locator": base64.b64encode(bytes(row.locator)).decode("ascii"),
+            "locator": base64.b64encode(record.locator).decode("ascii"),
             "person_id": row.pseudonym,
             "same_source_refs": [x for x in same.get(owner, []) if x != ref] if owner else [],
             "other_sources": others.get(owner, []) if owner else [],

@@ -1,12 +1,15 @@
 """Custody: the bank's encodings and content attributes sealed at rest under a key that is not
 in the database or its backups.
 
-Each encoded record's CLK, schema sections (``doc_hash``, ``family``, ``doc_near``) and content
-attributes are one AES-256-GCM ciphertext (``encoded_record.sealed``: version byte, 12-byte
-random nonce, ciphertext and tag). The associated data binds the ciphertext to its row's
-identity ``(source_id, record_ref, version)`` (the row's unique key, known before the insert
-and kept by a dump and restore), so a ciphertext moved to another row does not open. The clear
-columns stay NULL and ``clk`` empty.
+Each encoded record's CLK, schema sections (``doc_hash``, ``family``, ``doc_near``), content
+attributes, the source's own ``record_ref`` and its sealed locator are one AES-256-GCM
+ciphertext (``encoded_record.sealed``: version byte, 12-byte random nonce, ciphertext and tag).
+The row (and every table that names a record: memberships, review pairs, decisions) holds
+instead ``CustodyKey.stored_ref``, an HMAC of the reference under a key derived from the custody
+key: a source's reference key finds nothing in a stolen database. The associated data binds the
+ciphertext to its row's identity ``(source_id, stored ref, version)`` (the row's unique key,
+known before the insert and kept by a dump and restore), so a ciphertext moved to another row
+does not open. The clear columns stay NULL, ``clk`` and ``locator`` empty.
 
 The key comes from a custodian who is not the operator: ``VINCULO_CUSTODY_KEY_FILE`` (64 hex
 digits, ``vinculo admin custody keygen``) or ``VINCULO_CUSTODY_KEY_PASSPHRASE`` (scrypt). In
@@ -27,6 +30,7 @@ from their session, so the linkage job's own sessions need nothing more.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import struct
@@ -59,6 +63,7 @@ _NONCE = 12
 _NONE = 0xFFFF
 _AD_LABEL = b"vinculo custody v1|encoded_record|"
 _KID_LABEL = b"vinculo custody key id v1|"
+_REF_LABEL = b"vinculo custody stored record_ref v1"
 _SCRYPT_SALT = b"vinculo custody passphrase v1"
 # Public on purpose: development banks are sealed with it so the code path is the same, but
 # anyone can open them. Production refuses it (Settings).
@@ -70,18 +75,27 @@ class CustodyKey:
     """An AES-256-GCM key and its public check value ``key_id``.
 
     >>> CustodyKey(bytes(32)).key_id
-    '4a7d46e3a5d1a3b9'
+    'b1e8c455d7d717bf'
     """
 
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ConfigError("la clave de custodia debe tener 32 bytes (custody key: 32 bytes)")
         self._aead = AESGCM(key)
+        self._ref_key = hmac.digest(key, _REF_LABEL, "sha256")
         self.key_id = hashlib.sha256(_KID_LABEL + key).hexdigest()[:16]
         self.is_development = key == DEV_CUSTODY_KEY
 
     def __repr__(self) -> str:  # never the key
         return f"CustodyKey(key_id={self.key_id!r})"
+
+    def stored_ref(self, source_id: int, record_ref: bytes) -> bytes:
+        """The reference the bank stores for a source's ``record_ref``: HMAC-SHA256 under a
+        key derived from the custody key, so whoever holds the source's reference key (and its
+        records) cannot find them in a stolen database. Deterministic: re-uploads and
+        withdrawals find their rows."""
+        return hmac.digest(self._ref_key, struct.pack(">q", int(source_id)) + bytes(record_ref),
+                           "sha256")
 
     def seal(self, plaintext: bytes, associated: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
@@ -137,6 +151,8 @@ class OpenedRecord:
     clk: bytes
     sections: dict[str, bytes | None]
     attributes: dict[str, Any]
+    record_ref: bytes = b""  # the source's own reference (the row holds ``stored_ref``)
+    locator: bytes = b""  # the locator sealed to the source
 
 
 def _associated(source_id: int, record_ref: bytes, version: int) -> bytes:
@@ -144,9 +160,13 @@ def _associated(source_id: int, record_ref: bytes, version: int) -> bytes:
 
 
 def seal_record(key: CustodyKey, *, source_id: int, record_ref: bytes, version: int, clk: bytes,
-                sections: dict[str, bytes | None], attributes: dict[str, Any]) -> bytes:
-    """One record's CLK, sections (in the given order) and attributes, sealed to its row."""
-    parts = [struct.pack(">H", len(clk)), clk, struct.pack(">H", len(sections))]
+                sections: dict[str, bytes | None], attributes: dict[str, Any],
+                original_ref: bytes = b"", locator: bytes = b"") -> bytes:
+    """One record's CLK, sections (in the given order), attributes, the source's own
+    reference and its locator, sealed to its row (``record_ref``: what the row stores)."""
+    parts = [struct.pack(">H", len(original_ref)), bytes(original_ref),
+             struct.pack(">H", len(locator)), bytes(locator),
+             struct.pack(">H", len(clk)), clk, struct.pack(">H", len(sections))]
     for name, value in sections.items():
         label = name.encode("ascii")
         parts += [struct.pack(">B", len(label)), label]
@@ -161,10 +181,13 @@ def open_record(key: CustodyKey, blob: bytes, *, source_id: int, record_ref: byt
                 version: int) -> OpenedRecord:
     """The inverse of ``seal_record``; IntegrityError for a wrong key or a moved row."""
     data = key.open(bytes(blob), _associated(source_id, record_ref, version))
-    (n,) = struct.unpack_from(">H", data, 0)
-    pos = 2
-    clk = data[pos:pos + n]
-    pos += n
+    pos = 0
+    fields = []
+    for _ in range(3):
+        (n,) = struct.unpack_from(">H", data, pos)
+        fields.append(data[pos + 2:pos + 2 + n])
+        pos += 2 + n
+    original, locator, clk = fields
     (count,) = struct.unpack_from(">H", data, pos)
     pos += 2
     sections: dict[str, bytes | None] = {}
@@ -179,7 +202,8 @@ def open_record(key: CustodyKey, blob: bytes, *, source_id: int, record_ref: byt
         else:
             sections[name] = data[pos:pos + n]
             pos += n
-    return OpenedRecord(clk=clk, sections=sections, attributes=json.loads(data[pos:]))
+    return OpenedRecord(clk=clk, sections=sections, attributes=json.loads(data[pos:]),
+                        record_ref=original, locator=locator)
 
 
 # ----------------------------------------------------------------------------- per engine

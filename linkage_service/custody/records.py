@@ -39,7 +39,7 @@ _CHECK: sa.Table = CustodyCheck.__table__  # type: ignore[attr-defined]
 def record_columns() -> list[Any]:
     """The ``encoded_record`` columns ``opened`` needs (select them with any others)."""
     r = _REC.c
-    return [r.id, r.source_id, r.record_ref, r.version, r.sealed, r.clk,
+    return [r.id, r.source_id, r.record_ref, r.version, r.sealed, r.clk, r.locator,
             *[r[name] for name in RECORD_SECTIONS], *[r[name] for name in CONTENT_COLUMNS]]
 
 
@@ -53,18 +53,23 @@ def opened(key: CustodyKey, row: Any) -> OpenedRecord:
         sections={name: None if getattr(row, name) is None else bytes(getattr(row, name))
                   for name in RECORD_SECTIONS},
         attributes={name: getattr(row, name) for name in CONTENT_COLUMNS},
+        record_ref=bytes(row.record_ref), locator=bytes(row.locator),
     )
 
 
 def seal_row(key: CustodyKey, row: dict[str, Any]) -> dict[str, Any]:
-    """An ``encoded_record`` insert row with its CLK, sections and attributes moved into
-    ``sealed`` (``clk`` empty, the rest NULL)."""
+    """An ``encoded_record`` insert row (with the source's own ``record_ref`` and ``locator``)
+    as stored: ``record_ref`` replaced by ``key.stored_ref``; CLK, sections, attributes, the
+    own reference and the locator moved into ``sealed`` (``clk`` and ``locator`` empty, the
+    rest NULL)."""
+    stored = key.stored_ref(row["source_id"], row["record_ref"])
     sealed = seal_record(
-        key, source_id=row["source_id"], record_ref=row["record_ref"], version=row["version"],
+        key, source_id=row["source_id"], record_ref=stored, version=row["version"],
         clk=row["clk"], sections={name: row.get(name) for name in RECORD_SECTIONS},
         attributes={name: row.get(name) for name in CONTENT_COLUMNS},
+        original_ref=row["record_ref"], locator=row["locator"],
     )
-    return {**row, "sealed": sealed, "clk": b"",
+    return {**row, "record_ref": stored, "sealed": sealed, "clk": b"", "locator": b"",
             **{name: None for name in RECORD_SECTIONS}, **{name: None for name in CONTENT_COLUMNS}}
 
 
@@ -91,36 +96,67 @@ def clear_row_count(engine: Engine) -> int:
 
 
 def encrypt_bank(engine: Engine, key: CustodyKey, *, chunk: int = 2000) -> int:
-    """Seal every clear row in place, then rewrite the database file so the old clear pages
-    are gone (SQLite ``VACUUM`` and a WAL checkpoint; PostgreSQL ``VACUUM FULL``).
-
-    Idempotent: sealed rows are left alone. Returns the number of rows sealed.
+    """Seal every clear row (a bank from before custody) in place: each record's values go
+    into ``sealed`` and its reference becomes ``key.stored_ref`` in ``encoded_record``,
+    ``membership``, ``review_pair`` and ``link_decision`` alike. Then the database file is
+    rewritten so the old clear pages are gone (SQLite ``VACUUM`` and a WAL checkpoint;
+    PostgreSQL ``VACUUM FULL``). One transaction; idempotent (sealed rows are left alone).
+    Returns the number of rows sealed.
     """
     check_custody(engine, key)
     r = _REC.c
     total = 0
-    while True:
-        with Session(engine) as session:
+    with Session(engine) as session:
+        renamed: dict[tuple[int, bytes], bytes] = {}
+        last_id = 0
+        while True:
             rows = session.execute(
-                sa.select(*record_columns()).where(r.sealed.is_(None)).order_by(r.id).limit(chunk)
+                sa.select(*record_columns()).where(r.sealed.is_(None), r.id > last_id)
+                .order_by(r.id).limit(chunk)
             ).all()
             if not rows:
                 break
+            last_id = int(rows[-1].id)
             for row in rows:
                 record = opened(key, row)
                 values = seal_row(key, {
-                    "source_id": int(row.source_id), "record_ref": bytes(row.record_ref),
-                    "version": int(row.version), "clk": record.clk, **record.sections,
-                    **record.attributes,
+                    "source_id": int(row.source_id), "record_ref": record.record_ref,
+                    "version": int(row.version), "clk": record.clk, "locator": record.locator,
+                    **record.sections, **record.attributes,
                 })
+                renamed[(int(row.source_id), record.record_ref)] = values["record_ref"]
                 session.execute(sa.update(_REC).where(r.id == row.id).values(
-                    sealed=values["sealed"], clk=b"",
-                    **{name: None for name in RECORD_SECTIONS},
+                    record_ref=values["record_ref"], sealed=values["sealed"], clk=b"",
+                    locator=b"", **{name: None for name in RECORD_SECTIONS},
                     **{name: None for name in CONTENT_COLUMNS}))
-            session.commit()
             total += len(rows)
+        _rename_references(session, renamed)
+        session.commit()
     scrub_free_space(engine)
     return total
+
+
+def _rename_references(session: Session, renamed: dict[tuple[int, bytes], bytes]) -> None:
+    """Every other table that names a record by (source, reference) follows the rename."""
+    from linkage_service.models.bank import Decision, Membership, ReviewPair
+
+    if not renamed:
+        return
+    for model, pairs in ((Membership, (("source_id", "record_ref"),)),
+                         (ReviewPair, (("source_a", "ref_a"), ("source_b", "ref_b"))),
+                         (Decision, (("source_a", "ref_a"), ("source_b", "ref_b")))):
+        table: sa.Table = model.__table__  # type: ignore[union-attr]
+        columns = [c for pair in pairs for c in pair]
+        rows = session.execute(sa.select(table.c.id, *[table.c[c] for c in columns])).all()
+        for row in rows:
+            values = {}
+            for source_column, ref_column in pairs:
+                new = renamed.get((int(getattr(row, source_column)),
+                                   bytes(getattr(row, ref_column))))
+                if new is not None:
+                    values[ref_column] = new
+            if values:
+                session.execute(sa.update(table).where(table.c.id == row.id).values(**values))
 
 
 def encrypt_bank_audited(engine: Engine, key: CustodyKey, *, actor: str) -> int:

@@ -233,10 +233,21 @@ def join_attack(candidates: np.ndarray) -> dict[int, int]:
 # ----------------------------------------------------------------------------- the views
 
 
-def _database_releases(session: Any) -> tuple[dict[RecordKey, list[Release]],
-                                               dict[RecordKey, str]]:
+@dataclass
+class _Database:
+    """What the tables give without the custody key, plus the truth for scoring."""
+
+    releases: dict[RecordKey, list[Release]]
+    persons: dict[RecordKey, str]  # memberships are readable
+    columns: dict[RecordKey, tuple[bytes, bytes]]  # the clear record_ref and locator columns
+    own_refs: dict[RecordKey, bytes]  # scoring only: each record's own reference (opened)
+
+
+def _database_releases(session: Any) -> _Database:
     """Every clear content column of the current records, read straight from the tables
-    (no custody key), and each record's person (memberships are readable too)."""
+    (no custody key), each record's person, and its clear ``record_ref`` and ``locator``
+    columns. ``own_refs`` (the source's reference of each record, for scoring the attack, never
+    used by it) is opened with the custody key when the row is sealed."""
     import sqlalchemy as sa
 
     from linkage_service.models import EncodedRecord, Source
@@ -247,16 +258,27 @@ def _database_releases(session: Any) -> tuple[dict[RecordKey, list[Release]],
     src: sa.Table = Source.__table__  # type: ignore[attr-defined]
     mem: sa.Table = Membership.__table__  # type: ignore[attr-defined]
     per: sa.Table = Person.__table__  # type: ignore[attr-defined]
-    releases: dict[RecordKey, list[Release]] = {}
+    sealed = "sealed" in rec.c and _has_column(session, "encoded_record", "sealed")
+    out = _Database(releases={}, persons={}, columns={}, own_refs={})
+    extra = [rec.c.sealed, rec.c.source_id, rec.c.version] if sealed else []
     for row in session.execute(
-        sa.select(src.c.name, rec.c.record_ref, *[rec.c[c] for c in CONTENT_COLUMNS])
+        sa.select(src.c.name, rec.c.record_ref, rec.c.locator, *extra,
+                  *[rec.c[c] for c in CONTENT_COLUMNS])
         .join(src, src.c.id == rec.c.source_id).where(rec.c.is_current.is_(True))
     ).all():
         values = {c: getattr(row, c) for c in CONTENT_COLUMNS}
         key = (str(row.name), bytes(row.record_ref))
-        releases[key] = [normalize_release(values)] if any(
+        out.releases[key] = [normalize_release(values)] if any(
             v not in (None, "") for v in values.values()) else []
-    persons = {
+        out.columns[key] = (bytes(row.record_ref), bytes(row.locator))
+        out.own_refs[key] = bytes(row.record_ref)
+        if sealed and row.sealed is not None:
+            from linkage_service.custody import custody_key_for, open_record
+
+            out.own_refs[key] = open_record(
+                custody_key_for(session), bytes(row.sealed), source_id=int(row.source_id),
+                record_ref=bytes(row.record_ref), version=int(row.version)).record_ref
+    out.persons = {
         (str(name), bytes(ref)): str(pseudonym)
         for name, ref, pseudonym in session.execute(
             sa.select(src.c.name, mem.c.record_ref, per.c.pseudonym)
@@ -264,7 +286,13 @@ def _database_releases(session: Any) -> tuple[dict[RecordKey, list[Release]],
             .where(mem.c.current.is_(True))
         ).all()
     }
-    return releases, persons
+    return out
+
+
+def _has_column(session: Any, table: str, column: str) -> bool:
+    import sqlalchemy as sa
+
+    return column in {c["name"] for c in sa.inspect(session.get_bind()).get_columns(table)}
 
 
 def _persons_releases(session: Any) -> dict[RecordKey, list[Release]]:
@@ -285,7 +313,8 @@ def _persons_releases(session: Any) -> dict[RecordKey, list[Release]]:
         held = current_records(session, person_ids=[int(pid)])
         for record, bank in zip(shown, held, strict=True):
             attributes = {k: v for k, v in record.items() if k != "source"}
-            out.setdefault((bank["source"], bank["record_ref"]), []).append(
+            out.setdefault((bank["source"], bank.get("stored_ref", bank["record_ref"])),
+                           []).append(
                 normalize_release(attributes))
     return out
 
@@ -318,28 +347,32 @@ VIEWS: dict[str, Callable[[Any], dict[RecordKey, list[Release]]]] = {
 }
 
 
-def bank_releases(session: Any, *, views: Iterable[str] = ("database", *VIEWS)) -> tuple[
-        dict[RecordKey, list[Release]], dict[RecordKey, str]]:
-    """Per bank record (source, record_ref), every release the chosen views show, and each
-    record's person pseudonym. ``database`` is always read for the records and persons."""
-    releases, persons = _database_releases(session)
-    wanted = set(views)
+def bank_releases(session: Any, *, views: Iterable[str] = ("database", *VIEWS)) -> _Database:
+    """Per bank record (source, stored record_ref), every release the chosen views show, with
+    the database's persons and clear reference columns. ``database`` is always read for the
+    records and persons; its attribute columns count only when the view is chosen."""
+    found = _database_releases(session)
+    wanted = set(views) - {"keys"}
     if "database" not in wanted:
-        releases = {key: [] for key in releases}
+        found.releases = {key: [] for key in found.releases}
     for name in wanted - {"database"}:
         for key, items in VIEWS[name](session).items():
-            releases.setdefault(key, []).extend(items)
-    return releases, persons
+            found.releases.setdefault(key, []).extend(items)
+    return found
 
 
-def export_attributes(batch_path: Path) -> tuple[list[bytes], list[dict[str, Any]]]:
-    """The content attributes RETA's export yields under the public SDK: those of its batch
-    (what ``vinculo encode`` computed from the plaintext), with each record's reference for
-    scoring only (the attack never looks at it)."""
+def export_attributes(batch_path: Path) -> tuple[list[bytes], list[bytes],
+                                                  list[dict[str, Any]]]:
+    """What RETA's export yields under the public SDK and RETA's keys: the content attributes
+    ``vinculo encode`` computes from the plaintext, each record's reference (HMAC of its
+    record_id under RETA's reference key) and locator (RETA opens any locator with its box
+    key). Read from RETA's batch; the references and locators are used only by the ``keys``
+    view (an insider who holds RETA's keys as well as its export) and for scoring."""
     from vinculo_common.batch import read_batch
 
     batch = read_batch(Path(batch_path))
-    return [bytes(r) for r in batch.record_refs], list(batch.attributes)
+    return ([bytes(r) for r in batch.record_refs], [bytes(x) for x in batch.locators],
+            list(batch.attributes))
 
 
 # ----------------------------------------------------------------------------- the measure
@@ -412,24 +445,36 @@ def measure_join(
         if install_custody_key is not None:
             install_custody_key(engine, custody_key)
         with Session(engine) as session:
-            releases, persons = bank_releases(session, views=views)
+            found = bank_releases(session, views=views)
     finally:
         engine.dispose()
-    refs, attributes = export_attributes(work_dir / "batches" / f"{source}.vnb")
+    refs, locators, attributes = export_attributes(work_dir / "batches" / f"{source}.vnb")
     exports = [normalize_release(a) for a in attributes]
-    slot_keys = [k for k in releases if k[0] == source]
-    matrix = _slot_consistency(exports, [releases[k] for k in slot_keys])
-    column_of = {k[1]: j for j, k in enumerate(slot_keys)}
+    slot_keys = [k for k in found.releases if k[0] == source]
+    matrix = _slot_consistency(exports, [found.releases[k] for k in slot_keys])
+    if "keys" in set(views):
+        # RETA's keys: its reference of each record, and every locator opened.
+        by_ref = {ref: i for i, ref in enumerate(refs)}
+        by_locator = {loc: i for i, loc in enumerate(locators)}
+        for j, key in enumerate(slot_keys):
+            column_ref, column_locator = found.columns[key]
+            i = by_ref.get(column_ref, by_locator.get(column_locator, -1)) \
+                if column_ref or column_locator else -1
+            if i >= 0:
+                matrix[i, :] = False
+                matrix[:, j] = False
+                matrix[i, j] = True
+    column_of = {found.own_refs[k]: j for j, k in enumerate(slot_keys)}
     truth = np.array([column_of.get(ref, -1) for ref in refs])
     first = matrix.sum(axis=1) == 1
     unique_first = int(sum(1 for i in np.flatnonzero(first)
-                           if matrix[i, truth[i]] and truth[i] >= 0))
+                           if truth[i] >= 0 and matrix[i, truth[i]]))
     pairs = join_attack(matrix)
     right = {i for i, j in pairs.items() if truth[i] == j}
     in_bank = int((truth >= 0).sum())
-    identified_persons = {persons.get(slot_keys[pairs[i]]) for i in right} - {None}
+    identified_persons = {found.persons.get(slot_keys[pairs[i]]) for i in right} - {None}
     tied: dict[str, tuple[int, int]] = {}
-    for (src, _ref), person in persons.items():
+    for (src, _ref), person in found.persons.items():
         if src == source:
             continue
         hit, total = tied.get(src, (0, 0))
@@ -440,12 +485,15 @@ def measure_join(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m vinculo_lab.attacks.join RUN_DIR [--views database,persons,review]``."""
+    """``python -m vinculo_lab.attacks.join RUN_DIR [--views database,persons,review,keys]
+    [--each]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path, help="carpeta run/ de vinculo evaluate")
-    parser.add_argument("--views", default="database,persons,review")
+    parser.add_argument("--views", default="database,persons,review",
+                        help="database, persons, review; keys: the insider also holds RETA's "
+                             "keys (reference key, box key)")
     parser.add_argument("--each", action="store_true", help="también cada vista por separado")
     args = parser.parse_args(argv)
     chosen = [v for v in args.views.split(",") if v]
