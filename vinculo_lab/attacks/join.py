@@ -495,12 +495,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="database, persons, review; keys: the insider also holds RETA's "
                              "keys (reference key, box key)")
     parser.add_argument("--each", action="store_true", help="también cada vista por separado")
+    parser.add_argument("--custody-key-file", type=Path, default=None,
+                        help="clave con que responde el servicio (por defecto: la de desarrollo)")
     args = parser.parse_args(argv)
     chosen = [v for v in args.views.split(",") if v]
-    report = {"all": measure_join(work_dir=args.run_dir, views=chosen).as_dict()}
+    key = None
+    if args.custody_key_file is not None:
+        key = bytes.fromhex(args.custody_key_file.read_text(encoding="ascii").strip())
+    report = {"all": measure_join(work_dir=args.run_dir, views=chosen,
+                                  custody_key=key).as_dict()}
     if args.each:
         for view in chosen:
-            report[view] = measure_join(work_dir=args.run_dir, views=[view]).as_dict()
+            report[view] = measure_join(work_dir=args.run_dir, views=[view],
+                                        custody_key=key).as_dict()
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 
