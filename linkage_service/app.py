@@ -6,6 +6,7 @@ service key and installs routes, error handlers and the JSON access log.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,12 @@ from linkage_service.api.main import api_router
 from linkage_service.api.middleware import AccessLogMiddleware
 from linkage_service.audit.log import POLICY_KEY, register_policy
 from linkage_service.bank.jobs import recover_jobs
+from linkage_service.custody import install_custody_key, load_custody_key
+from linkage_service.custody.records import (
+    check_custody,
+    clear_row_count,
+    encrypt_bank_audited,
+)
 from linkage_service.db import current_revision, make_engine, migrate
 from linkage_service.logs import configure_logging, log_event
 from linkage_service.service_key import load_or_create_service_key
@@ -54,11 +61,20 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     register_policy(engine, session_info[POLICY_KEY])
     # A job a dead process left queued or running: marked interrupted now, before any request.
     recover_jobs(engine, lease_s=settings.job_lease_seconds)
+    custody = install_custody_key(engine, load_custody_key(settings))
+    check_custody(engine, custody)
+    if clear_row_count(engine):  # a bank from before custody: sealed in place on first start
+        sealed = encrypt_bank_audited(engine, custody, actor="service:start")
+        log_event("custody.encrypted", count=sealed, key_id=custody.key_id)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log_event("service.start", database=engine.dialect.name,
                   revision=current_revision(engine), key_id=key_id(service_key.public_key()))
+        # count: rows still in clear (a bank from before custody: vinculo admin custody encrypt)
+        log_event("custody.key", key_id=custody.key_id, count=clear_row_count(engine),
+                  reason_class="development_key" if custody.is_development else "custodian_key",
+                  level=logging.WARNING if custody.is_development else logging.INFO)
         yield
         engine.dispose()
 

@@ -6,7 +6,8 @@ Every setting can be given as an environment variable (``VINCULO_DATABASE_URL``,
 
 Outside ``development`` the settings refuse what is only acceptable on a laptop: an empty or
 well-known service-key passphrase, a PostgreSQL password that is empty or a default one, and
-the test-only extra schema fingerprints.
+the test-only extra schema fingerprints, and a missing custody key (the key that seals the bank
+at rest, held by a custodian: linkage_service.custody).
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(
         default=120, ge=5, description="a job whose heartbeat is older is taken as dead"
     )
+    custody_key_file: Path | None = Field(
+        default=None, description="custodian's key file (64 hex digits) sealing the bank at rest"
+    )
+    custody_key_passphrase: SecretStr | None = Field(
+        default=None, description="or the custodian's passphrase (scrypt) for that key"
+    )
     audit_checkpoint_every: int = Field(
         default=100, ge=0, description="sign an audit checkpoint every N entries (0: on demand)"
     )
@@ -110,6 +117,14 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "la contraseña de PostgreSQL en VINCULO_DATABASE_URL está vacía o es por "
                     "defecto (empty or default database password)"
+                )
+            custody = (self.custody_key_passphrase.get_secret_value()
+                       if self.custody_key_passphrase else "")
+            if self.custody_key_file is None and custody.strip().lower() in DEFAULT_SECRETS:
+                raise ValueError(
+                    "falta la clave de custodia: defina VINCULO_CUSTODY_KEY_FILE o "
+                    "VINCULO_CUSTODY_KEY_PASSPHRASE (la entrega el custodio, no el operador) "
+                    "(custody key required outside development)"
                 )
             if self.extra_schema_fingerprints:
                 raise ValueError(

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from linkage_service.bank.records import load_current_records
 from linkage_service.bank.writer import ClusterOutcome, ReviewCandidate, write_outcome
+from linkage_service.custody import custody_key_for
 from linkage_service.models.bank import LinkJob
 from linkage_service.models.common import utcnow
 from vinculo_common.errors import ServiceError
@@ -35,6 +36,15 @@ def link_groups(service: Any, groups: list[list[bytes]],
         s.add(job)
         s.flush()
         records = load_current_records(s)
+        # The bank names records by their stored reference (custody): map the sources' refs.
+        key, present = custody_key_for(s), set(records.record_refs)
+        sources = {int(x) for x in records.source_ids}
+
+        def stored(ref: bytes) -> bytes:
+            return next(v for v in (key.stored_ref(sid, ref) for sid in sources) if v in present)
+
+        groups = [[stored(ref) for ref in group] for group in groups]
+        review = [(stored(a), stored(b), sc) for a, b, sc in review]
         label = {ref: g for g, group in enumerate(groups) for ref in group}
         labels = np.array([label[records.record_refs[i]] for i in range(len(records))])
         row = {ref: i for i, ref in enumerate(records.record_refs)}

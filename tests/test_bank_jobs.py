@@ -38,10 +38,23 @@ def test_run_job_in_process_records_counts_and_timings(service: Any, make_batch:
 
 def test_failed_job_keeps_its_reason_and_is_audited(service: Any, make_batch: Any) -> None:
     service.uploader("reta").upload(make_batch("reta", refs(3, 1)))
-    # A record whose CLK has another length cannot be linked with the rest.
-    with service.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE encoded_record SET clk = :c WHERE id = "
-                             "(SELECT min(id) FROM encoded_record)"), {"c": bytes(64)})
+    # A record whose CLK has another length cannot be linked with the rest (the CLK is sealed
+    # under the custody key: re-seal the first record with a 64-byte one).
+    from linkage_service.custody import custody_key_for, open_record, seal_record
+
+    with Session(service.engine) as s:
+        key = custody_key_for(s)
+        row = s.execute(sa.text("SELECT id, source_id, record_ref, version, sealed "
+                                "FROM encoded_record ORDER BY id LIMIT 1")).one()
+        where = {"source_id": row.source_id, "record_ref": bytes(row.record_ref),
+                 "version": row.version}
+        record = open_record(key, bytes(row.sealed), **where)
+        blob = seal_record(key, **where, clk=bytes(64), sections=record.sections,
+                           attributes=record.attributes, original_ref=record.record_ref,
+                           locator=record.locator)
+        s.execute(sa.text("UPDATE encoded_record SET sealed = :b WHERE id = :i"),
+                  {"b": blob, "i": row.id})
+        s.commit()
     with Session(service.engine) as s:
         job = create_job(s, requested_by="operator:test", parameters={}, now=utcnow())
         s.commit()

@@ -52,7 +52,13 @@ def build_bank(service: Any, make_batch: Any) -> dict[str, Any]:
         s.add(job)
         s.flush()
         records = load_current_records(s)
-        row = {ref: i for i, ref in enumerate(records.record_refs)}
+        # The bank names records by their stored reference (custody): index by the sources'.
+        from linkage_service.custody import custody_key_for
+
+        key = custody_key_for(s)
+        row = {ref: i for i, stored in enumerate(records.record_refs)
+               for ref in (*RETA, *CARE)
+               if key.stored_ref(int(records.source_ids[i]), ref) == stored}
         review = [
             ReviewCandidate(left=row[RETA[1]], right=row[CARE[1]], score=0.81,
                             evidence={"dice": 0.81, "comparisons": {"sex": "disagree"}}),

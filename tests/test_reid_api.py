@@ -19,6 +19,7 @@ from client_sdk.record_encoder import LOCATOR_CONTEXT, record_ref
 from client_sdk.reid import open_package, open_package_records
 from linkage_service.audit import verify
 from linkage_service.auth import create_token
+from linkage_service.custody import custody_key_for
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Membership, Person
 from vinculo_common.batch import BatchWriter, pad_record_id
@@ -66,7 +67,8 @@ def bank(service: Any, tmp_path: Path) -> Any:
             session.flush()
             for source, rid in held:
                 src = session.execute(sa.select(Source).where(Source.name == source)).scalar_one()
-                ref = record_ref(load_record_ref_key(service.keys, source), rid)
+                ref = custody_key_for(session).stored_ref(  # the bank's name for it
+                    src.id, record_ref(load_record_ref_key(service.keys, source), rid))
                 row = session.execute(sa.select(EncodedRecord).where(
                     EncodedRecord.record_ref == ref)).scalar_one()  # type: ignore[arg-type]
                 session.add(Membership(person_id=person.id, source_id=src.id, record_ref=ref,

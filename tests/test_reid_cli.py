@@ -53,7 +53,10 @@ def test_reid_with_the_cli_against_a_real_server(
         for source, ids in HOLD.items():
             src = session.execute(sa.select(Source).where(Source.name == source)).scalar_one()
             for rid in ids:
-                ref = record_ref(load_record_ref_key(keys_dir, source), rid)
+                from linkage_service.custody import custody_key_for
+
+                ref = custody_key_for(session).stored_ref(  # the bank's name for it
+                    src.id, record_ref(load_record_ref_key(keys_dir, source), rid))
                 row = session.execute(sa.select(EncodedRecord).where(
                     EncodedRecord.record_ref == ref)).scalar_one()  # type: ignore[arg-type]
                 session.add(Membership(person_id=person.id, source_id=src.id, record_ref=ref,

@@ -31,7 +31,8 @@ def test_production_refuses_default_database_password_without_echoing_it() -> No
                       database_url="postgresql+psycopg://vinculo:postgres@db.interno/vinculo")
     assert "contraseña" in str(refused.value) and "postgres@" not in str(refused.value)
     ok = load_settings(environment="production", service_key_passphrase="una frase larga 7x",
-                       database_url="postgresql+psycopg://vinculo:Xq9-larga@db.interno/vinculo")
+                       database_url="postgresql+psycopg://vinculo:Xq9-larga@db.interno/vinculo",
+                       custody_key_passphrase="la frase del custodio, no del operador")
     assert ok.environment == "production"
 
 

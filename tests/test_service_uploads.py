@@ -34,14 +34,29 @@ def test_upload_is_stored_and_repeat_changes_nothing(service: Any, make_batch: A
     assert again["created"] is False and again["id"] == first["id"]
     assert service.count("upload") == 1 and service.count("encoded_record") == 5
     assert client.get(f"/uploads/{first['id']}")["record_count"] == 5
-    # CLKs are stored as 128 raw bytes, attributes as typed columns.
+    # CLK and attributes are sealed under the custody key: the clear columns stay empty, and
+    # the row opens (bound to its source, reference and version) to the 128-byte CLK and the
+    # typed attributes.
     import sqlalchemy as sa
 
+    from linkage_service.custody import custody_key_for, open_record
+
     with service.engine.connect() as conn:
-        clk, sex, year, forms = conn.execute(sa.text(
-            "SELECT clk, sex, birth_year_min, exploitation FROM encoded_record LIMIT 1"
+        row = conn.execute(sa.text(
+            "SELECT source_id, record_ref, version, sealed, clk, sex, birth_year_min, "
+            "exploitation FROM encoded_record LIMIT 1"
         )).one()
-    assert len(bytes(clk)) == 128 and sex == "F" and year == 1990 and forms == "sexual"
+    assert bytes(row.clk) == b"" and row.sex is None and row.birth_year_min is None
+    assert row.exploitation is None
+    from sqlalchemy.orm import Session
+
+    with Session(service.engine) as session:
+        key = custody_key_for(session)
+    opened = open_record(key, bytes(row.sealed), source_id=row.source_id,
+                         record_ref=bytes(row.record_ref), version=row.version)
+    assert len(opened.clk) == 128
+    assert (opened.attributes["sex"], opened.attributes["birth_year_min"],
+            opened.attributes["exploitation"]) == ("F", 1990, "sexual")
 
 
 def test_known_ref_becomes_new_version(service: Any, make_batch: Any) -> None:

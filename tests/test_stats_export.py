@@ -109,7 +109,13 @@ def _fill_bank(service: Any, make_batch: Any) -> Any:
         session.add(job)
         session.flush()
         records = load_current_records(session)
-        labels = np.array([person[records.record_refs[i]] for i in range(len(records))])
+        # The bank names records by their stored reference (custody): map back to the sources'.
+        from linkage_service.custody import custody_key_for
+
+        key = custody_key_for(session)
+        own = {key.stored_ref(int(records.source_ids[i]), ref): ref
+               for i in range(len(records)) for ref in (*RETA, *CARE)}
+        labels = np.array([person[own[records.record_refs[i]]] for i in range(len(records))])
         write_outcome(session, records=records, outcome=ClusterOutcome(labels=labels),
                       job_id=job.id, now=utcnow())
         session.commit()

@@ -29,8 +29,11 @@ admin_app = typer.Typer(help="Administración del servicio (base de datos, fuent
                         no_args_is_help=True)
 source_app = typer.Typer(help="Fuentes (instituciones) registradas.", no_args_is_help=True)
 token_app = typer.Typer(help="Tokens de API.", no_args_is_help=True)
+custody_app = typer.Typer(help="Clave de custodia: el banco cifrado en reposo (custody key).",
+                          no_args_is_help=True)
 admin_app.add_typer(source_app, name="source")
 admin_app.add_typer(token_app, name="token")
+admin_app.add_typer(custody_app, name="custody")
 
 
 def _settings(db: str | None) -> Settings:
@@ -188,6 +191,54 @@ def admin_restore(
     for note in notes:
         print(f"nota: {note}", file=sys.stderr)
     print(f"copia restaurada: {summary.text()}")
+@custody_app.command("keygen")
+def custody_keygen(
+    out: Annotated[Path, typer.Option("--out", help="archivo nuevo de la clave (0600)")],
+) -> None:
+    """Crea una clave de custodia nueva para el custodio (new custody key file, 0600).
+
+    La guarda el custodio, nunca el operador; el servicio la lee al arrancar con
+    VINCULO_CUSTODY_KEY_FILE.
+
+    Ejemplo: vinculo admin custody keygen --out /media/custodio/vinculo-custodia.key
+    """
+    from linkage_service.custody import new_key_file
+
+    key = new_key_file(out)
+    print(f"clave de custodia {key.key_id} escrita en {out} (custody key written)")
+
+
+@custody_app.command("encrypt")
+def custody_encrypt(db: DbOption = None) -> None:
+    """Cifra en el lugar los registros de un banco anterior a la custodia (seal a bank).
+
+    Usa la clave de VINCULO_CUSTODY_KEY_FILE o VINCULO_CUSTODY_KEY_PASSPHRASE; después
+    reescribe el archivo (VACUUM) para que no queden valores en claro. Idempotente.
+
+    Ejemplo: VINCULO_CUSTODY_KEY_FILE=/media/custodio/k.key vinculo admin custody encrypt
+    --db sqlite:///banco.db
+    """
+    from linkage_service.custody import load_custody_key
+    from linkage_service.custody.records import encrypt_bank_audited
+
+    settings = _settings(db)
+    key = load_custody_key(settings)
+    count = encrypt_bank_audited(_engine(db), key, actor=_CLI_ACTOR)
+    print(f"{count} registros sellados con la clave de custodia {key.key_id} "
+          "(records sealed)")
+
+
+@custody_app.command("status")
+def custody_status(db: DbOption = None) -> None:
+    """Muestra qué clave selló el banco y cuántos registros siguen en claro (custody status).
+
+    Ejemplo: vinculo admin custody status --db sqlite:///banco.db
+    """
+    from linkage_service.custody.records import custody_status as status
+
+    key_id, clear, sealed = status(_engine(db))
+    print(f"clave de custodia: {key_id or 'ninguna todavía'}; registros sellados: {sealed}; "
+          f"en claro: {clear}")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from linkage_service.bank.pseudonyms import check_pseudonym
+from linkage_service.custody import custody_key_for
+from linkage_service.custody.records import opened, record_columns
+from linkage_service.custody.release import release_policy
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Membership, Person, PersonLineage
 from linkage_service.models.record import CONTENT_COLUMNS
@@ -72,31 +75,38 @@ def resolve_pseudonym(session: Session, *, pseudonym: str) -> list[str]:
 
 
 def current_records(session: Session, *, person_ids: Iterable[int]) -> list[dict[str, Any]]:
-    """Current records of persons: person id, source name, record row and content attributes."""
+    """Current records of persons: person id, source name, record row, the source's own
+    ``record_ref`` and locator (opened), the bank's ``stored_ref`` and content attributes."""
     ids = list(person_ids)
     if not ids:
         return []
     m, r, s = _MEM.c, _REC.c, _SRC.c
     rows = session.execute(
-        sa.select(m.person_id, s.name, r.id, r.record_ref, r.locator,
-                  *[r[c] for c in CONTENT_COLUMNS])
+        sa.select(m.person_id, s.name.label("source_name"), *record_columns())
         .join(_REC, r.id == m.record_row_id)
         .join(_SRC, s.id == m.source_id)
         .where(m.current.is_(True), m.person_id.in_(ids), r.is_current.is_(True))
-        .order_by(m.person_id, s.name, r.event_date, r.id)
     ).all()
-    return [
-        {"person_id": int(row.person_id), "source": str(row.name), "row_id": int(row.id),
-         "record_ref": bytes(row.record_ref), "locator": bytes(row.locator),
-         "attributes": {c: getattr(row, c) for c in CONTENT_COLUMNS}}
-        for row in rows
-    ]
+    custody = custody_key_for(session)
+    out: list[tuple[tuple[int, str, str, int], dict[str, Any]]] = []
+    for row in rows:
+        record = opened(custody, row)
+        attributes = record.attributes
+        out.append(((int(row.person_id), str(row.source_name),
+                     attributes.get("event_date") or "", int(row.id)),
+                    {"person_id": int(row.person_id), "source": str(row.source_name),
+                     "row_id": int(row.id), "record_ref": record.record_ref,
+                     "stored_ref": bytes(row.record_ref), "locator": record.locator,
+                     "attributes": {c: attributes.get(c) for c in CONTENT_COLUMNS}}))
+    out.sort(key=lambda item: item[0])
+    return [item for _key, item in out]
 
 
 def person_view(session: Session, *, pseudonym: str) -> dict[str, Any]:
     """What an operator or analyst may see of a pseudonym: status, lineage, and for each
-    active person it resolves to, its records' sources and content attributes (no references,
-    no locators, no identities).
+    active person it resolves to, its records' sources and the coarse, k-anonymous release of
+    their content attributes (``custody.release``; no exact values, no references, no
+    locators, no identities).
     """
     person = _get_person(session, pseudonym)
     resolved = resolve_pseudonym(session, pseudonym=pseudonym)
@@ -105,8 +115,12 @@ def person_view(session: Session, *, pseudonym: str) -> dict[str, Any]:
     ).all() if resolved else []
     by_id = {int(i): str(p) for i, p in rows}
     records: dict[int, list[dict[str, Any]]] = {i: [] for i in by_id}
+    policy = release_policy(session) if by_id else None
     for rec in current_records(session, person_ids=by_id):
-        records[rec["person_id"]].append({"source": rec["source"], **rec["attributes"]})
+        assert policy is not None
+        # A coarse, k-anonymous release, never the exact values (linkage_service.custody.release)
+        records[rec["person_id"]].append(
+            {"source": rec["source"], **policy.release(rec["source"], rec["attributes"])})
     lineage = [
         {"old_pseudonym": o, "new_pseudonym": n, "kind": k, "job_id": j,
          "at": at.isoformat() if at else None}

@@ -15,6 +15,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from linkage_service.custody import custody_key_for
+from linkage_service.custody.records import opened, record_columns
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Decision, LinkJob, Membership
 from linkage_service.models.record import CONTENT_COLUMNS
@@ -63,11 +65,9 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
     """
     r = _REC.c
     rows = session.execute(
-        sa.select(r.id, r.source_id, r.record_ref, r.clk, *[r[name] for name in RECORD_SECTIONS],
-                  *[r[name] for name in CONTENT_COLUMNS])
-        .where(r.is_current.is_(True))
-        .order_by(r.id)
+        sa.select(*record_columns()).where(r.is_current.is_(True)).order_by(r.id)
     ).all()
+    custody = custody_key_for(session)
     m = _MEM.c
     members = {
         (int(s), bytes(ref)): (int(p), int(row))
@@ -87,7 +87,8 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
     src: sa.Table = Source.__table__  # type: ignore[attr-defined]
     names = {int(i): str(n) for i, n in session.execute(sa.select(src.c.id, src.c.name)).all()}
     n = len(rows)
-    width = clk_bytes or (len(rows[0].clk) if rows else 128)
+    opened_rows = [opened(custody, row) for row in rows]  # decrypted in memory only
+    width = clk_bytes or (len(opened_rows[0].clk) if rows else 128)
     clks = np.zeros((n, width), dtype=np.uint8)
     row_ids = np.empty(n, dtype=np.int64)
     source_ids = np.empty(n, dtype=np.int64)
@@ -97,8 +98,8 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
     sections: dict[str, list[bytes | None]] = {name: [] for name in RECORD_SECTIONS}
     attributes: list[dict[str, Any]] = []
     index: dict[RecordKey, int] = {}
-    for i, row in enumerate(rows):
-        clk = bytes(row.clk)
+    for i, (row, record) in enumerate(zip(rows, opened_rows, strict=True)):
+        clk = record.clk
         if len(clk) != width:
             from vinculo_common.errors import SchemaMismatch
 
@@ -112,9 +113,8 @@ def load_current_records(session: Session, *, clk_bytes: int | None = None) -> B
         ref = bytes(row.record_ref)
         refs.append(ref)
         for name, values in sections.items():
-            value = getattr(row, name)
-            values.append(bytes(value) if value is not None else None)
-        attributes.append({name: getattr(row, name) for name in CONTENT_COLUMNS})
+            values.append(record.sections.get(name))
+        attributes.append({name: record.attributes.get(name) for name in CONTENT_COLUMNS})
         key = (int(row.source_id), ref)
         index[key] = i
         member = members.get(key)

@@ -29,6 +29,9 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from linkage_service.custody import custody_key_for
+from linkage_service.custody.records import opened, record_columns
+from linkage_service.custody.release import release_policy
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Decision, Membership, Person, ReviewPair, ReviewVote
 from linkage_service.models.record import CONTENT_COLUMNS
@@ -187,20 +190,22 @@ def _attributes(session: Session, keys: set[tuple[int, bytes]]) -> dict[tuple[in
     by_source: dict[int, list[bytes]] = {}
     for sid, ref in keys:
         by_source.setdefault(sid, []).append(ref)
+    custody = custody_key_for(session)
     for sid, refs in by_source.items():
         # Current versions are kept in Python: with ``is_current`` in the WHERE clause SQLite
         # picks the (is_current, source_id) index and reads the whole source (10,000 pairs:
         # 50 ms a page) instead of the unique (source_id, record_ref, version) one.
         for row in session.execute(
-            sa.select(r.source_id, r.record_ref, r.is_current, s.name,
-                      *[r[c] for c in CONTENT_COLUMNS])
+            sa.select(s.name.label("source_name"), r.is_current, *record_columns())
             .join(_SRC, s.id == r.source_id)
             .where(r.source_id == sid, r.record_ref.in_(refs))
         ).all():
             if not row.is_current:
                 continue
+            attributes = opened(custody, row).attributes
             out[(int(row.source_id), bytes(row.record_ref))] = {
-                "source": str(row.name), **{c: getattr(row, c) for c in CONTENT_COLUMNS}
+                "source": str(row.source_name),
+                **{c: attributes.get(c) for c in CONTENT_COLUMNS},
             }
     return out
 
@@ -237,16 +242,22 @@ def _describe(session: Session, rows: list[ReviewPair]) -> list[dict[str, Any]]:
     keys = {(p.source_a, bytes(p.ref_a)) for p in rows} | {(p.source_b, bytes(p.ref_b))
                                                            for p in rows}
     attrs = _attributes(session, keys)
+    policy = release_policy(session) if rows else None
     out = []
     for p in rows:
         left = attrs.get((p.source_a, bytes(p.ref_a)))
         right = attrs.get((p.source_b, bytes(p.ref_b)))
         if left is None or right is None:
             continue  # a record was withdrawn since; the next job retires the pair
+        assert policy is not None
+        # Agreement from the exact values (opened in memory); the sides show only the coarse,
+        # k-anonymous release (custody.release), never the exact values.
         out.append({
             "id": p.id, "job_id": p.job_id, "score": round(float(p.score), 4),
             "status": p.status, "votes": int(p.votes or 0), "second_reason": p.second_reason,
-            "evidence": p.evidence or {}, "left": left, "right": right,
+            "evidence": p.evidence or {},
+            "left": {"source": left["source"], **policy.release(left["source"], left)},
+            "right": {"source": right["source"], **policy.release(right["source"], right)},
             "agreement": attribute_agreement(left, right),
             "created_at": p.created_at.isoformat(),
         })

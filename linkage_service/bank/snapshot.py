@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from linkage_service.custody import custody_key_for
+from linkage_service.custody.records import opened, record_columns
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Membership, Person
 from linkage_service.models.record import CONTENT_COLUMNS
@@ -39,15 +41,22 @@ def bank_snapshot(session: Session) -> pd.DataFrame:
 
     m, r, s, p = _MEM.c, _REC.c, _SRC.c, _PERSON.c
     rows = session.execute(
-        sa.select(p.pseudonym, s.name, *[r[c] for c in CONTENT_COLUMNS])
+        sa.select(p.pseudonym, s.name.label("source_name"), *record_columns())
         .select_from(_MEM)
         .join(_PERSON, p.id == m.person_id)
         .join(_REC, r.id == m.record_row_id)
         .join(_SRC, s.id == m.source_id)
         .where(m.current.is_(True), r.is_current.is_(True), p.status == "active")
-        .order_by(p.pseudonym, r.event_date, s.name, r.id)
     ).all()
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=list(SNAPSHOT_COLUMNS))
+    custody = custody_key_for(session)  # opened in memory; only suppressed tables leave
+    table = []
+    for row in rows:
+        attributes = opened(custody, row).attributes
+        table.append((str(row.pseudonym), str(row.source_name),
+                      *[attributes.get(c) for c in CONTENT_COLUMNS], int(row.id)))
+    table.sort(key=lambda t: (t[0], t[1 + CONTENT_COLUMNS.index("event_date") + 1] or "",
+                              t[1], t[-1]))
+    frame = pd.DataFrame([t[:-1] for t in table], columns=list(SNAPSHOT_COLUMNS))
     frame["exploitation"] = [
         sorted(x for x in str(v).split(";") if x) if v else [] for v in frame["exploitation"]
     ]

@@ -55,6 +55,9 @@ class EncodedRecord(RecordAttributes, table=True):
     doc_hash: bytes | None = Field(default=None, sa_type=LargeBinary)
     family: bytes | None = Field(default=None, sa_type=LargeBinary)  # schema section "family"
     doc_near: bytes | None = Field(default=None, sa_type=LargeBinary)  # section "doc_near"
+    # CLK, sections and content attributes sealed under the custody key (linkage_service.custody);
+    # when set, ``clk`` is empty and the clear columns are NULL. NULL: a row from before custody.
+    sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
     upload_id: int = Field(foreign_key="upload.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     is_current: bool = True

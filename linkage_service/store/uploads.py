@@ -14,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from linkage_service.custody import custody_key_for
+from linkage_service.custody.records import seal_row
 from linkage_service.models import EncodedRecord, Source, Upload, UploadPublic, utcnow
 from linkage_service.store.sources import source_signing_key
 from vinculo_common.batch import RECORD_REF_SIZE, RECORD_SECTIONS, Batch
@@ -163,7 +165,10 @@ def store_batch(
         raise InputError("el lote repite una referencia de registro (duplicate record_ref)")
     columns = [attributes_to_columns(a, index=i) for i, a in enumerate(batch.attributes)]
     sections = {name: batch.extras.get(name) for name in RECORD_SECTIONS}  # None: not declared
-    latest = _latest_versions(session, source_id=source.id, refs=refs)
+    custody = custody_key_for(session)
+    # The bank names a record by its stored reference (custody.CustodyKey.stored_ref).
+    stored = [custody.stored_ref(source.id, ref) for ref in refs]
+    latest = _latest_versions(session, source_id=source.id, refs=stored)
     upload = Upload(
         source_id=source.id,
         body_sha256=body_sha256,
@@ -173,15 +178,15 @@ def store_batch(
         clk_bits=int(batch.header["clk_bits"]),
         batch_created_at=str(batch.header.get("created_at", ""))[:40],
         record_count=len(refs),
-        new_count=sum(1 for r in refs if r not in latest),
-        updated_count=sum(1 for r in refs if r in latest),
+        new_count=sum(1 for r in stored if r not in latest),
+        updated_count=sum(1 for r in stored if r in latest),
         status="stored",
         uploaded_by=uploaded_by,
         created_at=now,
     )
     session.add(upload)
     session.flush()
-    for chunk in _chunks([r for r in refs if r in latest]):
+    for chunk in _chunks([r for r in stored if r in latest]):
         session.execute(
             sa.update(EncodedRecord)
             .where(
@@ -194,22 +199,20 @@ def store_batch(
     table: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
     rows: list[dict[str, Any]] = []
     for i, ref in enumerate(refs):
-        rows.append(
-            {
-                "source_id": source.id,
-                "record_ref": ref,
-                "version": latest.get(ref, 0) + 1,
-                "clk": batch.clks[i].tobytes(),
-                "locator": batch.locators[i].tobytes(),
-                **{name: None if items is None else items[i].tobytes()
-                   for name, items in sections.items()},
-                "upload_id": upload.id,
-                "created_at": now,
-                "is_current": True,
-                "withdrawn_at": None,
-                **columns[i],
-            }
-        )
+        rows.append(seal_row(custody, {
+            "source_id": source.id,
+            "record_ref": ref,
+            "version": latest.get(stored[i], 0) + 1,
+            "clk": batch.clks[i].tobytes(),
+            "locator": batch.locators[i].tobytes(),
+            **{name: None if items is None else items[i].tobytes()
+               for name, items in sections.items()},
+            "upload_id": upload.id,
+            "created_at": now,
+            "is_current": True,
+            "withdrawn_at": None,
+            **columns[i],
+        }))
         if len(rows) >= 5000:
             session.execute(table.insert(), rows)
             rows = []
@@ -245,6 +248,8 @@ def withdraw_records(
     refs = list(dict.fromkeys(record_refs))
     if any(len(r) != RECORD_REF_SIZE for r in refs):
         raise InputError(f"cada referencia debe tener {RECORD_REF_SIZE} bytes (64 hex)")
+    custody = custody_key_for(session)
+    refs = [custody.stored_ref(source_id, ref) for ref in refs]
     now = now or utcnow()
     withdrawn = 0
     for chunk in _chunks(refs):

@@ -59,6 +59,10 @@ ATTRIBUTE_LABELS = {
     "ubigeo_event": "Lugar del hecho (UBIGEO)",
     "event_date": "Fecha del hecho",
     "exploitation": "Forma de explotación",
+    # The coarse release the per-record routes show (linkage_service.custody.release).
+    "birth_year_band": "Años de nacimiento (quinquenio)",
+    "age_band": "Grupo de edad en el hecho",
+    "event_year": "Año del hecho",
 }
 
 AGREEMENT_LABELS = {"agree": "coincide", "disagree": "difiere", "unknown": "sin dato"}
