@@ -17,6 +17,7 @@ from linkage_service.api.deps import api_routes
 from linkage_service.api.errors import install_exception_handlers
 from linkage_service.api.main import api_router
 from linkage_service.api.middleware import AccessLogMiddleware
+from linkage_service.api.openapi import custom_openapi
 from linkage_service.db import current_revision, make_engine, migrate
 from linkage_service.logs import configure_logging, log_event
 from linkage_service.service_key import load_or_create_service_key
@@ -44,10 +45,11 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     'vinculo'
     """
     configure_logging(settings.log_level)
+    # The key first: a service that cannot sign refuses to start before touching the database.
+    service_key = load_or_create_service_key(settings)
     engine = make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)
-    service_key = load_or_create_service_key(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -76,4 +78,5 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     install_console(app)  # /consola: HTML pages over the same functions (docs/console.md)
     # Full path template of each route, for logs and audit labels (routers nest their paths).
     app.state.route_paths = {id(route): path for path, _m, route in api_routes(app)}
+    custom_openapi(app, settings)  # one error shape, declared errors, bounds (docs/api.md)
     return app

@@ -137,7 +137,7 @@ def decide_pair(
         raise InputError(f"decisión inválida: use una de {REVIEW_DECISIONS} (invalid decision)")
     pair = session.get(ReviewPair, pair_id)
     if pair is None:
-        raise NotFound(f"par de revisión {pair_id} no existe (unknown review pair)")
+        raise NotFound("par de revisión desconocido (unknown review pair)")
     keys = {(pair.source_a, bytes(pair.ref_a)), (pair.source_b, bytes(pair.ref_b))}
     if len(_attributes(session, keys)) != len(keys):
         raise Conflict("un registro del par fue retirado: ya no se puede decidir (withdrawn)")

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from linkage_service.api.deps import Auditor, SessionDep
+from linkage_service.api.openapi import IdPath, id_query
 from linkage_service.api.routes import jobs as jobs_api
 from linkage_service.api.routes import review as review_api
 from linkage_service.auth import Actor
@@ -89,7 +90,7 @@ def review(
     request: Request,
     session: SessionDep,
     hecho: Literal["link", "not_link"] | None = None,
-    par: int | None = Query(default=None, ge=1),
+    par: int | None = id_query("par recién decidido"),
     actor: Actor = ConsolePage("reviewer"),
 ) -> Response:
     """Pending review pairs with identity-free evidence (same data as ``GET /api/v1/review``).
@@ -102,7 +103,7 @@ def review(
 
 @router.post("/revision/{pair_id}")
 def review_decide(
-    pair_id: int,
+    pair_id: IdPath,
     request: Request,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=20)],
@@ -133,7 +134,7 @@ def review_decide(
 def jobs(
     request: Request,
     session: SessionDep,
-    id: int | None = Query(default=None, ge=1),
+    id: int | None = id_query("número del trabajo"),
     actor: Actor = ConsolePage("operator"),
 ) -> Response:
     """Start a linkage job, or look one up by number.
@@ -169,7 +170,7 @@ def jobs_start(
 
 @router.get("/trabajos/{job_id}")
 def job_status(
-    job_id: int,
+    job_id: IdPath,
     request: Request,
     session: SessionDep,
     actor: Actor = ConsolePage("operator"),

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.openapi import IdPath, OffsetQuery, errors, limit_query
 from linkage_service.auth import Actor
 from linkage_service.bank.review import decide_pair, list_pending
 from linkage_service.models.common import utcnow
@@ -28,8 +29,8 @@ class ReviewDecision(BaseModel):
 def pending(
     session: SessionDep,
     audit: AuditDep,
-    limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    limit: int = limit_query(50, 1000),
+    offset: OffsetQuery = 0,
     actor: Actor = RequireRole("reviewer"),
 ) -> dict[str, Any]:
     """Pending pairs, most similar first: similarity, the job's evidence, content attributes
@@ -43,9 +44,9 @@ def pending(
     return {"pairs": pairs, "offset": offset, "limit": limit}
 
 
-@router.post("/{pair_id}")
+@router.post("/{pair_id}", responses=errors(404, 409))
 def decide(
-    pair_id: int,
+    pair_id: IdPath,
     body: ReviewDecision,
     session: SessionDep,
     audit: AuditDep,
