@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from linkage_service.api.deps import SessionDep, SettingsDep
+from linkage_service.api.openapi import DB_INT_MAX
 from linkage_service.api.routes import audit as audit_api
 from linkage_service.api.routes import stats as stats_api
 from linkage_service.auth import Actor
@@ -27,7 +28,7 @@ def statistics(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    min_cell: int | None = Query(default=None, ge=1),
+    min_cell: int | None = Query(default=None, ge=1, le=DB_INT_MAX),
     actor: Actor = ConsolePage("analyst"),
 ) -> Response:
     """Every published table as HTML, suppressed cells as "—" (same tables as
