@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import REPO, free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def readme_block() -> str:
@@ -52,7 +52,7 @@ def test_readme_path_ends_in_an_open_package_and_a_verified_log(tmp_path: Path) 
     for name in [n for n in env if n.startswith("VINCULO_")]:
         env.pop(name)
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=840, check=False)
+                          text=True, timeout=1700, check=False)
     log = (tmp_path / "servicio.log").read_text(encoding="utf-8") \
         if (tmp_path / "servicio.log").exists() else ""
     assert done.returncode == 0, done.stderr[-4000:] + "\n--- servicio.log\n" + log[-3000:]
