@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -51,8 +52,16 @@ def test_readme_path_ends_in_an_open_package_and_a_verified_log(tmp_path: Path) 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for name in [n for n in env if n.startswith("VINCULO_")]:
         env.pop(name)
-    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=1700, check=False)
+    # Its own process group, so a timeout also stops the server the script started.
+    process = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=1700)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     log = (tmp_path / "servicio.log").read_text(encoding="utf-8") \
         if (tmp_path / "servicio.log").exists() else ""
     assert done.returncode == 0, done.stderr[-4000:] + "\n--- servicio.log\n" + log[-3000:]
