@@ -18,6 +18,7 @@ from linkage_service.api.deps import api_routes
 from linkage_service.api.errors import install_exception_handlers
 from linkage_service.api.main import api_router
 from linkage_service.api.middleware import AccessLogMiddleware
+from linkage_service.api.openapi import custom_openapi
 from linkage_service.audit.log import POLICY_KEY, register_policy
 from linkage_service.bank.jobs import recover_jobs
 from linkage_service.custody import install_custody_key, load_custody_key
@@ -53,10 +54,11 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     'vinculo'
     """
     configure_logging(settings.log_level)
+    # The key first: a service that cannot sign refuses to start before touching the database.
+    service_key = load_or_create_service_key(settings)
     engine = make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)
-    service_key = load_or_create_service_key(settings)
     session_info = _audit_session_info(service_key, settings)
     register_policy(engine, session_info[POLICY_KEY])
     # A job a dead process left queued or running: marked interrupted now, before any request.
@@ -98,4 +100,5 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     install_console(app)  # /consola: HTML pages over the same functions (docs/console.md)
     # Full path template of each route, for logs and audit labels (routers nest their paths).
     app.state.route_paths = {id(route): path for path, _m, route in api_routes(app)}
+    custom_openapi(app, settings)  # one error shape, declared errors, bounds (docs/api.md)
     return app

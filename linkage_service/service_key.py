@@ -1,24 +1,85 @@
 """The service's own Ed25519 key (signs re-identification packages and audit checkpoints).
 
-Read from ``Settings.service_key_path`` or, when that is unset, beside the SQLite file
-(``<db>.service-key``) or in ``VINCULO_DATA_DIR/service.key`` for PostgreSQL; created there
-(0600) on first start, so ``vinculo serve --db URL`` needs nothing else. With
-``VINCULO_SERVICE_KEY_PASSPHRASE`` the PEM is encrypted (PKCS#8, best available encryption).
+Where it comes from, first match wins:
+
+1. ``Settings.keys_dir`` (``vinculo serve --keys DIR``, ``VINCULO_KEYS_DIR``): the key of the
+   ceremony, ``DIR/service/signing.key``, whose public half ``service/signing.pub`` every
+   institution received. It is never created: without it the service refuses to start. Its
+   ``signing.pub``, when present, must match it; the file must not be readable by others.
+2. ``Settings.service_key_path`` (``VINCULO_SERVICE_KEY_PATH``).
+3. Beside the SQLite file (``<db>.service-key``), or ``VINCULO_DATA_DIR/service.key`` for
+   PostgreSQL: created there (0600) on first start, so ``vinculo serve --db URL`` needs
+   nothing else (development; institutions then pin the key the service publishes).
+
+With ``VINCULO_SERVICE_KEY_PASSPHRASE`` a created PEM is encrypted (PKCS#8, best available
+encryption) and an encrypted PEM is opened with it.
 """
 
 from __future__ import annotations
 
+import logging
+import stat
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from linkage_service.logs import log_event
 from linkage_service.settings import Settings
-from vinculo_common.crypto import load_private_key, private_key_pem, write_private
+from vinculo_common.crypto import (
+    key_id,
+    load_private_key,
+    load_public_key,
+    private_key_pem,
+    write_private,
+)
 from vinculo_common.errors import ConfigError
 
-__all__ = ["load_or_create_service_key"]
+__all__ = ["load_or_create_service_key", "load_service_key_of_keys_dir"]
+
+
+def _passphrase(settings: Settings) -> bytes | None:
+    return (settings.service_key_passphrase.get_secret_value().encode()
+            if settings.service_key_passphrase else None)
+
+
+def load_service_key_of_keys_dir(settings: Settings) -> Ed25519PrivateKey:
+    """The ceremony's service key from ``settings.keys_dir`` (see the module docstring)."""
+    assert settings.keys_dir is not None
+    path = settings.resolved_service_key_path()
+    if not path.is_file():
+        raise ConfigError(
+            f"la carpeta de claves {settings.keys_dir} no tiene la clave del servicio "
+            "service/signing.key (vinculo keys init la crea): el servicio no arranca sin ella "
+            "(service key missing from the keys directory)")
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise ConfigError(
+            f"{path}: la clave del servicio es legible por otros usuarios; use chmod 600 "
+            "(service key readable by others)")
+    pem = path.read_bytes()
+    encrypted = b"ENCRYPTED" in pem.split(b"\n", 1)[0]
+    key = load_private_key(path, _passphrase(settings) if encrypted else None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path}: la clave del servicio debe ser Ed25519")
+    public_path = path.with_suffix(".pub")
+    if public_path.is_file() and key_id(load_public_key(public_path)) != key_id(key.public_key()):
+        raise ConfigError(
+            f"{public_path} no corresponde a {path.name}: no es el par de la ceremonia "
+            "(service public key does not match the private key)")
+    secrets = [p for p in (settings.keys_dir / "linkage_secret.key",
+                           *settings.keys_dir.glob("sources/*/*.key")) if p.exists()]
+    if secrets:
+        if settings.environment != "development":
+            raise ConfigError(
+                f"la carpeta de claves {settings.keys_dir} contiene claves privadas de las "
+                "instituciones o el secreto de enlace: el servicio solo debe tener "
+                "service/signing.key y archivos públicos (institution secrets in keys_dir)")
+        log_event("service.keys_dir_holds_institution_keys", level=logging.WARNING,
+                  count=len(secrets))
+    return key
 
 
 def load_or_create_service_key(settings: Settings) -> Ed25519PrivateKey:
-    """The service key named by ``settings``, created on first use.
+    """The service key named by ``settings``, created on first use unless it comes from a
+    keys directory.
 
     >>> import tempfile, pathlib
     >>> db = pathlib.Path(tempfile.mkdtemp()) / "bank.db"
@@ -26,12 +87,10 @@ def load_or_create_service_key(settings: Settings) -> Ed25519PrivateKey:
     >>> oct(db.with_name("bank.db.service-key").stat().st_mode & 0o777)
     '0o600'
     """
+    if settings.keys_dir is not None:
+        return load_service_key_of_keys_dir(settings)
     path = settings.resolved_service_key_path()
-    passphrase = (
-        settings.service_key_passphrase.get_secret_value().encode()
-        if settings.service_key_passphrase
-        else None
-    )
+    passphrase = _passphrase(settings)
     if path.exists():
         key = load_private_key(path, passphrase)
         if not isinstance(key, Ed25519PrivateKey):

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     match_upper_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     match_lower_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     service_key_path: Path | None = None
+    keys_dir: Path | None = Field(
+        default=None,
+        description="keys directory of the ceremony: the service signs with its "
+                    "service/signing.key (never created; the service refuses to start without it)",
+    )
     service_key_passphrase: SecretStr | None = None
     data_dir: Path | None = None
     linkage_schema: str = Field(
@@ -98,6 +103,8 @@ class Settings(BaseSettings):
             raise ValueError("database_url no es una URL de base de datos válida") from None
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError("database_url: solo se admiten sqlite y postgresql")
+        if self.keys_dir is not None and self.service_key_path is not None:
+            raise ValueError("defina keys_dir o service_key_path, no ambos (set only one)")
         if self.environment != "development":
             passphrase = (
                 self.service_key_passphrase.get_secret_value()
@@ -148,9 +155,14 @@ class Settings(BaseSettings):
 
         >>> str(Settings(database_url="sqlite:///x/bank.db").resolved_service_key_path())
         'x/bank.db.service-key'
+        >>> str(Settings(database_url="sqlite:///x/bank.db", keys_dir="claves")
+        ...     .resolved_service_key_path())
+        'claves/service/signing.key'
         """
         if self.service_key_path is not None:
             return self.service_key_path
+        if self.keys_dir is not None:
+            return self.keys_dir / "service" / "signing.key"
         db_file = self.sqlite_path()
         if db_file is not None:
             return db_file.with_name(db_file.name + ".service-key")

@@ -257,7 +257,7 @@ def test_review_page_shows_evidence_and_records_the_decision_like_the_api(
     assert service.count("audit_entry", "action = 'review.link'") == 1
     bad = client.post("/consola/revision/999", data={"decision": "link",
                                                      "csrf": csrf_of(page.text)})
-    assert bad.status_code == 404 and "no existe" in bad.text
+    assert bad.status_code == 404 and "desconocido" in bad.text
 
 
 @SQLITE

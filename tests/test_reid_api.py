@@ -188,7 +188,7 @@ def test_limits_over_http(service_factory: Any) -> None:
     for i in range(10):
         ana.create_reid_request(persons=[many[i]], legal_basis="Ley 28950", purpose=f"caso {i}")
     assert status_of(lambda: ana.create_reid_request(
-        persons=[many[10]], legal_basis="Ley 28950", purpose="once")) == 413
+        persons=[many[10]], legal_basis="Ley 28950", purpose="once")) == 429  # per day
     assert ("reid.request.create", "denied") in audit_actions(service)
 
 

@@ -54,7 +54,9 @@ def test_serve_admin_and_upload_end_to_end(
                 if db_url.startswith("sqlite") else tmp_path / "service.key")
     assert key_file.is_file() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert public["algorithm"] == "Ed25519" and len(public["key_id"]) == 16
-    assert "vinculo: servicio en http://127.0.0.1" in server.stderr_path.read_text()
+    events = [json.loads(line) for line in server.stderr_path.read_text().splitlines()]
+    assert any(e["event"] == "service.listening" and e["url"].startswith("http://127.0.0.1")
+               for e in events)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

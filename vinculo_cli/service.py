@@ -36,10 +36,11 @@ admin_app.add_typer(token_app, name="token")
 admin_app.add_typer(custody_app, name="custody")
 
 
-def _settings(db: str | None) -> Settings:
+def _settings(db: str | None, **overrides: object) -> Settings:
     from linkage_service.settings import load_settings
 
-    return load_settings(database_url=db) if db else load_settings()
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return load_settings(database_url=db, **given) if db else load_settings(**given)
 
 
 def _engine(db: str | None) -> Engine:
@@ -52,22 +53,33 @@ def _engine(db: str | None) -> Engine:
 
 def serve(
     db: DbOption = None,
+    keys: Annotated[Path | None, typer.Option(
+        "--keys", envvar="VINCULO_KEYS_DIR",
+        help="carpeta de claves de la ceremonia: el servicio firma con su service/signing.key")
+    ] = None,
     host: Annotated[str, typer.Option("--host", help="interfaz de red")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="puerto TCP")] = 8000,
 ) -> None:
     """Inicia el servicio de enlace (start the linkage service).
 
-    Migra la base de datos y crea la clave del servicio junto a ella si falta.
+    Migra la base de datos. Con --keys firma paquetes y puntos de control con la clave del
+    servicio de la ceremonia (DIR/service/signing.key; sin ella no arranca); sin --keys usa
+    (y crea si falta) una clave propia junto a la base (desarrollo). El registro (stderr) es
+    una línea JSON por evento.
 
-    Ejemplo: vinculo serve --db sqlite:///banco.db --port 8000
+    Ejemplo: vinculo serve --db sqlite:///banco.db --keys claves --port 8000
     """
     import uvicorn
 
     from linkage_service.app import create_app
+    from linkage_service.logs import configure_logging, log_event
 
-    app = create_app(_settings(db))
-    print(f"vinculo: servicio en http://{host}:{port} (serving)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    settings = _settings(db, keys_dir=keys)
+    configure_logging(settings.log_level, everything=True)
+    app = create_app(settings)
+    log_event("service.listening", url=f"http://{host}:{port}")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                log_config=None)
 
 
 @admin_app.command("migrate")

@@ -405,18 +405,18 @@ def _parse(fh: IO[bytes], max_records: int | None) -> Batch:
     for entry in sections:
         name, offset, length = entry["name"], entry["offset"], entry["length"]
         if offset != expected_offset or offset + length > body_length:
-            raise InputError(f"sección {name}: posición inválida")
+            raise InputError(f"sección {_known_section(name)}: posición inválida")
         expected_offset += length
         chunk = body[offset : offset + length]
         if "item_size" in entry:
-            size = entry["item_size"]
-            if length != n * size:
-                raise InputError(f"sección {name}: tamaño inválido")
+            size = int(entry["item_size"])
+            if size <= 0 or length != n * size:
+                raise InputError(f"sección {_known_section(name)}: tamaño inválido")
             fixed[name] = np.frombuffer(chunk, dtype=np.uint8).reshape(n, size)
         elif name == "attributes":
             attributes = list(_parse_attributes(chunk, n))
         else:
-            raise InputError(f"sección desconocida: {name}")
+            raise InputError("sección desconocida en el lote (unknown section)")
     for required, size in (
         ("record_ref", RECORD_REF_SIZE),
         ("clk", clk_bits // 8),
@@ -524,6 +524,17 @@ def _checked_header(header_bytes: bytes) -> dict[str, Any]:
     return header
 
 
+def _known_section(name: str) -> str:
+    """A section's name for an error message: only names this format defines (a batch is
+    client input, and the service never repeats what a client sent).
+
+    >>> _known_section("clk"), _known_section("María")
+    ('clk', '(desconocida)')
+    """
+    known = {"record_ref", "clk", "locator", "attributes", *RECORD_SECTIONS}
+    return name if name in known else "(desconocida)"
+
+
 def _parse_attributes(chunk: bytes, n: int) -> Iterator[dict[str, Any]]:
     lines = chunk.split(b"\n")
     if lines and lines[-1] == b"":
@@ -540,7 +551,7 @@ def _parse_attributes(chunk: bytes, n: int) -> Iterator[dict[str, Any]]:
         for key, value in obj.items():
             allowed = ATTRIBUTE_FIELDS.get(key)
             if allowed is None:
-                raise InputError(f"atributo no permitido: {key!r} (registro {i})")
+                raise InputError(f"atributo no permitido (registro {i}) (attribute not allowed)")
             if not isinstance(value, allowed) or isinstance(value, bool):
-                raise InputError(f"atributo {key!r} con tipo inválido (registro {i})")
+                raise InputError(f"atributo {key} con tipo inválido (registro {i})")
         yield obj

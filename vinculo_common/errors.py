@@ -10,7 +10,8 @@
     ├── PermissionDenied         authenticated but not allowed (403)
     ├── NotFound                 unknown object (404)
     ├── Conflict                 state does not allow the operation (409)
-    ├── LimitExceeded            a configured limit was hit (413/429)
+    ├── LimitExceeded            a configured limit was hit (413)
+    │   └── RateLimited          a limit per period was hit (429)
     └── ServiceError             the service answered with an error (SDK side)
 
 Errors of clkhash, anonlink, httpx and the database are translated into these at the boundary.
@@ -29,6 +30,7 @@ __all__ = [
     "MappingError",
     "NotFound",
     "PermissionDenied",
+    "RateLimited",
     "SchemaMismatch",
     "ServiceError",
     "VinculoError",
@@ -95,6 +97,12 @@ class Conflict(VinculoError):
 class LimitExceeded(VinculoError):
     exit_code = 9
     http_status = 413
+
+
+class RateLimited(LimitExceeded):
+    """Too many calls in a period (re-identification requests per day): try again later."""
+
+    http_status = 429
 
 
 class ServiceError(VinculoError):

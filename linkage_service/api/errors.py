@@ -1,7 +1,10 @@
 """Exception handlers: every failure becomes ``{"detail": reason}`` with the right status.
 
 - ``VinculoError`` → its ``http_status`` and message (messages never hold identifiers).
-- Validation errors → 422 naming the field and the problem, never echoing the input value.
+- Validation errors → 422 in the same shape, naming the field and the problem, never echoing
+  the input value (nor a key the client chose).
+- Anything else is a bug: ``AccessLogMiddleware`` answers 500 with the same shape and logs the
+  traceback (frames only) as one JSON line.
 - Database errors → 503 with a generic reason; the class name goes to the log, not the message
   (drivers put SQL parameters in their messages).
 - A 401 or 403 is also written to the audit log (``auth.login_failed`` / ``auth.denied``) in its
@@ -11,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,13 +22,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from linkage_service.api.deps import record_outside_request
 from linkage_service.auth import Actor, parse_token
 from linkage_service.logs import log_event
 from vinculo_common.errors import AuthError, PermissionDenied, VinculoError
 
-__all__ = ["install_exception_handlers", "route_label", "route_template"]
+__all__ = [
+    "install_exception_handlers",
+    "route_label",
+    "route_template",
+    "validation_error",
+    "validation_reason",
+]
+
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 def route_template(scope: Any) -> str | None:
@@ -84,23 +97,71 @@ async def _vinculo_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=exc.http_status, headers=headers)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def _location_part(part: Any) -> str:
+    """A part of an error's location: a field name or an index; anything else (a key the
+    client chose) is not repeated."""
+    if isinstance(part, int) or (isinstance(part, str) and _FIELD_NAME.match(part)):
+        return str(part)
+    return "…"
+
+
+def validation_reason(exc: RequestValidationError) -> str:
+    """``solicitud inválida (invalid request): path.job_id: Input should be less than or equal
+    to 9223372036854775807``: field and problem, never the value received.
+
+    Pydantic's messages name the constraint, not the input; the location keeps only field
+    names and indexes.
+    """
     parts = []
     for err in exc.errors()[:10]:
-        loc = ".".join(str(p) for p in err.get("loc", ()))
+        loc = ".".join(_location_part(p) for p in err.get("loc", ()))
         parts.append(f"{loc}: {err.get('msg', 'inválido')}")
-    return JSONResponse(
-        {"detail": "solicitud inválida (invalid request): " + "; ".join(parts)},
-        status_code=422,
-    )
+    return "solicitud inválida (invalid request): " + "; ".join(parts)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with the API's one error shape (``{"detail": reason}``)."""
+    assert isinstance(exc, RequestValidationError)
+    log_event("request.refused", level=logging.INFO, route=route_label(request), status=422,
+              reason_class="RequestValidationError")
+    return JSONResponse({"detail": validation_reason(exc)}, status_code=422)
+
+
+_HTTP_REASONS = {
+    400: "cuerpo de la solicitud ilegible (unreadable request body)",
+    404: "ruta desconocida (not found)",
+    405: "método no permitido en esta ruta (method not allowed)",
+}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts at this path (Starlette's 405 names only the first
+    route's, and GET and POST of one path are two routes here)."""
+    from linkage_service.api.deps import api_routes
+
+    patterns = getattr(request.app.state, "route_patterns", None)
+    if patterns is None:
+        patterns = [(compile_path(path)[0], methods) for path, methods, _r in
+                    api_routes(request.app)]
+        request.app.state.route_patterns = patterns
+    found: set[str] = set()
+    for regex, methods in patterns:
+        if regex.match(request.url.path):
+            found |= set(methods)
+    return sorted(found)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals (unknown path, wrong method, unparsable body) in the one
+    error shape, in Spanish first."""
     assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse(
-        {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = allowed_methods(request)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
+    detail = _HTTP_REASONS.get(exc.status_code, str(exc.detail))
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -115,6 +176,6 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(VinculoError, _vinculo_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)

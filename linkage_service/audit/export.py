@@ -71,7 +71,7 @@ def export_lines(entries: Iterator[dict[str, Any]], *, fmt: str) -> Iterator[str
     '{"action":"x","actor'
     """
     if fmt not in EXPORT_FORMATS:
-        raise InputError(f"formato de exportación desconocido {fmt!r}: use jsonl o csv")
+        raise InputError("formato de exportación desconocido: use jsonl o csv (unknown format)")
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

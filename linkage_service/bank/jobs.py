@@ -181,7 +181,7 @@ def list_jobs(session: Session, *, limit: int = 50) -> list[LinkJob]:
 def get_job(session: Session, *, job_id: int) -> LinkJob:
     job = session.get(LinkJob, job_id)
     if job is None:
-        raise NotFound(f"trabajo de enlace {job_id} no existe (unknown job)")
+        raise NotFound("trabajo de enlace desconocido (unknown job)")
     return job
 
 

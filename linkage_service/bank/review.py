@@ -326,7 +326,7 @@ def get_pair(session: Session, *, pair_id: int | None = None, after: int | None 
     if pair_id is not None:
         row = session.get(ReviewPair, pair_id)
         if row is None:
-            raise NotFound(f"par de revisión {pair_id} no existe (unknown review pair)")
+            raise NotFound("par de revisión desconocido (unknown review pair)")
     else:
         anchor = session.get(ReviewPair, after) if after is not None else None
         target = (_neighbour(session, conditions, float(anchor.score), int(after), after=True)
@@ -477,7 +477,7 @@ def decide_pair(
     who = reviewer or Reviewer.of_label(decided_by)
     pair = session.get(ReviewPair, pair_id)
     if pair is None:
-        raise NotFound(f"par de revisión {pair_id} no existe (unknown review pair)")
+        raise NotFound("par de revisión desconocido (unknown review pair)")
     seen = int(pair.votes or 0)
     if expected_votes is not None and expected_votes != seen:
         raise ReviewConflict(_changed_message(pair))

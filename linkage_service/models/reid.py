@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Annotated
 
 import sqlalchemy as sa
+from pydantic import StringConstraints
 from sqlmodel import Field, SQLModel
 
 from linkage_service.models.common import UTCDateTime, utcnow
@@ -32,10 +34,15 @@ REID_STATUSES = ("pending", "approved", "denied")
 class ReidRequestCreate(SQLModel):
     """What a requester sends."""
 
-    persons: list[str]
-    sources: list[str] | None = None
-    legal_basis: str = Field(min_length=3, max_length=500)
-    purpose: str = Field(min_length=3, max_length=1000)
+    persons: list[Annotated[str, StringConstraints(pattern=r"^P-[A-Z2-7]{10}$")]] = Field(
+        min_length=1, description="seudónimos P-… (a lo más VINCULO_REID_MAX_PERSONS)")
+    sources: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]] | None = \
+        Field(default=None, max_length=64)
+    # At least three characters once surrounding spaces are removed (the workflow's rule).
+    legal_basis: Annotated[str, StringConstraints(pattern=r"\S[\s\S]+\S")] = Field(
+        min_length=3, max_length=500)
+    purpose: Annotated[str, StringConstraints(pattern=r"\S[\s\S]+\S")] = Field(
+        min_length=3, max_length=1000)
 
 
 class ReidRequest(SQLModel, table=True):

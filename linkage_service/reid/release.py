@@ -45,7 +45,7 @@ def source_box_key(session: Session, source: str) -> X25519PublicKey:
         sa.select(_SRC.c.box_public_key_pem).where(_SRC.c.name == source)
     ).scalar_one_or_none()
     if pem is None:
-        raise NotFound(f"fuente no registrada: {source}")
+        raise NotFound("fuente no registrada (unknown source)")
     key = load_public_key(str(pem).encode())
     if not isinstance(key, X25519PublicKey):
         raise ConfigError(f"la clave de cifrado registrada de {source} no es X25519")

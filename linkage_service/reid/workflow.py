@@ -30,7 +30,13 @@ from linkage_service.models.reid import (
 from linkage_service.reid.policy import ReidPolicy
 from linkage_service.reid.release import RecordsOf, release_packages
 from linkage_service.reid.requests import effective_status, get_request
-from vinculo_common.errors import Conflict, InputError, LimitExceeded, PermissionDenied
+from vinculo_common.errors import (
+    Conflict,
+    InputError,
+    LimitExceeded,
+    PermissionDenied,
+    RateLimited,
+)
 from vinculo_common.keyfiles import check_source_name
 
 __all__ = [
@@ -122,7 +128,7 @@ def create_request(
     if _requests_today(session, requester=requester, since=at - timedelta(days=1)) >= (
         policy.max_requests_per_day
     ):
-        raise LimitExceeded(
+        raise RateLimited(
             f"límite de {policy.max_requests_per_day} solicitudes por día alcanzado "
             "(daily request limit reached)"
         )

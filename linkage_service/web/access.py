@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlmodel import Session, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from linkage_service.api.deps import RoleChecker, SessionDep, record_outside_request
-from linkage_service.api.errors import route_label
+from linkage_service.api.errors import route_label, validation_error, validation_reason
 from linkage_service.auth import Actor, authenticate, parse_token
 from linkage_service.logs import log_event
 from linkage_service.models import ApiToken, Source
@@ -200,10 +201,29 @@ async def _refused(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _invalid(request: Request, exc: Exception) -> Response:
+    """A 422: a Spanish page for a browser on a console page, the API's JSON otherwise."""
+    assert isinstance(exc, RequestValidationError)
+    path = request.url.path
+    if not (wants_html(request) and (path == CONSOLE_PREFIX
+                                     or path.startswith(CONSOLE_PREFIX + "/"))):
+        return await validation_error(request, exc)
+    log_event("request.refused", level=logging.INFO, route=route_label(request), status=422,
+              reason_class="RequestValidationError")
+    actor = getattr(request.state, "actor", None)
+    return HTMLResponse(
+        render("error.html", actor=actor if isinstance(actor, Actor) else None, status=422,
+               message=validation_reason(exc), login_needed=False),
+        status_code=422,
+    )
+
+
 def install_refusal_handlers(app: FastAPI) -> None:
-    """Handlers for the console's own refusals (they come before the API's VinculoError one)."""
+    """Handlers for the console's own refusals (they come before the API's VinculoError one)
+    and for invalid input on a console page (the API's answer elsewhere)."""
     app.add_exception_handler(ConsoleAuthRequired, _refused)
     app.add_exception_handler(ConsoleDenied, _refused)
+    app.add_exception_handler(RequestValidationError, _invalid)
 
 
 class ConsoleHeadersMiddleware:

@@ -147,7 +147,9 @@ def reid_deny(
     try:
         decided = call_endpoint(
             reid_api.deny_request, request=request, session=session, actor=actor,
-            request_id=request_id, body=reid_api.Decision(reason=reason.strip() or None))
+            request_id=request_id,
+            # Not validated here: an empty reason is refused by the workflow, with its message.
+            body=reid_api.DenyDecision.model_construct(reason=reason.strip()))
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
         return _reid_page(request, session, actor, status=exc.http_status, error=message)

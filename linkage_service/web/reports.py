@@ -15,6 +15,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from linkage_service.api.deps import Auditor, SessionDep, SettingsDep
+from linkage_service.api.openapi import DB_INT_MAX
 from linkage_service.api.routes import audit as audit_api
 from linkage_service.api.routes import review as review_api
 from linkage_service.api.routes import stats as stats_api
@@ -43,7 +44,7 @@ def statistics(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    min_cell: int | None = Query(default=None, ge=1),
+    min_cell: int | None = Query(default=None, ge=1, le=DB_INT_MAX),
     actor: Actor = ConsolePage("analyst"),
 ) -> Response:
     """Every published table as HTML with its chart beside it (inline SVG), suppressed cells

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from linkage_service.api.deps import SessionDep
+from linkage_service.api.openapi import ID_MAX, IdPath, id_query
 from linkage_service.api.routes import jobs as jobs_api
 from linkage_service.api.routes import review as review_api
 from linkage_service.auth import Actor
@@ -104,10 +105,12 @@ def console_filter(
         if not text:
             return None
         try:
-            return kind(text)
+            value = kind(text)
         except ValueError:
-            raise InputError(f"filtro inválido: {text!r} no es un número (invalid filter)") \
-                from None
+            raise InputError("filtro inválido: no es un número (invalid filter)") from None
+        if kind is int and not 1 <= value <= ID_MAX:
+            raise InputError("filtro inválido: número de trabajo fuera de rango (invalid filter)")
+        return value
 
     pair = tuple(fuentes.split(":", 1)) if fuentes and ":" in fuentes else None
     return QueueFilter(queue=cola, sources=pair,  # type: ignore[arg-type]
@@ -163,10 +166,10 @@ def review(
     request: Request,
     session: SessionDep,
     where: Annotated[QueueFilter, Depends(console_filter)],
-    par: int | None = Query(default=None, ge=1),
-    tras: int | None = Query(default=None, ge=1),
+    par: int | None = Query(default=None, ge=1, le=ID_MAX),
+    tras: int | None = Query(default=None, ge=1, le=ID_MAX),
     hecho: Literal["linked", "not_linked", "second_review"] | None = None,
-    decidido: int | None = Query(default=None, ge=1),
+    decidido: int | None = Query(default=None, ge=1, le=ID_MAX),
     actor: Actor = ConsolePage("reviewer"),
 ) -> Response:
     """One pair at a time (``par``, or the queue's first, or the one after ``tras``), with the
@@ -214,7 +217,7 @@ def review_list(
 
 @router.post("/revision/{pair_id}")
 def review_decide(
-    pair_id: int,
+    pair_id: IdPath,
     request: Request,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=20)],
@@ -299,7 +302,7 @@ def _jobs_page(request: Request, session: SessionDep, actor: Actor, *, job: Any 
 def jobs(
     request: Request,
     session: SessionDep,
-    id: int | None = Query(default=None, ge=1),
+    id: int | None = id_query("número del trabajo"),
     actor: Actor = ConsolePage("operator"),
 ) -> Response:
     """Start a linkage job, look one up by number, and the latest 20 jobs with what each
@@ -333,7 +336,7 @@ def jobs_start(
 
 @router.get("/trabajos/{job_id}")
 def job_status(
-    job_id: int,
+    job_id: IdPath,
     request: Request,
     session: SessionDep,
     actor: Actor = ConsolePage("operator"),

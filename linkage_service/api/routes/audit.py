@@ -8,15 +8,17 @@ does the same offline, which is the check to trust when the server itself is in 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from linkage_service.api.deps import AuditDep, RequireRole, ServiceKeyDep, SessionDep
+from linkage_service.api.openapi import DB_INT_MAX, limit_query
 from linkage_service.audit import checkpoint, verify
-from linkage_service.audit.export import EXPORT_FORMATS, export_lines, iter_entries
+from linkage_service.audit.export import export_lines, iter_entries
 from linkage_service.auth import Actor
 from linkage_service.models.audit import (
     AuditCheckpoint,
@@ -24,7 +26,6 @@ from linkage_service.models.audit import (
     AuditEntry,
     AuditEntryPublic,
 )
-from vinculo_common.errors import InputError
 
 __all__ = ["VerifyResult", "router"]
 
@@ -48,17 +49,17 @@ class VerifyResult(BaseModel):
 def entries(
     session: SessionDep,
     audit: AuditDep,
-    after_seq: int = 0,
-    limit: int = 100,
-    action: str | None = None,
+    after_seq: Annotated[int, Query(ge=0, le=DB_INT_MAX,
+                                    description="último seq recibido (0: desde el inicio)")] = 0,
+    limit: int = limit_query(100, 1000),
+    action: Annotated[str | None, Query(max_length=100, pattern=r"^[a-z0-9_.]+$",
+                                        description="solo esta acción")] = None,
     _actor: Actor = RequireRole("auditor"),
 ) -> list[AuditEntryPublic]:
     """Entries after ``after_seq`` in order (page with the last seq you got).
 
     Example: ``GET /api/v1/audit/entries?after_seq=0&limit=100&action=reid.request.approve``
     """
-    if not 1 <= limit <= 1000:
-        raise InputError("limit debe estar entre 1 y 1000")
     query = sa.select(AuditEntry).where(_ENTRY.c.seq > after_seq)
     if action:
         query = query.where(_ENTRY.c.action == action)
@@ -127,20 +128,20 @@ def verify_log(
                         notes=report.notes)
 
 
-@router.get("/export")
+@router.get("/export", responses={200: {"description": "La bitácora completa", "content": {
+    "application/x-ndjson": {"schema": {"type": "string"}},
+    "text/csv": {"schema": {"type": "string"}}}}})
 def export(
     request: Request,
     session: SessionDep,
     audit: AuditDep,
-    format: str = "jsonl",
+    format: Literal["jsonl", "csv"] = "jsonl",
     _actor: Actor = RequireRole("auditor"),
 ) -> StreamingResponse:
     """The whole log as JSON lines or CSV, in ``seq`` order.
 
     Example: ``GET /api/v1/audit/export?format=csv``
     """
-    if format not in EXPORT_FORMATS:
-        raise InputError(f"formato desconocido {format!r}: use jsonl o csv")
     audit("audit.export", objects=[f"format:{format}"])
     session.commit()
     engine = request.app.state.engine

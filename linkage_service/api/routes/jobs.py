@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from linkage_service.api.deps import (
     AuditDep,
@@ -12,6 +12,7 @@ from linkage_service.api.deps import (
     SettingsDep,
     record_outside_request,
 )
+from linkage_service.api.openapi import IdPath, errors
 from linkage_service.auth import Actor
 from linkage_service.bank.jobs import (
     create_job,
@@ -32,13 +33,16 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 class JobCreate(BaseModel):
     """Optional fixed thresholds on the match probability for this run; by default the
-    linkage core chooses them from the data (expected false-link and missed-link rates)."""
+    linkage core chooses them from the data (expected false-link and missed-link rates).
+    Strict: ``false`` or ``"0.5"`` is not a threshold."""
+
+    model_config = ConfigDict(strict=True)
 
     upper_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     lower_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, responses=errors(409))
 def start(
     request: Request,
     session: SessionDep,
@@ -95,9 +99,9 @@ def listing(
     return jobs
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", responses=errors(404))
 def status(
-    job_id: int, session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("operator"),
+    job_id: IdPath, session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("operator"),
 ) -> LinkJobPublic:
     """Status, progress, parameters, counts and timings of a job.
 

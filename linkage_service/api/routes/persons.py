@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.openapi import PSEUDONYM_PATTERN, errors
 from linkage_service.auth import Actor
 from linkage_service.bank.persons import person_view
 from linkage_service.bank.pseudonyms import check_pseudonym
@@ -16,9 +17,11 @@ __all__ = ["router"]
 router = APIRouter(prefix="/persons", tags=["persons"])
 
 
-@router.get("/{pseudonym}")
+@router.get("/{pseudonym}", responses=errors(404))
 def person(
-    pseudonym: str, session: SessionDep, audit: AuditDep,
+    pseudonym: Annotated[str, Path(pattern=PSEUDONYM_PATTERN, description="seudónimo P-…")],
+    session: SessionDep,
+    audit: AuditDep,
     actor: Actor = RequireRole("operator", "analyst"),
 ) -> dict[str, Any]:
     """A pseudonym's status and lineage, and the active person(s) it stands for today with

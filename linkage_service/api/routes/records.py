@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.openapi import HEX64_PATTERN
 from linkage_service.auth import Actor
 from linkage_service.store.uploads import withdraw_records
 from vinculo_common.errors import InputError, PermissionDenied
@@ -16,7 +19,8 @@ router = APIRouter(prefix="/records", tags=["records"])
 
 
 class WithdrawRequest(BaseModel):
-    record_refs: list[str] = Field(min_length=1, max_length=100_000,
+    record_refs: list[Annotated[str, StringConstraints(pattern=HEX64_PATTERN)]] = Field(
+        min_length=1, max_length=100_000,
                                    description="referencias de registro en hex (64 dígitos)")
     reason: str | None = Field(default=None, max_length=500)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -24,6 +25,7 @@ from linkage_service.api.deps import (
     SettingsDep,
     record_outside_request,
 )
+from linkage_service.api.openapi import REQUEST_ID_PATTERN, SOURCE_PATTERN, errors, limit_query
 from linkage_service.auth import Actor
 from linkage_service.models.reid import ReidRequestCreate, ReidRequestPublic
 from linkage_service.reid import (
@@ -47,7 +49,7 @@ from vinculo_common.errors import (
     VinculoError,
 )
 
-__all__ = ["Decision", "router"]
+__all__ = ["Decision", "DenyDecision", "router"]
 
 router = APIRouter(prefix="/reid", tags=["reid"])
 PACKAGE_MEDIA_TYPE = "application/vnd.vinculo.reid-package"
@@ -55,8 +57,18 @@ PACKAGE_MEDIA_TYPE = "application/vnd.vinculo.reid-package"
 _LOGGABLE = re.compile(r"^(rq-[0-9a-f]{16}|source:[a-z][a-z0-9_]{1,31})$")
 
 
+RequestId = Annotated[str, Path(pattern=REQUEST_ID_PATTERN, description="rq-… (16 hex)")]
+SourceName = Annotated[str, Path(pattern=SOURCE_PATTERN, description="fuente: reta, sistra…")]
+
+
 class Decision(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
+
+
+class DenyDecision(BaseModel):
+    """A denial always says why (at least one character that is not a space)."""
+
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
 @contextmanager
@@ -82,7 +94,7 @@ def _visible(actor: Actor, req_token: str, req_user: str | None) -> bool:
         req_token, req_user, actor.token_id, actor.user_label)
 
 
-@router.post("/requests", status_code=201)
+@router.post("/requests", status_code=201, responses=errors(404, 413, 429))
 def create(
     body: ReidRequestCreate,
     request: Request,
@@ -109,8 +121,8 @@ def create(
 def list_all(
     session: SessionDep,
     audit: AuditDep,
-    status: str | None = None,
-    limit: int = 100,
+    status: Literal["pending", "approved", "denied", "expired"] | None = None,
+    limit: int = limit_query(100, 1000),
     actor: Actor = RequireRole("reid_requester", "reid_approver", "auditor"),
 ) -> list[ReidRequestPublic]:
     """Requests, newest first (a requester sees only their own); ``?status=pending``.
@@ -124,9 +136,9 @@ def list_all(
     return [request_public(session, r) for r in rows]
 
 
-@router.get("/requests/{request_id}")
+@router.get("/requests/{request_id}", responses=errors(404))
 def read(
-    request_id: str,
+    request_id: RequestId,
     request: Request,
     session: SessionDep,
     audit: AuditDep,
@@ -145,9 +157,9 @@ def read(
         return request_public(session, req)
 
 
-@router.post("/requests/{request_id}/approve")
+@router.post("/requests/{request_id}/approve", responses=errors(404, 409))
 def approve_request(
-    request_id: str,
+    request_id: RequestId,
     body: Decision,
     request: Request,
     session: SessionDep,
@@ -165,10 +177,10 @@ def approve_request(
         return request_public(session, req)
 
 
-@router.post("/requests/{request_id}/deny")
+@router.post("/requests/{request_id}/deny", responses=errors(404, 409))
 def deny_request(
-    request_id: str,
-    body: Decision,
+    request_id: RequestId,
+    body: DenyDecision,
     request: Request,
     session: SessionDep,
     actor: Actor = RequireRole("reid_approver"),
@@ -220,10 +232,13 @@ def packages_for_source(
     return out
 
 
-@router.get("/requests/{request_id}/packages/{source}")
+@router.get("/requests/{request_id}/packages/{source}", responses={
+    200: {"description": "El paquete sellado y firmado",
+          "content": {PACKAGE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
+    **errors(404, 409)})
 def fetch(
-    request_id: str,
-    source: str,
+    request_id: RequestId,
+    source: SourceName,
     request: Request,
     session: SessionDep,
     actor: Actor = RequireRole("uploader"),

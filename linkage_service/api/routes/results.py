@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.openapi import OffsetQuery, limit_query
 from linkage_service.auth import Actor
 from linkage_service.bank.results import MAX_PAGE, results_for_source
 from vinculo_common.errors import PermissionDenied
@@ -20,8 +21,8 @@ router = APIRouter(prefix="/results", tags=["results"])
 def results(
     session: SessionDep,
     audit: AuditDep,
-    offset: int = Query(default=0, ge=0),
-    limit: int = Query(default=10_000, ge=1, le=MAX_PAGE),
+    offset: OffsetQuery = 0,
+    limit: int = limit_query(10_000, MAX_PAGE),
     actor: Actor = RequireRole("uploader"),
 ) -> dict[str, Any]:
     """One page of the token's source's records with their person pseudonym and the other

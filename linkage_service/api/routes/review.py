@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.openapi import IdPath, OffsetQuery, errors, id_query, limit_query
 from linkage_service.auth import Actor
 from linkage_service.bank.review import (
     QueueFilter,
@@ -47,7 +48,7 @@ def queue_filter(
                                 description="par de fuentes, p. ej. reta:care"),
     score_min: float | None = Query(default=None, ge=0.0, le=1.0),
     score_max: float | None = Query(default=None, ge=0.0, le=1.0),
-    job_id: int | None = Query(default=None, ge=1),
+    job_id: int | None = id_query("solo los pares de este trabajo"),
 ) -> QueueFilter:
     """The queue's filters from query parameters (422 when malformed)."""
     pair = tuple(sources.split(":", 1)) if sources else None
@@ -67,8 +68,8 @@ def pending(
     session: SessionDep,
     audit: AuditDep,
     where: FilterDep,
-    limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    limit: int = limit_query(50, 1000),
+    offset: OffsetQuery = 0,
     actor: Actor = RequireRole("reviewer"),
 ) -> dict[str, Any]:
     """A page of the queue, most similar first: similarity, the job's evidence, content
@@ -120,7 +121,7 @@ def next_pair(
     session: SessionDep,
     audit: AuditDep,
     where: FilterDep,
-    after: int | None = Query(default=None, ge=1, description="el par que sigue a este"),
+    after: int | None = id_query("el par que sigue a este"),
     actor: Actor = RequireRole("reviewer"),
 ) -> dict[str, Any]:
     """The queue's first pair (or the one after pair ``after``), with ``previous``/``next`` ids,
@@ -156,9 +157,9 @@ def read_pair(
     return {**answer, "filters": where.query()}
 
 
-@router.post("/{pair_id}")
+@router.post("/{pair_id}", responses=errors(404, 409))
 def decide(
-    pair_id: int,
+    pair_id: IdPath,
     body: ReviewDecision,
     session: SessionDep,
     audit: AuditDep,

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from linkage_service.api.deps import AuditDep, RequireRole, ServiceKeyDep, SessionDep, SettingsDep
+from linkage_service.api.openapi import DB_INT_MAX
 from linkage_service.auth import Actor
 from linkage_service.stats import build_tables
 from vinculo_common.errors import InputError
@@ -49,8 +50,9 @@ def snapshot_digest(snapshot: pd.DataFrame) -> bytes:
 @router.get("/tables")
 def tables(
     session: SessionDep, settings: SettingsDep, service_key: ServiceKeyDep, audit: AuditDep,
-    min_cell: int | None = Query(default=None, description="celda mínima (≥ el piso del "
-                                 "servicio)"),
+    min_cell: int | None = Query(default=None, ge=1, le=DB_INT_MAX,
+                                 description="celda mínima (≥ el piso del servicio, que el "
+                                 "documento OpenAPI del servicio declara como mínimo)"),
     actor: Actor = RequireRole("analyst"),
 ) -> dict[str, Any]:
     """Every statistics table, suppressed (and noised if configured), ready to publish.

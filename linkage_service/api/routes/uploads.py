@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlmodel import Session, col, select
 
 from linkage_service.api.deps import AuditDep, Auditor, RequireRole, SessionDep, SettingsDep
+from linkage_service.api.openapi import IdPath, errors
 from linkage_service.auth import Actor
 from linkage_service.logs import log_event
 from linkage_service.models import Source, Upload, UploadPublic
@@ -99,7 +100,8 @@ def _store(
                                                                 "format": "binary"}}},
         }
     },
-    responses={200: {"description": "El mismo lote ya estaba cargado: nada cambió"}},
+    responses={200: {"description": "El mismo lote ya estaba cargado: nada cambió"},
+               **errors(413)},
 )
 async def upload_batch(
     request: Request,
@@ -142,9 +144,11 @@ def list_uploads(
     return [upload_public(upload, source_name=name) for upload, name in rows]
 
 
-@router.get("/{upload_id}")
+@router.get("/{upload_id}", responses=errors(404))
 def read_upload(
-    upload_id: int, session: SessionDep, actor: Actor = RequireRole("uploader", "operator", "admin")
+    upload_id: IdPath,
+    session: SessionDep,
+    actor: Actor = RequireRole("uploader", "operator", "admin"),
 ) -> UploadPublic:
     """Status and counts of one upload (an uploader sees only its own source's).
 
