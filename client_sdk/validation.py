@@ -53,7 +53,7 @@ from client_sdk.standardize.name_roles import NameRoles
 from client_sdk.standardize.names import NameParts, standardize_names
 from client_sdk.standardize.places import standardize_ubigeo
 from client_sdk.standardize.text import InvalidValue, Salvaged
-from vinculo_common.batch import LOCATOR_PLAINTEXT_SIZE
+from vinculo_common.batch import LOCATOR_PLAINTEXT_SIZE, YEAR_RANGE
 
 __all__ = ["CELL_LIMITS", "MAX_RECORD_ID_BYTES", "Reject", "RowValidator", "map_column"]
 
@@ -281,10 +281,21 @@ class RowValidator:
                                       "la fecha solo se usa para enlazar, no se envía la edad "
                                       "(implausible age at the event: not sent)"))
                     age = None
+            year_min, year_max = _birth_years(birth, band, event)
+            if year_min is not None and year_max is not None and not (
+                    YEAR_RANGE[0] <= year_min and year_max <= YEAR_RANGE[1]):
+                # the date still goes into the encoding; only the clear year range is not sent
+                row_notes.append(("fecha_nacimiento", "año de nacimiento fuera de "
+                                  f"{YEAR_RANGE[0]}–{YEAR_RANGE[1]}: no se envía como atributo "
+                                  "(birth year out of range: not sent)"))
+                year_min = year_max = None
+            if event is not None and not YEAR_RANGE[0] <= event.year <= YEAR_RANGE[1]:
+                row_notes.append(("fecha_hecho", "fecha del hecho fuera de "
+                                  f"{YEAR_RANGE[0]}–{YEAR_RANGE[1]} (event date out of range)"))
+                event = None
             if row_notes:
                 self.rows_partial += 1
                 report.extend(Reject(row, c, why, kept=True) for c, why in row_notes)
-            year_min, year_max = _birth_years(birth, band, event)
             records.append(StandardizedRecord(
                 row=row,
                 record_id=record_ids[index].strip(),

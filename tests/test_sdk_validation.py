@@ -305,3 +305,21 @@ def test_a_salvaged_year_must_agree_with_the_age(tmp_path: Path) -> None:
                                                          (3, "fecha_nacimiento")]
     assert "no concuerda con la edad" in run.rejects[1].reason
     assert records[1].birth_year_min == 2021 - 35 - 1  # from the age
+
+
+def test_what_the_service_would_refuse_is_never_sent(tmp_path: Path) -> None:
+    """A birth year the batch format does not accept (before 1880: a typo such as 1809 for 1890,
+    or an old date read from a peer registry) stays in the encoding but leaves the clear
+    attributes with a note, so one record never makes the service refuse a whole batch."""
+    from vinculo_common.batch import YEAR_RANGE
+
+    rows = [{**GOOD, "record_id": "A", "fecha_nacimiento": "1859-05-04", "fecha_hecho": ""},
+            {**GOOD, "record_id": "B"}]
+    records, run = _run(tmp_path, rows)
+    old, good = records
+    assert old.birth_date is not None and old.birth_date.year == 1859
+    assert (old.birth_year_min, old.birth_year_max) == (None, None)
+    assert good.birth_year_min == 2001 and YEAR_RANGE[0] <= good.birth_year_min
+    notes = [(n.row, n.column, n.kept) for n in run.rejects]
+    assert (2, "fecha_nacimiento", True) in notes
+    assert run.rows_rejected == 0 and run.rows_partial == 1

@@ -41,6 +41,7 @@ from vinculo_common.crypto import key_id, sign, verify
 from vinculo_common.errors import InputError, SchemaMismatch
 
 __all__ = [
+    "AGE_RANGE",
     "ATTRIBUTE_FIELDS",
     "BATCH_MAGIC",
     "FORMAT_VERSION",
@@ -48,6 +49,7 @@ __all__ = [
     "LOCATOR_SIZE",
     "RECORD_REF_SIZE",
     "RECORD_SECTIONS",
+    "YEAR_RANGE",
     "Batch",
     "BatchWriter",
     "canonical_json",
@@ -62,6 +64,11 @@ RECORD_REF_SIZE = 32
 LOCATOR_PLAINTEXT_SIZE = 64  # 1 length byte + record_id (≤ 63 UTF-8 bytes) + zero padding
 LOCATOR_SIZE = 32 + 12 + LOCATOR_PLAINTEXT_SIZE + 16
 SIGNATURE_SIZE = 64
+# The ranges the service accepts for the year attributes (and the event date's year); the SDK
+# drops a value outside them with a note rather than send a batch the service would refuse.
+YEAR_RANGE: tuple[int, int] = (1880, 2100)
+AGE_RANGE: tuple[int, int] = (0, 130)
+
 # Fixed-size sections a linkage schema may declare (``vinculo.sections``), with their item
 # sizes: the keyed document hash (v1, v3, v4), and the family and consecutive-DNI sections of
 # v3/v4 (client_sdk.family). The service keeps each in the encoded_record column of that name.

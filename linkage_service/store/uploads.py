@@ -18,7 +18,13 @@ from linkage_service.custody import custody_key_for
 from linkage_service.custody.records import seal_row
 from linkage_service.models import EncodedRecord, Source, Upload, UploadPublic, utcnow
 from linkage_service.store.sources import source_signing_key
-from vinculo_common.batch import RECORD_REF_SIZE, RECORD_SECTIONS, Batch
+from vinculo_common.batch import (
+    AGE_RANGE,
+    RECORD_REF_SIZE,
+    RECORD_SECTIONS,
+    YEAR_RANGE,
+    Batch,
+)
 from vinculo_common.errors import InputError, NotFound, PermissionDenied
 
 __all__ = [
@@ -76,8 +82,9 @@ def _event_date(value: Any, index: int) -> str | None:
         date(parts[0], *[*parts[1:], 1, 1][:2])
     except ValueError:
         raise InputError(f"atributo event_date no es una fecha real (registro {index})") from None
-    if not 1880 <= parts[0] <= 2100:
-        raise InputError(f"atributo event_date fuera de rango 1880-2100 (registro {index})")
+    if not YEAR_RANGE[0] <= parts[0] <= YEAR_RANGE[1]:
+        raise InputError(f"atributo event_date fuera de rango {YEAR_RANGE[0]}-{YEAR_RANGE[1]} "
+                         f"(registro {index})")
     return text
 
 
@@ -97,7 +104,7 @@ def attributes_to_columns(attributes: dict[str, Any], *, index: int) -> dict[str
     years: dict[str, int | None] = {}
     for name in ("birth_year_min", "birth_year_max", "age_at_event"):
         value = attributes.get(name)
-        low, high = (0, 130) if name == "age_at_event" else (1880, 2100)
+        low, high = AGE_RANGE if name == "age_at_event" else YEAR_RANGE
         if value is not None and not low <= value <= high:
             raise InputError(f"atributo {name} fuera de rango {low}-{high} (registro {index})")
         years[name] = value
