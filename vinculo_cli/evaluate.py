@@ -127,7 +127,7 @@ def format_report(report: dict[str, Any], *, kinds: int = 15) -> str:
                      f"{c['recall']:.3f}  F1 {c['f1']:.3f}  (pares verdaderos {c['true_pairs']}, "
                      f"predichos {c['predicted_pairs']}, acertados {c['true_positives']})")
     pct = band.get("percent_of_records")
-    records = (f"{band['records']} registros ({pct} %), " if band.get("records") is not None
+    in_band = (f"{band['records']} registros ({pct} %), " if band.get("records") is not None
                and pct is not None else "")  # known only when the core is re-run (--sweep)
     kept = report.get("scores_kept_records")
     if kept:
@@ -146,7 +146,7 @@ def format_report(report: dict[str, Any], *, kinds: int = 15) -> str:
             a, x = c["all_pairs"], c["cross_source"]
             lines.append(f"  línea base {label}: precisión {a['precision']:.3f}  exhaustividad "
                          f"{a['recall']:.3f}  F1 {a['f1']:.3f}  (entre fuentes F1 {x['f1']:.3f})")
-    lines.append(f"  banda de revisión (review band): {records}{band.get('pairs')} pares; "
+    lines.append(f"  banda de revisión (review band): {in_band}{band.get('pairs')} pares; "
                  f"pendientes en el servicio: {report['service']['review_pending_pairs']} pares")
     lines += ["", "Exhaustividad por tipo de diferencia, los más perdidos primero (recall by kind "
               "of difference, most missed first):",
