@@ -115,6 +115,7 @@ class Bank:
             counts = write_outcome(s, records=records, job_id=job.id,
                                    outcome=ClusterOutcome(labels=labels, review=cands),
                                    now=T0 + timedelta(days=self.job))
+            job.status = "done"  # one open job at a time: the next call writes another
             s.commit()
             return counts
 

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from linkage_service.bank.records import load_current_records
 from linkage_service.bank.writer import ClusterOutcome, ReviewCandidate, write_outcome
+from linkage_service.custody import custody_key_for
 from linkage_service.models.bank import LinkJob
 from linkage_service.models.common import utcnow
 from tests.test_console import MALE, csrf_of, login, refs
@@ -49,8 +50,15 @@ def build_review_bank(service: Any, make_batch: Any, *, pairs: int = 55,
     with Session(service.engine) as s:
         job = _job(s)
         records = load_current_records(s)
-        row = {ref: i for i, ref in enumerate(records.record_refs)}
-        review = [ReviewCandidate(left=row[reta[i]], right=row[care[i]],
+        # The bank names records by their stored reference (custody): each source's own ref
+        # maps to one row through the custody key.
+        key = custody_key_for(s)
+        row = {(int(records.source_ids[i]), ref): i for i, ref in enumerate(records.record_refs)}
+
+        def at(ref: bytes) -> int:
+            return next(i for (sid, stored), i in row.items() if key.stored_ref(sid, ref) == stored)
+
+        review = [ReviewCandidate(left=at(reta[i]), right=at(care[i]),
                                   score=round(0.95 - 0.004 * i, 4),
                                   evidence={"dice": round(0.95 - 0.004 * i, 4)})
                   for i in range(pairs)]

@@ -260,7 +260,7 @@ def test_bad_dice_calibration_refused(knots: object) -> None:
 
 @pytest.mark.parametrize("knots", BAD_KNOTS)
 def test_bad_dice_calibration_refused_by_the_link_parameters_too(knots: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         LinkParams(dice_calibration=knots)  # type: ignore[arg-type]
 
 
@@ -280,7 +280,7 @@ def test_identity_calibration_changes_nothing_and_is_recorded() -> None:
     low = link(inputs, LinkParams(blocking="exact", dice_floor=0.5))
     assert lifted.counts["pairs_above_floor"] == low.counts["pairs_above_floor"] \
         > plain.counts["pairs_above_floor"]
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         LinkParams(dice_calibration=((0.0, 0.0), (0.6, 0.7), (0.6, 0.8), (1.0, 1.0)))
 
 

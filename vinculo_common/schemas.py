@@ -73,7 +73,10 @@ def calibration_knots_valid(knots: Sequence[Sequence[float]]) -> bool:
     >>> calibration_knots_valid([(0, 0), (0.6, 0.7), (0.5, 0.8), (1, 1)])
     False
     """
-    pairs = [tuple(float(x) for x in knot) for knot in knots]
+    try:
+        pairs = [tuple(float(x) for x in knot) for knot in knots]
+    except (TypeError, ValueError):  # not numbers, or not a sequence of pairs
+        return False
     return (len(pairs) >= 2 and all(len(k) == 2 for k in pairs)
             and pairs[0] == (0.0, 0.0) and pairs[-1] == (1.0, 1.0)
             and all(b[0] > a[0] and b[1] > a[1] for a, b in itertools.pairwise(pairs)))
