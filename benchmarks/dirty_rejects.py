@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/dirty_rejects.py                      # 3000 people, seed 11
     .venv/bin/python benchmarks/dirty_rejects.py --people 3000 --seed 11 --share 0.16
 
-Generates the three synthetic registries (``client_sdk.synth``, default profile), then a dirty
+Generates the three synthetic registries (``vinculo_lab.synth``, default profile), then a dirty
 copy in which ``--share`` of the rows get one corruption a hand-typed registry shows: month and
 day swapped, the 30th of February, month 13 with day 45, a birth early in the 1900s, an age of
 111–250, an unknown or malformed UBIGEO, an unknown sex code, a malformed DNI, an impossible or
@@ -77,10 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--share", type=float, default=0.16)
     args = parser.parse_args(argv)
 
-    from client_sdk.synth import generate, profile, write_dataset
-
     from client_sdk.encode_export import encode_file
     from client_sdk.keys import init_keys
+    from vinculo_lab.synth import generate, profile, write_dataset
 
     with tempfile.TemporaryDirectory(prefix="vinculo-dirty-") as tmp:
         root = Path(tmp)

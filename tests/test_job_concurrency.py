@@ -342,7 +342,6 @@ def test_a_job_declared_dead_while_running_writes_nothing(
 def test_uploads_withdrawals_decisions_and_reid_racing_a_job(
     service: ServiceHarness, tmp_path: Path,
 ) -> None:
-    from client_sdk.reid_client import ReidClient
 
     keys = service.keys
     service.uploader("reta").upload(people_batch(tmp_path / "r.vnb", keys=keys, source="reta",
@@ -356,7 +355,10 @@ def test_uploads_withdrawals_decisions_and_reid_racing_a_job(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     # A pending pair of two different persons for the reviewer to decide during the next job.
-    reta_ref, care_ref = b"r" + (5).to_bytes(31, "big"), b"c" + (390).to_bytes(31, "big")
+    # (the bank names records by the stored, custody-keyed reference of each source's own ref)
+    reta_ref = _stored_ref(service, "reta", b"r" + (5).to_bytes(31, "big"))
+    care_ref = _stored_ref(service, "care", b"c" + (390).to_bytes(31, "big"))
+    seventh = _stored_ref(service, "reta", b"r" + (7).to_bytes(31, "big"))
     with service.engine.begin() as conn:
         ids = dict(conn.execute(sa.text("SELECT name, id FROM source")).all())
         conn.execute(sa.text(
@@ -366,7 +368,7 @@ def test_uploads_withdrawals_decisions_and_reid_racing_a_job(
              "t": utcnow()})
         pseudonym = conn.execute(sa.text(
             "SELECT p.pseudonym FROM person p JOIN membership m ON m.person_id = p.id "
-            "WHERE m.current AND m.record_ref = :r"), {"r": b"r" + (7).to_bytes(31, "big")}
+            "WHERE m.current AND m.record_ref = :r"), {"r": seventh}
         ).scalar_one()
     # New records arrive so the next job has work; it is held between linking and writing.
     service.uploader("reta").upload(people_batch(tmp_path / "r2.vnb", keys=keys,
@@ -402,20 +404,21 @@ def test_uploads_withdrawals_decisions_and_reid_racing_a_job(
     reviewer = service.client(service.token("reviewer"))
     pair = reviewer.get("/review")["pairs"][0]
     assert reviewer.post(f"/review/{pair['id']}", json={"decision": "link"})["status"] == "linked"
-    requester = ReidClient(service.client(service.token("reid_requester")))
-    approver = ReidClient(service.client(service.token("reid_approver")))
-    rq = requester.create_request(persons=[pseudonym], legal_basis="Ley 28950, art. 7",
-                                  purpose="Carpeta fiscal sintética 1-2026")
-    assert approver.approve(rq["id"], reason="procede")["status"] == "approved"
+    requester = service.client(service.token("reid_requester"))
+    approver = service.client(service.token("reid_approver"))
+    rq = requester.create_reid_request(persons=[pseudonym], legal_basis="Ley 28950, art. 7",
+                                       purpose="Carpeta fiscal sintética 1-2026")
+    assert approver.approve_reid(rq["id"], reason="procede")["status"] == "approved"
     go.set()
     runner.join(60)
     assert done == ["done"]
     # The job wrote its own snapshot: the decided pair stays decided, the withdrawn record
     # keeps its membership until the next job (as after any withdrawal), new records wait.
     assert service.count("review_pair", f"id = {pair['id']} AND status = 'linked'") == 1
+    stored = _stored_ref(service, "care", withdrawn)  # the bank names it under custody
     assert service.count("membership", "current AND record_ref = "
-                         + ("X'" + withdrawn.hex() + "'" if "sqlite" in service.db_url
-                            else "'\\x" + withdrawn.hex() + "'::bytea")) == 1
+                         + ("X'" + stored.hex() + "'" if "sqlite" in service.db_url
+                            else "'\\x" + stored.hex() + "'::bytea")) == 1
     # The next job applies everything that happened meanwhile, and the bank is whole.
     again = operator.post("/jobs", json={})["id"]
     deadline = time.monotonic() + 60
@@ -427,3 +430,16 @@ def test_uploads_withdrawals_decisions_and_reid_racing_a_job(
     assert not any(("care", withdrawn) in g for g in groups)
     assert any({("reta", reta_ref), ("care", care_ref)} <= g for g in groups)  # the decision
     assert sum(len(g) for g in groups) == 360 + 200 - 1
+
+
+def _stored_ref(service: Any, source: str, ref: bytes) -> bytes:
+    """The reference the bank stores for a source's own ``ref`` (a custody-keyed HMAC)."""
+    from sqlmodel import Session
+
+    from linkage_service.custody import custody_key_for
+    from linkage_service.models import Source
+
+    with Session(service.engine) as session:
+        source_id = session.execute(
+            sa.select(Source.id).where(Source.name == source)).scalar_one()  # type: ignore[arg-type]
+        return custody_key_for(session).stored_ref(int(source_id), ref)

@@ -65,7 +65,7 @@ def _crafted(ids: dict[str, set[str]]) -> list[tuple[str, str, str, dict[str, An
 def test_log_is_json_lines_and_holds_nothing_a_client_sent(
     keys_dir: Path, tmp_path: Path, start_server: Callable[..., RunningServer],
 ) -> None:
-    from client_sdk.synth import generate, profile, write_dataset
+    from vinculo_lab.synth import generate, profile, write_dataset
 
     data = tmp_path / "datos"
     write_dataset(generate(people=20, seed=11, config=profile("default")), data)

@@ -41,6 +41,7 @@ __all__ = [
     "RELEASE_FIELDS",
     "RELEASE_MIN_GROUP",
     "ReleasePolicy",
+    "choose_policy",
     "release_of",
     "release_policy",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "consistency",
     "export_attributes",
     "join_attack",
+    "main",
     "measure_join",
     "normalize_release",
 ]

@@ -136,9 +136,9 @@ def next_pair(
     return {**answer, "filters": where.query()}
 
 
-@router.get("/{pair_id}")
+@router.get("/{pair_id}", responses=errors(404))
 def read_pair(
-    pair_id: int,
+    pair_id: IdPath,
     session: SessionDep,
     audit: AuditDep,
     where: FilterDep,
