@@ -65,16 +65,18 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     recover_jobs(engine, lease_s=settings.job_lease_seconds)
     custody = install_custody_key(engine, load_custody_key(settings))
     check_custody(engine, custody)
-    if clear_row_count(engine):  # a bank from before custody: sealed in place on first start
+    in_clear = clear_row_count(engine)
+    if in_clear:  # a bank from before custody: sealed in place on first start
         sealed = encrypt_bank_audited(engine, custody, actor="service:start")
         log_event("custody.encrypted", count=sealed, key_id=custody.key_id)
+        in_clear = clear_row_count(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log_event("service.start", database=engine.dialect.name,
                   revision=current_revision(engine), key_id=key_id(service_key.public_key()))
         # count: rows still in clear (a bank from before custody: vinculo admin custody encrypt)
-        log_event("custody.key", key_id=custody.key_id, count=clear_row_count(engine),
+        log_event("custody.key", key_id=custody.key_id, count=in_clear,
                   reason_class="development_key" if custody.is_development else "custodian_key",
                   level=logging.WARNING if custody.is_development else logging.INFO)
         yield

@@ -9,7 +9,14 @@ import typer
 
 from vinculo_common.errors import VinculoError
 
-__all__ = ["run_app"]
+__all__ = ["new_app", "run_app"]
+
+
+def new_app(name: str, help_text: str) -> typer.Typer:
+    """The Typer app of a ``vinculo`` command, set up the same way for ``vinculo`` and
+    ``vinculo-sdk`` (no completion, no rich markup, plain tracebacks for bugs)."""
+    return typer.Typer(name=name, help=help_text, no_args_is_help=True, add_completion=False,
+                       rich_markup_mode=None, pretty_exceptions_enable=False)
 
 
 def run_app(app: typer.Typer, argv: list[str] | None = None) -> int:

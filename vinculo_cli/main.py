@@ -11,8 +11,6 @@ from __future__ import annotations
 import sys
 import warnings
 
-import typer
-
 from vinculo_cli import (
     audit,
     client,
@@ -27,21 +25,17 @@ from vinculo_cli import (
     stats,
     synth,
 )
-from vinculo_cli.errors import run_app
+from vinculo_cli.errors import new_app, run_app
 
 __all__ = ["AREAS", "app", "main", "run"]
 
 # anonlink imports pkg_resources; the warning is about setuptools' future, not ours to act on.
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
-app = typer.Typer(
-    name="vinculo",
-    help="vinculo: enlace de registros que preserva la privacidad (privacy-preserving record "
+app = new_app(
+    "vinculo",
+    "vinculo: enlace de registros que preserva la privacidad (privacy-preserving record "
     "linkage) para los registros de víctimas de trata del Perú.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
 )
 
 AREAS = (keys, encode, synth, service, client, link, results, evaluate, reid, audit, stats, demo)

@@ -13,21 +13,15 @@ from __future__ import annotations
 
 import sys
 
-import typer
-
 from vinculo_cli import client, encode, keys, reid, results
-from vinculo_cli.errors import run_app
+from vinculo_cli.errors import new_app, run_app
 
 __all__ = ["app", "main", "run"]
 
-app = typer.Typer(
-    name="vinculo-sdk",
-    help="vinculo para las instituciones: codificar, subir, recibir resultados y abrir "
+app = new_app(
+    "vinculo-sdk",
+    "vinculo para las instituciones: codificar, subir, recibir resultados y abrir "
     "paquetes de reidentificación (the institution's commands).",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
 )
 
 keys.register(app)

@@ -451,7 +451,7 @@ def _withdraw(session: Session, pair: ReviewPair) -> None:
 
 
 def _changed_message(pair: ReviewPair) -> str:
-    return (f"el par {pair.id} cambió mientras lo revisaba: otro revisor ya votó y ahora está "
+    return ("el par cambió mientras lo revisaba: otro revisor ya votó y ahora está "
             f"{_STATUS_WORDS.get(pair.status, pair.status)}. Su decisión NO se registró; revise "
             "el par de nuevo y vuelva a decidir si no está de acuerdo (review pair changed: "
             "another reviewer decided it first, your decision was not recorded)")
@@ -482,7 +482,7 @@ def decide_pair(
     if expected_votes is not None and expected_votes != seen:
         raise ReviewConflict(_changed_message(pair))
     if pair.status == "superseded":
-        raise Conflict(f"el par {pair_id} ya no necesita decisión: un trabajo de enlace "
+        raise Conflict("el par ya no necesita decisión: un trabajo de enlace "
                        "posterior lo resolvió (superseded)")
     keys = {(pair.source_a, bytes(pair.ref_a)), (pair.source_b, bytes(pair.ref_b))}
     if len(_attributes(session, keys)) != len(keys):
@@ -496,7 +496,7 @@ def decide_pair(
     current = {"linked": "link", "not_linked": "not_link"}.get(pair.status)
     if pair.status == "second_review":
         if mine:
-            raise Conflict(f"usted ya votó en el par {pair_id}: la segunda revisión la hace "
+            raise Conflict("usted ya votó en este par: la segunda revisión la hace "
                            "otra persona (second review needs another reviewer)")
         stage, status, apply = "second", "linked" if decision == "link" else "not_linked", True
     elif pair.status == "pending" or (mine and not others):
@@ -509,7 +509,7 @@ def decide_pair(
         if decision != current:
             status, reason, withdraw = "second_review", "disagree", True
     else:
-        raise Conflict(f"el par {pair_id} ya tuvo segunda revisión y usted votó en ella "
+        raise Conflict("el par ya tuvo segunda revisión y usted votó en ella "
                        "(already decided in second review)")
     # The compare-and-set on ``votes``: a concurrent vote makes this match no row.
     result = session.execute(

@@ -151,7 +151,7 @@ def read_pair(
     """
     answer = get_pair(session, pair_id=pair_id, where=where, reviewer=reviewer_of(actor))
     if answer["pair"] is None:
-        raise InputError(f"un registro del par {pair_id} fue retirado (withdrawn record)")
+        raise InputError("un registro del par fue retirado (withdrawn record)")
     audit("review.read", objects=[f"review:{pair_id}"])
     session.commit()
     return {**answer, "filters": where.query()}
