@@ -297,8 +297,11 @@ typedef struct {
     uint64_t **seen;      /* per thread: pairs already checked (direct-mapped, SEEN slots) */
     int32_t *inv_rows;    /* incremental: the involved records */
     int64_t inv_count;
-    uint64_t **inv_table; /* per thread: the band's keys of involved records (open addressing) */
+    uint64_t **inv_table; /* per thread: the band's keys of involved records (open addressing),
+                             then the bitmap filter (inv_fwords), then slot counts (slots + 2) */
     int64_t inv_mask;
+    int64_t inv_fwords;
+    int inv_fbits;
     int64_t *compared;    /* per band of the group */
     int64_t *skipped;
     /* the group's found pairs by owner (counting sort) */
@@ -436,70 +439,78 @@ static inline int consider(job *J, found *f, batch *bt, uint64_t *seen, int32_t 
 
 /* One band: sort its rows by key (stable LSD radix, 11-bit digits), then every pair of each
  * bucket of 2..max_bucket records (touching an involved record, with `involve`). */
-typedef struct {
-    uint64_t key;
-    int32_t row;
-} keyed_row;
-
-static int cmp_keyed_row(const void *a, const void *b) {
-    const keyed_row *x = (const keyed_row *)a, *y = (const keyed_row *)b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    return (x->row > y->row) - (x->row < y->row);
-}
-
 static void scan_buckets(job *J, found *f, batch *bt, uint64_t *seen, const uint64_t *keys,
                          const int32_t *rows, int64_t n, int64_t *compared, int64_t *skipped);
 
-/* Incremental band: no sort of all records. The involved records' keys go into a small hash
- * table; one pass keeps the records whose key is in it, and only those are sorted. Same
- * buckets (every bucket holding an involved record, whole), same pairs. */
+/* Incremental band: no sort of all records. The involved records' keys go into a small
+ * hash table (slot = the key's bucket id) and a bitmap filter that stays in L1; one pass over
+ * all records tests the filter (a bit test per record), the table only when it passes, and
+ * keeps the records whose key is in the table with their slot. Those are ordered by slot with
+ * a counting sort (stable: rows ascending within a bucket). Same buckets (every bucket holding
+ * an involved record, whole), same pairs; only the order in which buckets are visited
+ * differs, which does not change the result. */
 static void band_involved(job *J, int b, int thread) {
     int64_t n = J->n;
     const uint64_t *keys = J->keys + (size_t)b * (size_t)n;
-    uint64_t *table = J->inv_table[thread];
     int64_t mask = J->inv_mask;
-    /* slot value: key + 1 (0 = empty); the all-ones key (k = 64) is flagged apart */
-    memset(table, 0, sizeof(uint64_t) * (size_t)(mask + 1));
+    int64_t slots = mask + 1;
+    uint64_t *table = J->inv_table[thread];        /* slots: key + 1 (0 = empty) */
+    uint64_t *filter = table + slots;              /* inv_fwords words */
+    int64_t *count = (int64_t *)(filter + J->inv_fwords); /* slots + 2 */
+    const int fshift = 64 - J->inv_fbits;
+    const uint64_t FMUL = 0xC2B2AE3D27D4EB4FULL, TMUL = 0x9E3779B97F4A7C15ULL;
+    memset(table, 0, sizeof(uint64_t) * (size_t)slots);
+    memset(filter, 0, sizeof(uint64_t) * (size_t)J->inv_fwords);
+    /* the all-ones key (k = 64) cannot be stored as key + 1: it takes slot `slots` */
     int ones_key = 0;
     for (int64_t q = 0; q < J->inv_count; q++) {
         uint64_t key = keys[J->inv_rows[q]];
+        uint64_t f = (key * FMUL) >> fshift;
+        filter[f >> 6] |= 1ULL << (f & 63);
         if (key == UINT64_MAX) {
             ones_key = 1;
             continue;
         }
-        uint64_t h = (key * 0x9E3779B97F4A7C15ULL) & (uint64_t)mask;
+        uint64_t h = (key * TMUL) & (uint64_t)mask;
         while (table[h] && table[h] != key + 1) h = (h + 1) & (uint64_t)mask;
         table[h] = key + 1;
     }
-    keyed_row *hit = (keyed_row *)(J->tmp_keys + (size_t)thread * 2 * (size_t)n); /* n x 16 B */
+    int32_t *hit_row = J->tmp_rows + (size_t)thread * 2 * (size_t)n;
+    int32_t *hit_slot = hit_row + n;
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++) {
         uint64_t key = keys[i];
-        int in = 0;
+        uint64_t f = (key * FMUL) >> fshift;
+        if (!((filter[f >> 6] >> (f & 63)) & 1)) continue;
+        int64_t slot = -1;
         if (key == UINT64_MAX) {
-            in = ones_key;
+            if (ones_key) slot = slots;
         } else {
-            uint64_t h = (key * 0x9E3779B97F4A7C15ULL) & (uint64_t)mask;
+            uint64_t h = (key * TMUL) & (uint64_t)mask;
             while (table[h]) {
                 if (table[h] == key + 1) {
-                    in = 1;
+                    slot = (int64_t)h;
                     break;
                 }
                 h = (h + 1) & (uint64_t)mask;
             }
         }
-        if (in) {
-            hit[m].key = key;
-            hit[m].row = (int32_t)i;
+        if (slot >= 0) {
+            hit_row[m] = (int32_t)i;
+            hit_slot[m] = (int32_t)slot;
             m++;
         }
     }
-    qsort(hit, (size_t)m, sizeof(keyed_row), cmp_keyed_row);
-    uint64_t *sk = (uint64_t *)(J->tmp_rows + (size_t)thread * 2 * (size_t)n); /* n x 8 B */
+    /* counting sort by slot */
+    memset(count, 0, sizeof(int64_t) * (size_t)(slots + 2));
+    for (int64_t q = 0; q < m; q++) count[hit_slot[q] + 1]++;
+    for (int64_t s = 0; s <= slots; s++) count[s + 1] += count[s];
+    uint64_t *sk = J->tmp_keys + (size_t)thread * 2 * (size_t)n; /* m x 8 B */
     int32_t *rows = (int32_t *)(J->keys + (size_t)b * (size_t)n); /* this band's keys: done */
     for (int64_t q = 0; q < m; q++) {
-        sk[q] = hit[q].key;
-        rows[q] = hit[q].row;
+        int64_t at = count[hit_slot[q]]++;
+        rows[at] = hit_row[q];
+        sk[at] = (uint64_t)hit_slot[q];
     }
     found *f = &J->found[thread];
     batch bt;
@@ -752,6 +763,13 @@ int64_t vk_lsh_candidates(const uint8_t *clks, int64_t n, int bytes, const int32
     stats[0] = stats[1] = stats[2] = 0;
     stats[3] = level;
     if (n < 2 || bands == 0) return 0;
+    if (involve) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++) m += involve[i] != 0;
+        /* an incremental run's bands cost one pass each, whatever the group: a smaller key
+         * buffer spares first-touch page faults of memory it would barely use */
+        if (m * 8 < n && group_bytes > ((int64_t)32 << 20)) group_bytes = (int64_t)32 << 20;
+    }
     int group = (int)(group_bytes / (n * (int64_t)sizeof(uint64_t)));
     if (group < 1) group = 1;
     if (group > bands) group = bands;
@@ -786,17 +804,23 @@ int64_t vk_lsh_candidates(const uint8_t *clks, int64_t n, int bytes, const int32
         int64_t m = 0;
         for (int64_t i = 0; i < n; i++) m += involve[i] != 0;
         /* worth it while the involved records are a small share: a hash probe per record
-         * instead of a radix sort of all (keyed_row scratch needs 16 B per record) */
+         * instead of a radix sort of all */
         if (m * 8 < n) {
             J.inv_rows = (int32_t *)malloc(sizeof(int32_t) * (size_t)(m ? m : 1));
             int64_t slots = 16;
             while (slots < 2 * m) slots <<= 1;
+            /* filter: about 32 bits per involved key (2-3 % false positives), 2^10..2^18 */
+            int fbits = 10;
+            while (fbits < 18 && ((int64_t)1 << fbits) < 32 * m) fbits++;
+            J.inv_fbits = fbits;
+            J.inv_fwords = ((int64_t)1 << fbits) / 64;
             J.inv_mask = slots - 1;
             J.inv_count = m;
             J.inv_table = (uint64_t **)calloc((size_t)J.threads, sizeof(uint64_t *));
             ok = J.inv_rows && J.inv_table;
             for (int t = 0; ok && t < J.threads; t++) {
-                J.inv_table[t] = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)slots);
+                J.inv_table[t] = (uint64_t *)malloc(
+                    sizeof(uint64_t) * (size_t)(slots + J.inv_fwords + slots + 2));
                 ok = J.inv_table[t] != NULL;
             }
             if (!ok) {

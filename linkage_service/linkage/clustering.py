@@ -111,8 +111,10 @@ class _Clusters:
     """Disjoint sets with, per root, size, Σ probability to neighbouring roots and cannot-links."""
 
     def __init__(self, n: int) -> None:
-        self.parent = np.arange(n)
-        self.size = np.ones(n, dtype=np.int64)
+        # Python lists, not NumPy arrays: the loops below index one element at a time, and a
+        # NumPy scalar read costs several times a list's.
+        self.parent: list[int] = list(range(n))
+        self.size: list[int] = [1] * n
         self.adj: dict[int, dict[int, float]] = {}
         self.cannot: dict[int, set[int]] = {}
 
@@ -120,10 +122,19 @@ class _Clusters:
         parent = self.parent
         root = i
         while parent[root] != root:
-            root = int(parent[root])
+            root = parent[root]
         while parent[i] != root:
-            parent[i], i = root, int(parent[i])
+            parent[i], i = root, parent[i]
         return root
+
+    def roots(self) -> np.ndarray:
+        """Every record's root (the same as ``find`` of each, without compressing paths)."""
+        roots = np.asarray(self.parent, dtype=np.int64)
+        while True:
+            up = roots[roots]
+            if np.array_equal(up, roots):
+                return roots
+            roots = up
 
     def union(self, a: int, b: int) -> int:
         """Merge roots a and b; the larger stays root. Returns the new root."""
@@ -246,7 +257,7 @@ def cluster(
         if rb in cl.cannot.get(ra, ()):
             refused.append((a, b, "cannot_link"))
             continue
-        size_a, size_b = int(cl.size[ra]), int(cl.size[rb])
+        size_a, size_b = cl.size[ra], cl.size[rb]
         if size_a + size_b > params.max_cluster_size:
             refused.append((a, b, "size_cap"))
             continue
@@ -261,7 +272,7 @@ def cluster(
             f"{caps} enlaces rechazados por el tamaño máximo de persona "
             f"({params.max_cluster_size}) (links refused by the cluster size cap)"
         )
-    roots = np.fromiter((cl.find(i) for i in range(n)), dtype=np.int64, count=n)
+    roots = cl.roots()
     refused = [r for r in refused if roots[r[0]] != roots[r[1]]]
     labels, events = _assign_labels(roots, old, first_row, new_label_prefix)
     return Clustering(labels=labels, events=events, refused=refused, warnings=warnings)

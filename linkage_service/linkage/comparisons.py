@@ -10,9 +10,9 @@ evidence either way). ``scoring`` turns the levels into match weights.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from linkage_service.linkage.similarity import dice_of_pairs, popcounts
 from vinculo_common.errors import InputError
@@ -154,13 +154,19 @@ class AttributeCodes:
 
 
 def _factorize(values: np.ndarray) -> np.ndarray:
-    """Integer code per value (equal values, equal codes); "" → −1 (missing)."""
-    seen: dict[Any, int] = {}
-    codes = np.fromiter(
-        (-1 if v == "" else seen.setdefault(v, len(seen)) for v in values.tolist()),
-        dtype=np.int64,
-        count=len(values),
-    )
+    """Integer code per value (equal values, equal codes, numbered in order of first
+    appearance); "" → −1 (missing).
+
+    >>> _factorize(np.array(["F", "", "M", "F"], dtype=object)).tolist()
+    [0, -1, 1, 0]
+    """
+    # pandas' hash table in C (one Python dict lookup per record cost 0.4 s per 30,000).
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    codes = codes.astype(np.int64, copy=False)
+    empty = [k for k, v in enumerate(uniques.tolist()) if isinstance(v, str) and v == ""]
+    if empty:
+        e = empty[0]
+        codes = np.where(codes == e, -1, np.where(codes > e, codes - 1, codes))
     return codes
 
 

@@ -34,6 +34,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from linkage_service.linkage.blocking import (
     merge_pairs,
@@ -123,40 +124,62 @@ def neighbourhoods(
     return counts, (None if involve.all() else involve)
 
 
+def _label_codes(old: list[str | None]) -> np.ndarray:
+    """Each record's existing label as an integer (equal labels, equal codes); −1 for none."""
+    values = np.array(["" if lab is None else lab for lab in old], dtype=object)
+    codes, uniques = pd.factorize(values)
+    codes = codes.astype(np.int64, copy=False)
+    if "" in set(uniques.tolist()):
+        codes[values == ""] = -1
+    return codes
+
+
+def _members(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of each label code in row order: (rows, starts), label c's rows being
+    ``rows[starts[c]:starts[c + 1]]``."""
+    labelled = np.flatnonzero(codes >= 0)
+    rows = labelled[np.argsort(codes[labelled], kind="stable")]
+    sizes = np.bincount(codes[labelled], minlength=int(codes.max(initial=-1)) + 1)
+    return rows, np.r_[0, np.cumsum(sizes)]
+
+
 def _completion_pairs(
     left: np.ndarray, right: np.ndarray, old: list[str | None], inputs: LinkInputs, limit: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    members: dict[str, list[int]] = {}
-    for i, lab in enumerate(old):
-        if lab is not None:
-            members.setdefault(lab, []).append(i)
+    """A new record against (the first ``limit``) members of every existing person it has a
+    candidate in; all pairs inside a person a cannot-link splits (when small); the decided
+    pairs. Pairs as (left < right), in no particular order, perhaps repeated."""
+    codes = _label_codes(old)
     extra: list[tuple[np.ndarray, np.ndarray]] = []
-    touched: set[tuple[int, str]] = set()
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
-        for new, other in ((a, b), (b, a)):
-            lab = old[other]
-            if old[new] is None and lab is not None:
-                touched.add((new, lab))
-    for new, lab in touched:
-        rows = np.asarray(members[lab][:limit], dtype=np.int64)
-        extra.append((np.full(len(rows), new, dtype=np.int64), rows))
-    for a, b in np.asarray(inputs.cannot_link, dtype=np.int64).reshape(-1, 2).tolist():
-        lab_a = old[a]
-        if lab_a is not None and lab_a == old[b]:
-            rows = np.asarray(members[lab_a], dtype=np.int64)
-            if len(rows) ** 2 <= 4 * limit:
-                ii, jj = np.triu_indices(len(rows), k=1)
-                extra.append((rows[ii], rows[jj]))
+    if (codes >= 0).any():
+        rows, starts = _members(codes)
+        fresh = codes < 0
+        lf = np.asarray(left, dtype=np.int64)
+        rt = np.asarray(right, dtype=np.int64)
+        a = fresh[lf] & ~fresh[rt]  # the left record is new, the right one has a person
+        b = fresh[rt] & ~fresh[lf]
+        new = np.r_[lf[a], rt[b]]
+        lab = np.r_[codes[rt[a]], codes[lf[b]]]
+        if len(new):
+            touched = np.unique(new * (int(codes.max()) + 1) + lab)
+            new, lab = touched // (int(codes.max()) + 1), touched % (int(codes.max()) + 1)
+            take = np.minimum(starts[lab + 1] - starts[lab], limit)
+            first = np.repeat(starts[lab], take)
+            within = np.arange(int(take.sum())) - np.repeat(np.cumsum(take) - take, take)
+            extra.append((np.repeat(new, take), rows[first + within]))
+        for x, y in np.asarray(inputs.cannot_link, dtype=np.int64).reshape(-1, 2).tolist():
+            if codes[x] >= 0 and codes[x] == codes[y]:
+                members = rows[starts[codes[x]]:starts[codes[x] + 1]]
+                if len(members) ** 2 <= 4 * limit:
+                    ii, jj = np.triu_indices(len(members), k=1)
+                    extra.append((members[ii], members[jj]))
     for decided in (inputs.must_link, inputs.cannot_link):
         arr = np.asarray(decided, dtype=np.int64).reshape(-1, 2)
         extra.append((arr[:, 0], arr[:, 1]))
-    if not extra:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty.copy()
-    a = np.concatenate([x for x, _ in extra])
-    b = np.concatenate([y for _, y in extra])
-    keep = a != b
-    return np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+    a_all = np.concatenate([x for x, _ in extra])
+    b_all = np.concatenate([y for _, y in extra])
+    keep = a_all != b_all
+    return np.minimum(a_all, b_all)[keep], np.maximum(a_all, b_all)[keep]
 
 
 def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
@@ -216,7 +239,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         assert params.previous_model is not None
         model = params.previous_model
     else:
-        random_u = u_from_random_pairs(attributes, seed=params.lsh.seed)
+        random_u = u_from_random_pairs(attributes, seed=params.lsh.seed, codes=codes)
         core_levels = {k: v[core] for k, v in levels.items()}
         fixed_u = {k: v for k, v in random_u.items() if k in params.random_u_fixed}
         if params.far_u_min_pairs is not None:

@@ -463,7 +463,8 @@ def estimate_model(
 
 
 def u_from_random_pairs(
-    attributes: PairAttributes, *, samples: int = 100_000, seed: int = 0, pseudo_count: float = 0.5
+    attributes: PairAttributes, *, samples: int = 100_000, seed: int = 0, pseudo_count: float = 0.5,
+    codes: AttributeCodes | None = None,
 ) -> dict[str, list[float]]:
     """u probabilities of the attribute comparisons (not Dice) from random record pairs.
 
@@ -482,7 +483,8 @@ def u_from_random_pairs(
     b = rng.integers(n, size=samples)
     keep = a != b
     a, b = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
-    levels = compare_pairs(left=a, right=b, dice=np.zeros(len(a)), attributes=attributes)
+    levels = compare_pairs(left=a, right=b, dice=np.zeros(len(a)), attributes=attributes,
+                           codes=codes)
     levels.pop("dice")
     sizes = _level_counts(levels)
     out = {}

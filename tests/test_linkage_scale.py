@@ -1,0 +1,82 @@
+"""The vectorised helpers of the job against the per-record loops they replaced (issue 15)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from linkage_service.linkage.clustering import _Clusters
+from linkage_service.linkage.comparisons import _factorize
+from linkage_service.linkage.contract import LinkInputs
+from linkage_service.linkage.link import _completion_pairs
+
+
+def _factorize_loop(values: np.ndarray) -> np.ndarray:
+    seen: dict[object, int] = {}
+    return np.fromiter(
+        (-1 if v == "" else seen.setdefault(v, len(seen)) for v in values.tolist()),
+        dtype=np.int64, count=len(values),
+    )
+
+
+def _completion_loop(left, right, old, inputs, limit):
+    members: dict[str, list[int]] = {}
+    for i, lab in enumerate(old):
+        if lab is not None:
+            members.setdefault(lab, []).append(i)
+    out: set[tuple[int, int]] = set()
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        for new, other in ((a, b), (b, a)):
+            if old[new] is None and old[other] is not None:
+                out.update((min(new, r), max(new, r)) for r in members[old[other]][:limit]
+                           if r != new)
+    for a, b in np.asarray(inputs.cannot_link, dtype=np.int64).reshape(-1, 2).tolist():
+        if old[a] is not None and old[a] == old[b]:
+            rows = members[old[a]]
+            if len(rows) ** 2 <= 4 * limit:
+                out.update((x, y) for k, x in enumerate(rows) for y in rows[k + 1:])
+    for decided in (inputs.must_link, inputs.cannot_link):
+        for a, b in np.asarray(decided, dtype=np.int64).reshape(-1, 2).tolist():
+            if a != b:
+                out.add((min(a, b), max(a, b)))
+    return out
+
+
+def test_factorize_equals_the_dictionary_loop() -> None:
+    rng = np.random.default_rng(1)
+    pool = ["", "F", "M", "PE", "VE", "2020-01-01", "x"]
+    cases = [np.array([], dtype=object), np.array([""] * 3, dtype=object),
+             np.array(["a", "b", "a"]), np.array([0, 1, 0, 2])]
+    cases += [np.array([pool[i] for i in rng.integers(0, len(pool), rng.integers(0, 40))],
+                       dtype=object) for _ in range(200)]
+    for values in cases:
+        assert _factorize(values).tolist() == _factorize_loop(values).tolist()
+
+
+def test_completion_pairs_equal_the_per_pair_loop() -> None:
+    rng = np.random.default_rng(3)
+    for t in range(300):
+        n = int(rng.integers(2, 60))
+        old = [None if rng.random() < 0.4 or t % 10 == 0 else f"P{rng.integers(0, 8)}"
+               for _ in range(n)]
+        a, b = rng.integers(0, n, 100), rng.integers(0, n, 100)
+        keep = a != b
+        left, right = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+        inputs = LinkInputs(clks=np.zeros((n, 128), np.uint8), sources=np.zeros(n, int),
+                            must_link=rng.integers(0, n, (int(rng.integers(0, 3)), 2)),
+                            cannot_link=rng.integers(0, n, (int(rng.integers(0, 4)), 2)))
+        limit = int(rng.integers(1, 6))
+        got_l, got_r = _completion_pairs(left, right, old, inputs, limit)
+        assert (got_l < got_r).all()
+        assert set(zip(got_l.tolist(), got_r.tolist(), strict=True)) == _completion_loop(
+            left, right, old, inputs, limit)
+
+
+def test_roots_equal_find_of_every_record() -> None:
+    rng = np.random.default_rng(5)
+    cl = _Clusters(500)
+    for a, b in rng.integers(0, 500, (300, 2)).tolist():
+        ra, rb = cl.find(a), cl.find(b)
+        if ra != rb:
+            cl.union(ra, rb)
+    roots = cl.roots()
+    assert roots.tolist() == [cl.find(i) for i in range(500)]
