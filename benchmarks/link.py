@@ -240,6 +240,29 @@ def _measure_increment_after(data: dict[str, np.ndarray], full, floor: float, in
             "timings": {k: round(v, 2) for k, v in second.timings.items()}}
 
 
+def _measure_increment_only(data: dict[str, np.ndarray], floor: float, increment: int,
+                            budget: str, schema: str) -> dict:
+    """The incremental run without the full job before it (sizes where the full job is too
+    long to run here): the last ``increment`` records of each source are new, the others
+    carry their synthetic person as the label a previous job gave them, and the model is
+    estimated by EM in the run (no previous model: more work than a monthly run's reuse)."""
+    from linkage_service.linkage import link
+
+    sources = data["sources"]
+    new = np.zeros(len(sources), dtype=bool)
+    for s in np.unique(sources):
+        new[np.flatnonzero(sources == s)[-increment:]] = True
+    order = np.r_[np.flatnonzero(~new), np.flatnonzero(new)]
+    data = {k: v[order] for k, v in data.items()}
+    old = int((~new).sum())
+    existing = [f"P{p}" for p in data["person"][:old].tolist()] + [None] * int(new.sum())
+    t = time.perf_counter()
+    r = link(_inputs(data, existing_labels=existing), _params(floor, budget, schema))
+    return {"wall": time.perf_counter() - t, "rss_mib": _rss_mib(),
+            "model_source": r.params["model_source"], "counts": r.counts,
+            "timings": {k: round(v, 2) for k, v in r.timings.items()}}
+
+
 def _measure_anonlink(data: dict[str, np.ndarray], floor: float) -> dict:
     import anonlink
 
@@ -279,6 +302,9 @@ def _one(args: argparse.Namespace, size: int) -> dict:
         return {"records": len(data["clks"])}
     if args.one == "job":
         return _measure_job(data, args.floor, args.budget, args.schema, args.increment)
+    if args.one == "increment":
+        return _measure_increment_only(data, args.floor, args.increment or 1000, args.budget,
+                                       args.schema)
     if args.one == "anonlink":  # at the same floor as the job, on the stored encodings' scale
         return _measure_anonlink(data, stored_floor(args.floor, args.schema))
     raise ValueError(args.one)
@@ -305,7 +331,10 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
     ap.add_argument("--schema", default=DEFAULT_SCHEMA_ID,
                     help="linkage schema of the real encodings (default: the project's)")
-    ap.add_argument("--one", choices=["prepare", "job", "anonlink"],
+    ap.add_argument("--increment-only", default="",
+                    help="sizes at which only the incremental run is measured, the existing "
+                         "records labelled with their synthetic person (no full job first)")
+    ap.add_argument("--one", choices=["prepare", "job", "anonlink", "increment"],
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s and int(s) > 0]
@@ -316,13 +345,20 @@ def main() -> None:
         return
     base_sizes = [int(s) for s in args.baseline_sizes.split(",") if s and int(s) > 0]
     base_sizes = [s for s in base_sizes if s in sizes]
+    only_sizes = {int(s) for s in args.increment_only.split(",") if s and int(s) > 0}
     rows = []
     for size in sorted(sizes):
         print(f"… {size} per source", file=sys.stderr)
         prepared = _child("prepare", size, args) if args.data == "real" else {}
-        job = _child("job", size, args)
-        base = _child("anonlink", size, args) if size in base_sizes else None
-        inc = (job or {}).get("incremental")
+        if size in only_sizes:  # the incremental run alone, on truth labels
+            job, base = None, None
+            inc = _child("increment", size, args)
+            if inc:
+                inc["only"] = True
+        else:
+            job = _child("job", size, args)
+            base = _child("anonlink", size, args) if size in base_sizes else None
+            inc = (job or {}).get("incremental")
         rows.append((size, (prepared or {}).get("records"), job, base, inc))
         if job:
             print(f"  job {job['wall']:.1f} s ({job['kernel']}) {json.dumps(job['counts'])}\n"
@@ -332,7 +368,8 @@ def main() -> None:
             print(f"  anonlink {base['wall']:.1f} s, {base['candidates']} candidates",
                   file=sys.stderr)
         if inc:
-            print(f"  incremental: +{3 * args.increment} new "
+            print(f"  incremental{' (alone, truth labels)' if inc.get('only') else ''}: "
+                  f"+{3 * args.increment} new "
                   f"{inc['wall']:.1f} s (model {inc['model_source']}) stages "
                   f"{json.dumps(inc['timings'])}", file=sys.stderr)
     _table(rows, args)
@@ -362,7 +399,7 @@ def _table(rows: list, args: argparse.Namespace) -> None:
                   else f"{math.log(j_wall / prev[1]) / math.log(size / prev[0]):.2f}")
         if job:
             prev = (size, j_wall)
-        inc_s = f"{inc['wall']:.1f}" if inc else "-"
+        inc_s = (f"{inc['wall']:.1f}" + ("*" if inc.get("only") else "")) if inc else "-"
         print(f"{size:>9} {records or '-':>8} {j_wall:>7.1f} "
               f"{(job['rss_mib'] if job else float('nan')):>8.0f} {mark + f'{b_wall:.1f}':>8} "
               f"{b_mem:>9} {j_wall / b_wall:>9.2f} {growth:>7} "
@@ -371,6 +408,9 @@ def _table(rows: list, args: argparse.Namespace) -> None:
               f"{(job['precision'] if job else float('nan')):>5.3f} "
               f"{(job['recall'] if job else float('nan')):>5.3f} "
               f"{inc_s:>7}")
+    if any(inc and inc.get("only") for *_, inc in rows):
+        print("* incremental run alone: existing records labelled with their synthetic person, "
+              "model by EM in the run (no full job before it)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from linkage_service.linkage.clustering import _Clusters
+from linkage_service.linkage.clustering import LineageEvent, _assign_labels, _Clusters, _label_codes
 from linkage_service.linkage.comparisons import _factorize
 from linkage_service.linkage.contract import LinkInputs
 from linkage_service.linkage.link import _completion_pairs
@@ -80,3 +80,60 @@ def test_roots_equal_find_of_every_record() -> None:
             cl.union(ra, rb)
     roots = cl.roots()
     assert roots.tolist() == [cl.find(i) for i in range(500)]
+
+
+# The per-record loop _assign_labels replaced (verbatim but for the name).
+def _assign_labels_loop(
+    roots: np.ndarray, old: list[str | None], first_row: dict[str, int], prefix: str
+) -> tuple[np.ndarray, list[LineageEvent]]:
+    overlap: dict[tuple[int, str], int] = {}
+    parts: dict[str, set[int]] = {}
+    for i, lab in enumerate(old):
+        if lab is not None:
+            r = int(roots[i])
+            overlap[(r, lab)] = overlap.get((r, lab), 0) + 1
+            parts.setdefault(lab, set()).add(r)
+    ranked = sorted(overlap.items(), key=lambda kv: (-kv[1], first_row[kv[0][1]], kv[0][0]))
+    label_of_root: dict[int, str] = {}
+    used: set[str] = set()
+    for (r, lab), _count in ranked:
+        if r not in label_of_root and lab not in used:
+            label_of_root[r] = lab
+            used.add(lab)
+    k = 0
+    labels = np.empty(len(roots), dtype=object)
+    for i, r in enumerate(roots.tolist()):
+        if r not in label_of_root:
+            label_of_root[r] = f"{prefix}{k}"
+            k += 1
+        labels[i] = label_of_root[r]
+    events: list[LineageEvent] = []
+    for lab in sorted(parts, key=lambda x: first_row[x]):
+        if len(parts[lab]) > 1:
+            new = sorted({label_of_root[r] for r in parts[lab]}, key=lambda x: (x != lab, x))
+            events.append(LineageEvent(kind="split", old=(lab,), new=tuple(new)))
+    olds_by_root: dict[int, set[str]] = {}
+    for r, lab in overlap:
+        olds_by_root.setdefault(r, set()).add(lab)
+    for r, labs in olds_by_root.items():
+        if len(labs) > 1:
+            kept = label_of_root[r]
+            ordered = sorted(labs, key=lambda x: (x != kept, first_row[x]))
+            events.append(LineageEvent(kind="merge", old=tuple(ordered), new=(kept,)))
+    return labels, events
+
+
+def test_assign_labels_equals_the_per_record_loop() -> None:
+    rng = np.random.default_rng(9)
+    for t in range(500):
+        n = int(rng.integers(1, 50))
+        old = [None if rng.random() < 0.4 or t % 9 == 0 else f"P{rng.integers(0, 7)}"
+               for _ in range(n)]
+        roots = rng.integers(0, n, n)
+        roots = np.where(rng.random(n) < 0.3, np.arange(n), roots)
+        codes, names, first = _label_codes(old)
+        first_row = dict(zip(names, first.tolist(), strict=True))
+        want = _assign_labels_loop(roots, old, first_row, "new-")
+        got = _assign_labels(roots, codes, names, first, "new-")
+        assert got[0].tolist() == want[0].tolist()
+        assert got[1] == want[1]

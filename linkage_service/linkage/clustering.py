@@ -21,6 +21,7 @@ Rules, in order:
    label); an old label whose records end in several clusters is a *split*.
 
 >>> import numpy as np
+import pandas as pd
 >>> pairs = ScoredPairs(left=np.array([0, 1]), right=np.array([1, 2]),
 ...                     probability=np.array([0.99, 0.98]))
 >>> result = cluster(n=4, pairs=pairs, existing_labels=[None, None, None, None])
@@ -34,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from vinculo_common.errors import Conflict, InputError
 
@@ -214,18 +216,22 @@ def cluster(
     prob = np.asarray(pairs.probability, dtype=float)
     warnings: list[str] = []
 
-    # 1. existing persons, except those a cannot-link now splits.
-    first_row: dict[str, int] = {}
-    for i, lab in enumerate(old):
-        if lab is not None:
-            first_row.setdefault(lab, i)
-    dissolved = {old[a] for a, b in cannot.tolist() if old[a] is not None and old[a] == old[b]}
+    # 1. existing persons, except those a cannot-link now splits. Each person's records hang
+    # from its first record (what uniting them one by one gives: the first record's set is
+    # never the smaller), set at once instead of one union per record.
+    codes, names, first = _label_codes(old)
+    dissolved = np.zeros(len(names), dtype=bool)
+    for a, b in cannot.tolist():
+        if codes[a] >= 0 and codes[a] == codes[b]:
+            dissolved[codes[a]] = True
     cl = _Clusters(n)
-    for i, lab in enumerate(old):
-        if lab is not None and lab not in dissolved:
-            ra, rb = cl.find(first_row[lab]), cl.find(i)
-            if ra != rb:
-                cl.union(ra, rb)
+    if len(names):
+        parent = np.arange(n)
+        held = np.flatnonzero(codes >= 0)
+        held = held[~dissolved[codes[held]]]
+        parent[held] = first[codes[held]]
+        cl.parent = parent.tolist()
+        cl.size = np.maximum(np.bincount(parent, minlength=n), 1).tolist()
     # 2. must-links, then cannot-links checked.
     for a, b in must.tolist():
         ra, rb = cl.find(a), cl.find(b)
@@ -274,45 +280,74 @@ def cluster(
         )
     roots = cl.roots()
     refused = [r for r in refused if roots[r[0]] != roots[r[1]]]
-    labels, events = _assign_labels(roots, old, first_row, new_label_prefix)
+    labels, events = _assign_labels(roots, codes, names, first, new_label_prefix)
     return Clustering(labels=labels, events=events, refused=refused, warnings=warnings)
 
 
+def _label_codes(old: list[str | None]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Each record's existing label as a code (−1: none), the labels by code (in order of
+    first appearance) and each label's first row."""
+    values = np.array(["" if lab is None else lab for lab in old], dtype=object)
+    codes, uniques = pd.factorize(values)
+    names: list[str] = uniques.tolist()
+    codes = codes.astype(np.int64, copy=False)
+    if "" in names:  # no label: drop its code, renumber the ones after it
+        e = names.index("")
+        codes = np.where(codes == e, -1, np.where(codes > e, codes - 1, codes))
+        names.pop(e)
+    held = np.flatnonzero(codes >= 0)
+    first = np.full(len(names), -1, dtype=np.int64)
+    first[codes[held][::-1]] = held[::-1]  # the last write wins: the earliest row
+    return codes, names, first
+
+
 def _assign_labels(
-    roots: np.ndarray, old: list[str | None], first_row: dict[str, int], prefix: str
+    roots: np.ndarray, codes: np.ndarray, names: list[str], first: np.ndarray, prefix: str
 ) -> tuple[np.ndarray, list[LineageEvent]]:
-    overlap: dict[tuple[int, str], int] = {}
-    parts: dict[str, set[int]] = {}
-    for i, lab in enumerate(old):
-        if lab is not None:
-            r = int(roots[i])
-            overlap[(r, lab)] = overlap.get((r, lab), 0) + 1
-            parts.setdefault(lab, set()).add(r)
-    ranked = sorted(overlap.items(), key=lambda kv: (-kv[1], first_row[kv[0][1]], kv[0][0]))
+    """Each final cluster takes the existing label it holds most records of (ties: the label
+    whose first record is oldest, then the smaller root); each label once; the others
+    ``prefix``k in order of their first record. Splits and merges as lineage events."""
+    n = len(roots)
+    held = np.flatnonzero(codes >= 0)
+    base = max(len(names), 1)
+    # overlap: records of each (cluster, old label), in order of their first record
+    key = roots[held] * base + codes[held]
+    uniq, at, count = np.unique(key, return_index=True, return_counts=True)
+    pair_root, pair_code = uniq // base, uniq % base
+    ranked = np.lexsort((pair_root, first[pair_code], -count))
     label_of_root: dict[int, str] = {}
-    used: set[str] = set()
-    for (r, lab), _count in ranked:
-        if r not in label_of_root and lab not in used:
-            label_of_root[r] = lab
-            used.add(lab)
+    used: set[int] = set()
+    for r, c in zip(pair_root[ranked].tolist(), pair_code[ranked].tolist(), strict=True):
+        if r not in label_of_root and c not in used:
+            label_of_root[r] = names[c]
+            used.add(c)
+    root_ids, root_first = np.unique(roots, return_index=True)
     k = 0
-    labels = np.empty(len(roots), dtype=object)
-    for i, r in enumerate(roots.tolist()):
+    for r in root_ids[np.argsort(root_first, kind="stable")].tolist():
         if r not in label_of_root:
             label_of_root[r] = f"{prefix}{k}"
             k += 1
-        labels[i] = label_of_root[r]
+    label_at = np.empty(n, dtype=object)
+    label_at[np.fromiter(label_of_root, dtype=np.int64, count=len(label_of_root))] = list(
+        label_of_root.values())
+    labels = label_at[roots]
     events: list[LineageEvent] = []
-    for lab in sorted(parts, key=lambda x: first_row[x]):
-        if len(parts[lab]) > 1:
-            new = sorted({label_of_root[r] for r in parts[lab]}, key=lambda x: (x != lab, x))
+    parts: dict[int, list[int]] = {}
+    for c, r in zip(pair_code.tolist(), pair_root.tolist(), strict=True):
+        parts.setdefault(c, []).append(r)
+    for c in sorted(parts, key=lambda x: first[x]):
+        if len(parts[c]) > 1:
+            lab = names[c]
+            new = sorted({label_of_root[r] for r in parts[c]}, key=lambda x: (x != lab, x))
             events.append(LineageEvent(kind="split", old=(lab,), new=tuple(new)))
-    olds_by_root: dict[int, set[str]] = {}
-    for r, lab in overlap:
-        olds_by_root.setdefault(r, set()).add(lab)
-    for r, labs in olds_by_root.items():
-        if len(labs) > 1:
+    # merges in order of each cluster's first labelled record (as the loop over records did)
+    olds_by_root: dict[int, list[int]] = {}
+    for r, c in zip(pair_root[np.argsort(at, kind="stable")].tolist(),
+                    pair_code[np.argsort(at, kind="stable")].tolist(), strict=True):
+        olds_by_root.setdefault(r, []).append(c)
+    for r, cs in olds_by_root.items():
+        if len(cs) > 1:
             kept = label_of_root[r]
-            ordered = sorted(labs, key=lambda x: (x != kept, first_row[x]))
+            ordered = [names[c] for c in sorted(cs, key=lambda c: (names[c] != kept, first[c]))]
             events.append(LineageEvent(kind="merge", old=tuple(ordered), new=(kept,)))
     return labels, events
