@@ -369,7 +369,7 @@ def main() -> None:
                   file=sys.stderr)
         if inc:
             print(f"  incremental{' (alone, truth labels)' if inc.get('only') else ''}: "
-                  f"+{3 * args.increment} new "
+                  f"peak {inc.get('rss_mib', float('nan')):.0f} MiB, +{3 * args.increment} new "
                   f"{inc['wall']:.1f} s (model {inc['model_source']}) stages "
                   f"{json.dumps(inc['timings'])}", file=sys.stderr)
     _table(rows, args)
@@ -389,7 +389,7 @@ def _table(rows: list, args: argparse.Namespace) -> None:
     for size, records, job, base, inc in rows:
         if base:
             b_wall, b_mem, mark = base["wall"], f"{base['rss_mib']:.0f}", ""
-        elif measured:
+        elif measured and job:
             s0, b0 = measured[-1]
             b_wall, b_mem, mark = b0["wall"] * (size / s0) ** 2, "-", "~"
         else:

@@ -15,7 +15,9 @@
  * current budget-th best (that floor only rises, so a dropped pair never comes back). Full
  * runs visit every record from both sides on all threads, each thread writing only the
  * lists of the records it owns; incremental runs (`involve`) visit the involved records on
- * one thread and write both lists. Dice popcounts use AVX-512 VPOPCNTQ, AVX2 (nibble
+ * one thread and write both lists. When the involved records are under an eighth of all, an
+ * incremental band keeps only the records whose key is an involved record's (an L1 bitmap
+ * filter, then a small hash table) and orders those by counting sort, instead of sorting all. Dice popcounts use AVX-512 VPOPCNTQ, AVX2 (nibble
  * lookup) or POPCNT when the CPU has them (runtime dispatch), a portable SWAR count if not.
  *
  * Built by linkage_service/linkage/kernel.py with the system C compiler (cc -O3 -shared
@@ -763,13 +765,6 @@ int64_t vk_lsh_candidates(const uint8_t *clks, int64_t n, int bytes, const int32
     stats[0] = stats[1] = stats[2] = 0;
     stats[3] = level;
     if (n < 2 || bands == 0) return 0;
-    if (involve) {
-        int64_t m = 0;
-        for (int64_t i = 0; i < n; i++) m += involve[i] != 0;
-        /* an incremental run's bands cost one pass each, whatever the group: a smaller key
-         * buffer spares first-touch page faults of memory it would barely use */
-        if (m * 8 < n && group_bytes > ((int64_t)32 << 20)) group_bytes = (int64_t)32 << 20;
-    }
     int group = (int)(group_bytes / (n * (int64_t)sizeof(uint64_t)));
     if (group < 1) group = 1;
     if (group > bands) group = bands;
