@@ -137,3 +137,23 @@ def test_assign_labels_equals_the_per_record_loop() -> None:
         got = _assign_labels(roots, codes, names, first, "new-")
         assert got[0].tolist() == want[0].tolist()
         assert got[1] == want[1]
+
+
+def test_add_probabilities_equals_adding_one_by_one() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(100):
+        n = int(rng.integers(2, 40))
+        merges = rng.integers(0, n, (int(rng.integers(0, n)), 2)).tolist()
+        pairs = rng.integers(0, n, (int(rng.integers(0, 200)), 2))
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+        prob = rng.random(len(pairs)) ** 3 * rng.choice([1.0, 1e-9, 1e6], len(pairs))
+        one, many = _Clusters(n), _Clusters(n)
+        for cl in (one, many):
+            for a, b in merges:
+                ra, rb = cl.find(a), cl.find(b)
+                if ra != rb:
+                    cl.union(ra, rb)
+        for (a, b), p in zip(pairs.tolist(), prob.tolist(), strict=True):
+            one.add_probability(a, b, p)
+        many.add_probabilities(pairs[:, 0], pairs[:, 1], prob)
+        assert many.adj == one.adj  # the same float sums, bit for bit

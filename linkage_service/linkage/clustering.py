@@ -173,6 +173,32 @@ class _Clusters:
         row_a[rb] = row_a.get(rb, 0.0) + p
         row_b[ra] = row_b.get(ra, 0.0) + p
 
+    def add_probabilities(self, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> None:
+        """``add_probability`` of every pair, before any merge is judged, at once: each cluster
+        pair's probabilities are added in pair order from 0.0 (a bincount), the same float sums
+        as adding them one by one (the roots do not change meanwhile: no union happens)."""
+        if len(left) == 0:
+            return
+        if self.adj:  # sums already started: add one by one, as the order matters
+            for a, b, p in zip(np.asarray(left).tolist(), np.asarray(right).tolist(),
+                               np.asarray(prob, dtype=float).tolist(), strict=True):
+                self.add_probability(a, b, p)
+            return
+        n = len(self.parent)
+        roots = self.roots()
+        ra, rb = roots[left], roots[right]
+        apart_roots = ra != rb
+        lo = np.minimum(ra, rb)[apart_roots]
+        hi = np.maximum(ra, rb)[apart_roots]
+        uniq, inverse = np.unique(lo * n + hi, return_inverse=True)
+        sums = np.bincount(inverse.reshape(-1), weights=np.asarray(prob, dtype=float)[apart_roots],
+                           minlength=len(uniq))
+        adj = self.adj
+        for a, b, total in zip((uniq // n).tolist(), (uniq % n).tolist(), sums.tolist(),
+                               strict=True):
+            adj.setdefault(a, {})[b] = total
+            adj.setdefault(b, {})[a] = total
+
     def add_cannot(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
         self.cannot.setdefault(ra, set()).add(rb)
@@ -249,9 +275,8 @@ def cluster(
         for a, b in zip(left[apart].tolist(), right[apart].tolist(), strict=True):
             if cl.find(a) != cl.find(b):
                 cl.add_cannot(a, b)
-    kept = prob >= params.min_probability_kept
-    for a, b, p in zip(left[kept].tolist(), right[kept].tolist(), prob[kept].tolist(), strict=True):
-        cl.add_probability(a, b, p)
+    kept = np.flatnonzero(prob >= params.min_probability_kept)
+    cl.add_probabilities(left[kept], right[kept], prob[kept])
     # 3. best-first coherent merging.
     refused: list[tuple[int, int, str]] = []
     strong = np.flatnonzero(prob >= params.link_threshold)
