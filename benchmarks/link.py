@@ -369,7 +369,8 @@ def main() -> None:
                   file=sys.stderr)
         if inc:
             print(f"  incremental{' (alone, truth labels)' if inc.get('only') else ''}: "
-                  f"peak {inc.get('rss_mib', float('nan')):.0f} MiB, +{3 * args.increment} new "
+                  + (f"peak {inc['rss_mib']:.0f} MiB, " if "rss_mib" in inc else "")
+                  + f"+{3 * args.increment} new "
                   f"{inc['wall']:.1f} s (model {inc['model_source']}) stages "
                   f"{json.dumps(inc['timings'])}", file=sys.stderr)
     _table(rows, args)
