@@ -34,7 +34,7 @@ __all__ = [
     "schema_fingerprint",
 ]
 
-DEFAULT_SCHEMA_ID = "vinculo-v4"
+DEFAULT_SCHEMA_ID = "vinculo-v5"
 
 
 def linkage_schema_path(schema_id: str = DEFAULT_SCHEMA_ID) -> Path:
