@@ -34,7 +34,7 @@ __all__ = [
     "schema_fingerprint",
 ]
 
-DEFAULT_SCHEMA_ID = "vinculo-v5"
+DEFAULT_SCHEMA_ID = "vinculo-v4"
 
 
 def linkage_schema_path(schema_id: str = DEFAULT_SCHEMA_ID) -> Path:
