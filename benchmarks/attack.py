@@ -10,7 +10,8 @@
 ``--graph N``: graph matching and its homomorphism variant (``benchmarks/attack_graph.py``) on N
 RETA records of the bank against the attacker's plaintext at each ``--overlaps``, with
 ``--seeds`` known pairs. ``--diffusion P``: the linear-layer attack
-(``benchmarks/attack_diffusion.py``) on a bank of P people.
+(``benchmarks/attack_diffusion.py``) on a bank of P people. ``--join P``: RETA's export joined
+with what the insider reads of a real-path bank of P people (``vinculo_lab.attacks.join``).
 
 For each hardening option (a linkage schema = vinculo-v1 + a ``vinculo.hardening`` block) it
 encodes ``vinculo synth`` registries, hardens them with ``client_sdk.hardening`` and runs the
@@ -52,6 +53,7 @@ from benchmarks.attack_data import (
     dice_only_f1,
     encode_clks,
     fit_dice_calibration,
+    fit_posterior_calibration,
     graph_case,
     harden,
     harden_clks,
@@ -96,6 +98,8 @@ OPTIONS: dict[str, list[dict]] = {
     "diffusion_t2": [{"type": "diffusion", "t": 2, "output_bits": 1024}],
     "diffusion_t3": [{"type": "diffusion", "t": 3, "output_bits": 1024}],
     "diffusion_t3_2048": [{"type": "diffusion", "t": 3, "output_bits": 2048}],
+    "diffusion_t4": [{"type": "diffusion", "t": 4, "output_bits": 1024}],
+    "diffusion_t4_2048": [{"type": "diffusion", "t": 4, "output_bits": 2048}],
     "blip_f0.02+diffusion_t2": [{"type": "blip", "f": 0.02},
                                 {"type": "diffusion", "t": 2, "output_bits": 1024}],
     "diffusion_t1": [{"type": "diffusion", "t": 1, "output_bits": 1024}],
@@ -214,9 +218,11 @@ def run_graph(size: int, seed: int, other_seed: int, census_seed: int, census_pe
               names: list[str], overlaps: list[float], *, k: int = 15,
               seeds: tuple[float, ...] = (0.0,),
               attacks: tuple[str, ...] = ("graph", "homomorphism"),
-              pool: GraphPool | None = None) -> list[dict]:
+              pool: GraphPool | None = None, min_corr: float = 0.35,
+              margin: float = 0.08) -> list[dict]:
     """Graph matching (and, for a diffusion schema, its homomorphism variant) on ``size`` RETA
-    records of the bank, against the attacker's plaintext at each overlap."""
+    records of the bank, against the attacker's plaintext at each overlap. ``min_corr``,
+    ``margin``: the anchor-profile acceptance (the defaults, or a bolder attacker's)."""
     t0 = time.perf_counter()
     if pool is None:
         pool = build_graph_pool(size=size, seed=seed, other_seed=other_seed,
@@ -274,9 +280,12 @@ def run_graph(size: int, seed: int, other_seed: int, census_seed: int, census_pe
                         known[chosen] = truth[chosen]
                         rest[chosen] = False
                     gm = graph_matching_attack(g_e, gp, e_stored, p_bits, hamming=hamming,
-                                               transform=transform, known=known)
+                                               transform=transform, known=known,
+                                               min_corr=min_corr, margin=margin)
                     seconds = time.perf_counter() - t2 + t_graph
-                    rows.append({"attack": attack, "option": name, "size": size,
+                    label = attack if (min_corr, margin) == (0.35, 0.08) else \
+                        f"{attack} (profiles ≥ {min_corr}, margin {margin})"
+                    rows.append({"attack": label, "option": name, "size": size,
                                  "overlap": overlap, "seeds": seed_share, "seconds": seconds,
                                  **graph_scores(case, gm.match, gm.feature_match, floor_first,
                                                 floor_pat, rest),
@@ -477,15 +486,81 @@ def graph_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def calibrate(name: str, *, people: int, seed: int) -> int:
-    """Print, as JSON, the knots fitted for option ``name`` on the generator's people."""
-    if name not in OPTIONS and name not in SCHEMA_OPTIONS:
-        raise SystemExit(f"unknown option {name}")
+# The clear-attribute join: what the insider reads, as ``measure_join`` views.
+JOIN_VIEWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("the bank opened with the custody key (exact attributes)", ("exact",)),
+    ("the database without the custody key", ("database",)),
+    ("`GET /persons/{P}` for every pseudonym", ("persons",)),
+    ("the whole review queue", ("review",)),
+    ("database + persons + review", ("database", "persons", "review")),
+    ("database + persons + review + RETA's keys", ("database", "persons", "review", "keys")),
+)
+
+
+def run_join(people: int, seed: int, *, work: Path | None = None) -> list[dict]:
+    """``vinculo synth`` registries through the real path (encode → upload → link under the
+    default schema, as ``vinculo evaluate``), then RETA's export joined with each view of
+    ``JOIN_VIEWS`` (``vinculo_lab.attacks.join.measure_join``)."""
+    import tempfile
+
+    from vinculo_lab.attacks.join import measure_join
+    from vinculo_lab.evaluation.run import run_pipeline
+    from vinculo_lab.synth import generate, profile, write_dataset
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="vinculo-join-") as tmp:
+        root = Path(work) if work is not None else Path(tmp)
+        write_dataset(generate(people=people, seed=seed, config=profile("default")),
+                      root / "data")
+        run_pipeline(data_dir=root / "data", work_dir=root / "run", echo=None)
+        print(f"# join: {people} people, seed {seed}: real path "
+              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        rows = []
+        for label, views in JOIN_VIEWS:
+            measure = measure_join(work_dir=root / "run", views=views)
+            rows.append({"label": label, "people": people, "seed": seed,
+                         "schema": DEFAULT_SCHEMA_ID, **measure.as_dict()})
+    return rows
+
+
+def join_table(rows: list[dict]) -> str:
+    """One line per view: RETA's records re-identified by the join, and the SISTRA and care
+    records tied to a RETA identity through the bank's memberships."""
+    def tied(r: dict, source: str) -> str:
+        t = r["tied"].get(source)
+        return f"{_pct(t['share'])} ({t['tied']} / {t['records']})" if t else "—"
+
+    lines = [
+        "| what the insider reads | RETA records in the bank | re-identified | unique in the "
+        "first round | wrong pairs | SISTRA tied | care tied |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['label']} | {r['reta_records']} | {_pct(r['reidentified_share'])} "
+            f"({r['reidentified']}) | {r['unique_first_round']} | {r['wrong_pairs']} | "
+            f"{tied(r, 'sistra')} | {tied(r, 'care')} |")
+    return "\n".join(lines)
+
+
+def calibrate(name: str, *, people: int, seed: int, posterior: bool = False) -> int:
+    """Print, as JSON, the knots fitted for option ``name`` (or several, comma-separated: one
+    line each) on the generator's people; ``posterior``: the stored → CLK regression
+    (``attack_data.fit_posterior_calibration``) instead of the median stored Dice of each CLK
+    Dice."""
+    names = [n for n in name.split(",") if n]
+    unknown = [n for n in names if n not in OPTIONS and n not in SCHEMA_OPTIONS]
+    if unknown:
+        raise SystemExit(f"unknown option {', '.join(unknown)}")
     target = build_target(people=people, seed=seed, schema=load_linkage_schema("vinculo-v1"),
                           secret=SECRET)
-    knots = fit_dice_calibration(target.clks, harden(target, option_schema(name), SECRET))
-    print(json.dumps({"dice_calibration": knots}))
-    print(f"# {name}: {len(target)} records of {people} people, seed {seed}", file=sys.stderr)
+    for one in names:
+        fit = fit_posterior_calibration if posterior else fit_dice_calibration
+        knots = fit(target.clks, harden(target, option_schema(one), SECRET))
+        print(json.dumps({"dice_calibration": knots}) if len(names) == 1 else
+              json.dumps({"option": one, "dice_calibration": knots}))
+        print(f"# {one}: {len(target)} records of {people} people, seed {seed}",
+              file=sys.stderr)
     return 0
 
 
@@ -498,14 +573,13 @@ RESULTS_RUNS: tuple[dict, ...] = (
     {"people": 6000, "seed": 21, "census_seed": 22,
      "options": ["v1", "xor_fold", "diffusion_t2", "blip_f0.02+diffusion_t2", "vinculo-v2",
                  "vinculo-v4"]},
+    {"people": 3000, "seed": 11, "census_seed": 12, "options": ["v1", "vinculo-v4", "vinculo-v5"]},
 )
 RESULTS_HEADER = """# Insider attack results (generated by benchmarks/attack.py)
 
 Regenerate: `.venv/bin/python benchmarks/attack.py --results` (default schema: {default}); one
-section only: `--results --only graph` (sections: mining, graph, diffusion; the others are kept).
-Threat model, attacks and the real-path F1 of each schema: `docs/security.md`. The
-clear-attribute join (RETA's export against the bank's clear attributes) is measured
-separately (`vinculo_lab/attacks/join.py`)."""
+section only: `--results --only graph` (sections: mining, graph, diffusion, join; the others are
+kept). Threat model, attacks and the real-path F1 of each schema: `docs/security.md`."""
 MINING_HEADER = """## Frequency and pattern mining (the census is the attacker's only plaintext)
 
 Columns: re-identified = the attack's guess where it has one, the floor's elsewhere; confident
@@ -525,7 +599,9 @@ features, cosine + greedy one-to-one, propagation from the best 10 %, anchor pro
 graph on her plain CLKs, Hamming distances mapped through the diffusion's expectation. Known
 pairs (`--seeds`): share of the common records whose pair she knows beforehand (a residual
 clear-attribute join, cases she knows); they start the anchor profiles, and every share below
-is over the other records.
+is over the other records. Rows marked "(profiles ≥ 0.2, margin 0.04)": a bolder attacker, who
+accepts an anchor-profile match at correlation 0.2 and a margin of 0.04 over the record's
+second best (`--min-corr`, `--margin`; defaults 0.35 and 0.08).
 Shares of the bank's RETA records: names = the matched plaintext's where the attack guesses,
 the floor's (names alone) elsewhere, floor in brackets; guessed = records the attack names,
 with the share of those matched to the right person; feature stage right = the first stage's
@@ -544,6 +620,22 @@ pattern-mining attack on the recovered adjacency's equality features (1 − y_j 
 layer inverted on each connected component of the tap graph (x up to a complement per
 component, resolved by weight) and the mining attack run on what is left, as on plain CLKs.
 Names: attack guess where it has one, the floor's elsewhere (floor in brackets)."""
+
+
+JOIN_HEADER = """## The clear-attribute join (the attacker holds RETA's plaintext export)
+
+RETA's export, standardized with the public SDK (the content attributes RETA uploads), joined
+with what the insider reads of a bank built by the real path (`vinculo synth`, then encode →
+upload → link under the default schema, as `vinculo evaluate`;
+`vinculo_lab/attacks/join.py`, `measure_join`). A RETA record is re-identified when the join
+pairs it, alone, with its own bank record (unique in either direction, repeated until nothing
+changes; the attacker is granted which record each release belongs to); unique in the first
+round = export records with exactly one consistent bank record, their own. Tied: SISTRA and
+care records of the bank whose person has a re-identified RETA record (through the
+memberships, readable without the key). The first line is the bank opened with the custody
+key (every record's exact attributes, as linkage uses them): what custody protects; the others
+are what an operator, reviewer or analyst reads without it; RETA's keys: she also computes
+each of her records' references and opens every locator she finds."""
 
 
 # Graph matching runs (``--graph``): sizes in RETA records of the bank, each against the
@@ -567,12 +659,39 @@ GRAPH_RUNS: tuple[dict, ...] = (
     {"size": 20000, "seed": 35, "other_seed": 36, "census_seed": 12,
      "options": ["vinculo-v4"], "overlaps": [1.0], "seeds": [0.0],
      "attacks": ["homomorphism"]},
+    # Issue 16, point 3: a schema that holds (docs/security.md, "vinculo-v5").
+    {"size": 2000, "seed": 31, "other_seed": 32, "census_seed": 12,
+     "options": ["diffusion_t3_2048", "diffusion_t4", "diffusion_t4_2048"], "overlaps": [1.0],
+     "seeds": [0.1], "attacks": ["graph", "homomorphism"]},
+    {"size": 10000, "seed": 33, "other_seed": 34, "census_seed": 12,
+     "options": ["vinculo-v4", "diffusion_t3", "diffusion_t3_2048", "diffusion_t4",
+                 "diffusion_t4_2048"], "overlaps": [1.0], "seeds": [0.01, 0.1],
+     "attacks": ["graph", "homomorphism"]},
+    {"size": 10000, "seed": 33, "other_seed": 34, "census_seed": 12,
+     "options": ["diffusion_t3_2048", "diffusion_t3", "diffusion_t4", "diffusion_t4_2048"],
+     "overlaps": [1.0], "seeds": [0.01, 0.1], "attacks": ["homomorphism"], "min_corr": 0.2,
+     "margin": 0.04},
+    {"size": 10000, "seed": 33, "other_seed": 34, "census_seed": 12,
+     "options": ["vinculo-v5"], "overlaps": [1.0], "seeds": [0.01, 0.1],
+     "attacks": ["graph", "homomorphism"]},
+    {"size": 10000, "seed": 33, "other_seed": 34, "census_seed": 12,
+     "options": ["vinculo-v5"], "overlaps": [1.0], "seeds": [0.01, 0.1],
+     "attacks": ["homomorphism"], "min_corr": 0.2, "margin": 0.04},
+    {"size": 20000, "seed": 35, "other_seed": 36, "census_seed": 12,
+     "options": ["vinculo-v5"], "overlaps": [1.0], "seeds": [0.01, 0.1],
+     "attacks": ["homomorphism"], "min_corr": 0.2, "margin": 0.04},
 )
 # Diffusion-layer runs (``--diffusion``): people of the bank, schemas.
 DIFFUSION_RUNS: tuple[dict, ...] = (
     {"people": 3000, "seed": 41, "census_seed": 12, "options": ["vinculo-v4", "diffusion_t3"]},
+    {"people": 3000, "seed": 41, "census_seed": 12, "options": ["vinculo-v5"]},
 )
-SECTIONS = ("mining", "graph", "diffusion")
+# Clear-attribute join runs (``--join``): people of the synthetic registries, generator seed.
+JOIN_RUNS: tuple[dict, ...] = (
+    {"people": 3000, "seed": 41},
+    {"people": 3000, "seed": 15},
+)
+SECTIONS = ("mining", "graph", "diffusion", "join")
 
 
 def _graph_command(spec: dict) -> str:
@@ -580,7 +699,9 @@ def _graph_command(spec: dict) -> str:
             f"{spec['seed']} --other-seed {spec['other_seed']} --census-seed "
             f"{spec['census_seed']} --options {','.join(spec['options'])} --overlaps "
             f"{','.join(str(o) for o in spec['overlaps'])} --seeds "
-            f"{','.join(str(x) for x in spec['seeds'])} --attacks {','.join(spec['attacks'])}")
+            f"{','.join(str(x) for x in spec['seeds'])} --attacks {','.join(spec['attacks'])}"
+            + (f" --min-corr {spec['min_corr']} --margin {spec['margin']}"
+               if "min_corr" in spec else ""))
 
 
 def _diffusion_command(spec: dict) -> str:
@@ -589,7 +710,13 @@ def _diffusion_command(spec: dict) -> str:
             f"{','.join(spec['options'])}")
 
 
-def section_text(name: str, *, census_people: int) -> str:
+def _join_command(spec: dict) -> str:
+    return (f".venv/bin/python benchmarks/attack.py --join {spec['people']} --seed "
+            f"{spec['seed']}")
+
+
+def section_text(name: str, *, census_people: int,
+                 join_runs: tuple[dict, ...] = JOIN_RUNS) -> str:
     """Run one section's standard runs; its markdown (between its markers)."""
     parts = []
     if name == "mining":
@@ -609,8 +736,15 @@ def section_text(name: str, *, census_people: int) -> str:
             rows = run_graph(spec["size"], spec["seed"], spec["other_seed"],
                              spec["census_seed"], census_people, spec["options"],
                              spec["overlaps"], seeds=tuple(spec["seeds"]),
-                             attacks=tuple(spec["attacks"]))
+                             attacks=tuple(spec["attacks"]),
+                             min_corr=spec.get("min_corr", 0.35),
+                             margin=spec.get("margin", 0.08))
             parts.append(f"### `{_graph_command(spec)}`\n\n" + graph_table(rows))
+    elif name == "join":
+        parts.append(JOIN_HEADER)
+        for spec in join_runs:
+            rows = run_join(spec["people"], spec["seed"])
+            parts.append(f"### `{_join_command(spec)}`\n\n" + join_table(rows))
     else:
         parts.append(DIFFUSION_HEADER)
         for spec in DIFFUSION_RUNS:
@@ -621,14 +755,16 @@ def section_text(name: str, *, census_people: int) -> str:
 
 
 def write_results(path: Path, *, census_people: int,
-                  only: tuple[str, ...] = SECTIONS) -> str:
-    """Regenerate the ``only`` sections of ``path`` (the others are kept as they are)."""
+                  only: tuple[str, ...] = SECTIONS,
+                  join_runs: tuple[dict, ...] = JOIN_RUNS) -> str:
+    """Regenerate the ``only`` sections of ``path`` (the others are kept as they are; a
+    section the file lacks is run)."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     parts = [RESULTS_HEADER.format(default=DEFAULT_SCHEMA_ID)]
     for name in SECTIONS:
         begin, end = f"<!-- section {name} -->", f"<!-- end {name} -->"
         if name in only or begin not in old:
-            body = section_text(name, census_people=census_people)
+            body = section_text(name, census_people=census_people, join_runs=join_runs)
         else:
             body = old[old.index(begin) + len(begin):old.index(end)].strip("\n")
         parts.append(f"{begin}\n{body}\n{end}")
@@ -656,23 +792,35 @@ def main(argv: list[str] | None = None) -> int:
                              "knows beforehand (0 = none)")
     parser.add_argument("--attacks", default="graph,homomorphism",
                         help="--graph: of graph, homomorphism (diffusion schemas only)")
+    parser.add_argument("--min-corr", type=float, default=0.35,
+                        help="--graph: anchor-profile correlation a match needs (bolder: lower)")
+    parser.add_argument("--margin", type=float, default=0.08,
+                        help="--graph: by how much it must beat the record's second best")
     parser.add_argument("--diffusion", type=int, metavar="PEOPLE",
                         help="attack on the linear diffusion layer, bank of PEOPLE people")
+    parser.add_argument("--join", type=int, metavar="PEOPLE",
+                        help="the clear-attribute join on a real-path bank of PEOPLE people")
     parser.add_argument("--calibrate", metavar="OPTION",
                         help="print the Dice calibration knots fitted for OPTION and exit")
+    parser.add_argument("--posterior", action="store_true",
+                        help="--calibrate: fit the stored → CLK regression (noisy hardenings)")
     parser.add_argument("--results", action="store_true",
                         help="run the standard runs and rewrite docs/security-results.md")
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"--results: sections to regenerate, of {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)
     if args.calibrate:
-        return calibrate(args.calibrate, people=args.people, seed=args.seed)
+        return calibrate(args.calibrate, people=args.people, seed=args.seed,
+                         posterior=args.posterior)
     if args.results:
         only = tuple(x for x in args.only.split(",") if x)
         if set(only) - set(SECTIONS):
             parser.error(f"unknown sections {sorted(set(only) - set(SECTIONS))}")
         out = Path(__file__).resolve().parent.parent / "docs" / "security-results.md"
         print(write_results(out, census_people=args.census_people, only=only))
+        return 0
+    if args.join:
+        print(join_table(run_join(args.join, args.seed)))
         return 0
     default = "v1,vinculo-v4" if args.graph or args.diffusion else ",".join(OPTIONS)
     names = [n for n in (args.options or default).split(",") if n]
@@ -684,7 +832,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = run_graph(args.graph, args.seed, args.other_seed, args.census_seed,
                          args.census_people, names, overlaps,
                          seeds=tuple(float(x) for x in args.seeds.split(",") if x),
-                         attacks=tuple(x for x in args.attacks.split(",") if x))
+                         attacks=tuple(x for x in args.attacks.split(",") if x),
+                         min_corr=args.min_corr, margin=args.margin)
         print(graph_table(rows))
         return 0
     if args.diffusion:

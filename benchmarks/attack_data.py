@@ -33,7 +33,8 @@ from client_sdk.standardize.names import standardize_names
 from vinculo_lab.synth import generate, profile, write_dataset
 
 __all__ = ["CALIBRATION_GRID", "Census", "Target", "build_census", "build_target",
-           "dice_only_f1", "encode_clks", "fit_dice_calibration", "harden", "harden_clks",
+           "dice_only_f1", "encode_clks", "fit_dice_calibration", "fit_posterior_calibration",
+           "harden", "harden_clks",
            "linkage_f1", "standardized_registries"]
 
 SOURCES = ("reta", "sistra", "care")
@@ -201,6 +202,41 @@ def fit_dice_calibration(raw: np.ndarray, stored: np.ndarray, *,
                                                       pairs.right[idx]))), 4)
         if knots[-1][0] < value < 1.0 and knots[-1][1] < g:
             knots.append([value, float(g)])
+    knots.append([1.0, 1.0])
+    return knots
+
+
+def fit_posterior_calibration(raw: np.ndarray, stored: np.ndarray, *, start: float = 0.53,
+                              step: float = 0.0125, half_width: float = 0.00625,
+                              per_bin: int = 4000, seed: int = 0) -> list[list[float]]:
+    """Knots ``[stored Dice, reference Dice]`` read the other way round: for each stored Dice
+    on a grid from ``start``, the median raw-CLK Dice of the record pairs whose **stored** Dice
+    lies there (at most ``per_bin`` of them, drawn with ``seed``); (0, 0) and (1, 1) close
+    the map, and a knot that would not increase in both is dropped. Without labels, like
+    ``fit_dice_calibration``.
+
+    ``fit_dice_calibration`` maps each stored Dice to the CLK Dice whose pairs have it as their
+    median: right for the typical pair of each CLK Dice, but where the hardening is noisy and
+    flat (diffusion with t ≥ 3 below CLK Dice 0.7) a stranger pushed up by the noise reads as a
+    near match, and strangers outnumber matches by the thousand. This map answers what a pair
+    with that stored Dice typically is (the regression of the CLK Dice on the stored one), so
+    such pairs stay strangers.
+    """
+    from linkage_service.linkage.similarity import dice_candidates_within, dice_of_pairs
+
+    pairs = dice_candidates_within(stored, threshold=start - half_width)
+    rng = np.random.default_rng(seed)
+    knots = [[0.0, 0.0]]
+    for g in np.arange(start, 1.0, step):
+        g = round(float(g), 4)
+        idx = np.flatnonzero(np.abs(pairs.dice - g) < half_width)
+        if len(idx) < 50:
+            continue
+        if len(idx) > per_bin:
+            idx = rng.choice(idx, size=per_bin, replace=False)
+        value = round(float(np.median(dice_of_pairs(raw, pairs.left[idx], pairs.right[idx]))), 4)
+        if knots[-1][0] < g < 1.0 and knots[-1][1] < value < 1.0:
+            knots.append([g, value])
     knots.append([1.0, 1.0])
     return knots
 

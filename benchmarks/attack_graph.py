@@ -270,7 +270,8 @@ def graph_matching_attack(ge: Graph, gp: Graph, stored_e: np.ndarray, stored_p: 
                           tolerance: float = 0.05, profile_rounds: int = 3,
                           hamming: bool = False,
                           transform: Callable[[np.ndarray], np.ndarray] | None = None,
-                          known: np.ndarray | None = None) -> GraphMatch:
+                          known: np.ndarray | None = None, min_corr: float = 0.35,
+                          margin: float = 0.08) -> GraphMatch:
     """Feature matching; ``rounds`` of propagation from the best ``seed_share`` of the feature
     matches (each round's matches with score ≥ ``min_score`` are the next anchors); then
     ``profile_rounds`` of anchor-profile matching (``profile_match``) from the propagated
@@ -278,7 +279,8 @@ def graph_matching_attack(ge: Graph, gp: Graph, stored_e: np.ndarray, stored_p: 
     ``hamming``/``transform`` options are the plaintext side's, as for ``knn_graph``.
     ``known``: pairs the attacker knows beforehand (plaintext index per encoded record, -1
     elsewhere: a residual clear-attribute join, cases she knows); when given, they are the
-    anchors of the profile rounds and the bootstrapping is skipped."""
+    anchors of the profile rounds and the bootstrapping is skipped. ``min_corr``, ``margin``:
+    the profile rounds' acceptance (``profile_match``; lower = a bolder attacker)."""
     fe, fp = node_features(ge), node_features(gp)
     fmatch, fscore = feature_match(fe, fp)
     if known is not None:
@@ -304,7 +306,7 @@ def graph_matching_attack(ge: Graph, gp: Graph, stored_e: np.ndarray, stored_p: 
         match = np.full(len(fe), -1, dtype=np.int64)
     for _ in range(profile_rounds):
         new, new_score = profile_match(stored_e, stored_p, anchors, hamming=hamming,
-                                       transform=transform)
+                                       transform=transform, min_corr=min_corr, margin=margin)
         if (new >= 0).sum() < (match >= 0).sum() // 2:
             break
         match, score = new, new_score

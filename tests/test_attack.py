@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -252,3 +253,30 @@ def test_diffusion_layer_structure_is_recovered_from_linked_pairs_and_undone() -
                              census_paternal=np.array(["QUISPE"] * 6000))
     conf = first.confident & (sex == "F")
     assert conf.any() and (first.value[conf] == names[conf]).mean() > 0.9
+
+
+@pytest.mark.slow
+def test_results_join_section_is_regenerated_by_the_harness(tmp_path: Path) -> None:
+    """``--results --only join`` reruns the clear-attribute join through the real path and
+    rewrites only its section. The exact attributes (the bank opened with the custody key) must
+    re-identify most of RETA's records, so the join cannot pass by being weak; what is readable
+    without the key must re-identify none."""
+    from benchmarks.attack import JOIN_VIEWS, SECTIONS, write_results
+
+    kept = {name: f"kept {name} body, untouched" for name in SECTIONS if name != "join"}
+    old = "\n\n".join(f"<!-- section {n} -->\n{b}\n<!-- end {n} -->" for n, b in kept.items())
+    path = tmp_path / "security-results.md"
+    path.write_text("# old header\n\n" + old + "\n", encoding="utf-8")
+    text = write_results(path, census_people=100, only=("join",),
+                         join_runs=({"people": 40, "seed": 3},))
+    assert text == path.read_text(encoding="utf-8")
+    for name, body in kept.items():
+        assert f"<!-- section {name} -->\n{body}\n<!-- end {name} -->" in text
+    section = text[text.index("<!-- section join -->"):text.index("<!-- end join -->")]
+    assert "`.venv/bin/python benchmarks/attack.py --join 40 --seed 3`" in section
+    rows = [line.split(" | ") for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| what") and "---" not in line]
+    assert [r[0].lstrip("| ") for r in rows] == [label for label, _ in JOIN_VIEWS]
+    shares = [float(r[2].split("%")[0]) for r in rows]
+    assert shares[0] >= 80.0  # exact attributes: nearly every RETA record is unique
+    assert shares[1:] == [0.0] * (len(JOIN_VIEWS) - 1)  # custody: nothing without the key

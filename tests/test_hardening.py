@@ -241,6 +241,50 @@ def test_vinculo_v4_is_v3_with_diffusion_and_its_calibration() -> None:
     assert _encoder(v4).clk_bits == 1024
 
 
+def test_vinculo_v5_is_v4_with_t4_diffusion_and_its_calibration() -> None:
+    """vinculo-v5 (issue 16): v4's features, sections and size; the diffusion XORs t = 4 CLK
+    bits instead of 2, with knots fitted for it."""
+    v4, v5 = load_linkage_schema("vinculo-v4"), load_linkage_schema("vinculo-v5")
+    assert {k: v for k, v in v5.items() if k != "vinculo"} == \
+        {k: v for k, v in v4.items() if k != "vinculo"}
+    assert {k: v for k, v in v5["vinculo"].items() if k not in ("schema_id", "hardening",
+                                                                  "linkage")} == \
+        {k: v for k, v in v4["vinculo"].items() if k not in ("schema_id", "hardening",
+                                                               "linkage")}
+    assert v5["vinculo"]["schema_id"] == "vinculo-v5"
+    assert hardening.hardening_steps(v5) == (
+        hardening.HardeningStep("diffusion", {"t": 4, "output_bits": 1024}),)
+    knots = dice_calibration(v5)
+    assert knots is not None and knots[0] == (0.0, 0.0) and knots[-1] == (1.0, 1.0)
+    assert knots != dice_calibration(v4)
+    # t = 4 on CLKs with 46 % of bits set: 1 − 2h' = (1 − 2h)^4, so CLK Dice 0.7 → 0.52 and
+    # 0.9 → 0.72 on the stored bits (strangers flatten to 0.5, true pairs stay apart).
+    assert all(s < r for s, r in knots if 0.5 < r < 1.0)
+    reference = {r: s for s, r in knots}
+    assert abs(reference[0.7] - 0.52) < 0.02 and abs(reference[0.9] - 0.72) < 0.02
+    assert dice_calibration_of("vinculo-v5") == knots
+
+
+def test_vinculo_v5_encodings_are_v3_clks_diffused_and_never_change() -> None:
+    """The SDK's v5 encodings are the v3 CLKs through the declared layer under the secret's
+    key, 128 bytes each; their digest is pinned (a change needs a new schema id)."""
+    import hashlib
+
+    v3, v5 = load_linkage_schema("vinculo-v3"), load_linkage_schema("vinculo-v5")
+    enc = _encoder(v5)
+    assert enc.clk_bits == 1024 and enc.schema_id == "vinculo-v5"
+    got = [r.clk for r in enc.encode_chunk(RECORDS)]
+    raw = np.frombuffer(b"".join(r.clk for r in _encoder(v3).encode_chunk(RECORDS)),
+                        dtype=np.uint8).reshape(len(RECORDS), -1)
+    assert got == [row.tobytes() for row in hardening.apply(raw, v5, SECRET_A)]
+    assert got != [r.clk for r in _encoder(load_linkage_schema("vinculo-v4"))
+                   .encode_chunk(RECORDS)]
+    assert hashlib.sha256(b"".join(got)).hexdigest() == V5_DIGEST
+
+
+V5_DIGEST = "fd81bad1d62b8077b045c6bc4f77212c9c8f9907f5c7677bc2c40632bc48db30"
+
+
 BAD_KNOTS = [
     [[0, 0], [0.6, 0.7], [0.6, 0.8], [1, 1]],  # not strictly increasing
     [[0, 0], [0.7, 0.6], [0.65, 0.8], [1, 1]],

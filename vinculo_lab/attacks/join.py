@@ -353,7 +353,7 @@ def bank_releases(session: Any, *, views: Iterable[str] = ("database", *VIEWS)) 
     the database's persons and clear reference columns. ``database`` is always read for the
     records and persons; its attribute columns count only when the view is chosen."""
     found = _database_releases(session)
-    wanted = set(views) - {"keys"}
+    wanted = set(views) - {"keys", "exact"}
     if "database" not in wanted:
         found.releases = {key: [] for key in found.releases}
     for name in wanted - {"database"}:
@@ -429,7 +429,9 @@ def measure_join(
     ``run`` folder: ``service/bank.db`` and ``batches/<source>.vnb``).
 
     ``custody_key``: the key the API process holds to answer the per-record routes (None: the
-    development key); the ``database`` view never uses it.
+    development key); the ``database`` view never uses it. The ``exact`` view is the bank
+    opened with the custody key: every record's exact content attributes (what linkage and
+    the statistics use in memory), the measure of what custody protects.
     """
     from sqlalchemy.orm import Session
 
@@ -452,6 +454,14 @@ def measure_join(
     refs, locators, attributes = export_attributes(work_dir / "batches" / f"{source}.vnb")
     exports = [normalize_release(a) for a in attributes]
     slot_keys = [k for k in found.releases if k[0] == source]
+    if "exact" in set(views):
+        # What the custody key opens: each record's exact attributes as the source uploaded
+        # them (its own export's, found through the scoring truth).
+        export_of = {ref: i for i, ref in enumerate(refs)}
+        for key in slot_keys:
+            i = export_of.get(found.own_refs[key], -1)
+            if i >= 0:
+                found.releases[key] = [*found.releases[key], exports[i]]
     matrix = _slot_consistency(exports, [found.releases[k] for k in slot_keys])
     if "keys" in set(views):
         # RETA's keys: its reference of each record, and every locator opened.
@@ -494,7 +504,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path, help="carpeta run/ de vinculo evaluate")
     parser.add_argument("--views", default="database,persons,review",
                         help="database, persons, review; keys: the insider also holds RETA's "
-                             "keys (reference key, box key)")
+                             "keys (reference key, box key); exact: the bank opened with the "
+                             "custody key (exact attributes)")
     parser.add_argument("--each", action="store_true", help="también cada vista por separado")
     parser.add_argument("--custody-key-file", type=Path, default=None,
                         help="clave con que responde el servicio (por defecto: la de desarrollo)")
