@@ -1,32 +1,11 @@
-"""HAZMAT: the Bloom-filter (CLK) backend. The only module that imports clkhash.
+"""HAZMAT: the Bloom-filter (CLK) backend, the only module that imports clkhash.
 
-Everything that decides how identifiers become bits (filter length, hash function, bits per
-feature, key derivation) lives in the versioned linkage schema (``schemas/linkage/*.json``),
-and this module applies it. Callers should use ``client_sdk.record_encoder`` instead, which takes
-no hashing parameters. Keeping clkhash behind this thin wrapper lets it be replaced (or the
-filter post-processed, issue 7) without touching the rest of the SDK.
+It applies the versioned linkage schema (``schemas/linkage/*.json``) and refuses what would be
+unsafe whatever the schema says (``doubleHash``, ``xorFolds``); clkhash's errors become
+``VinculoError`` without quoting the value. Callers use ``client_sdk.record_encoder``. Its
+memoised masks give clkhash's exact bytes faster (docs/encoding.md; tests/test_encoding_vectors.py
+proves the bytes equal ``generate_clks``).
 
-Safety rails enforced here, whatever a schema file says:
-
-- ``doubleHash`` is refused: each q-gram would set an arithmetic progression of bits, which a
-  frequency attack exploits (docs/security.md). Only
-  ``blakeHash`` is accepted.
-- ``xorFolds``/``xor_folds`` are refused: clkhash 0.18.3 reads ``xor_folds`` while its own v3
-  master schema names the key ``xorFolds``, so a schema asking for folding would silently get
-  none. Folding, when we want it, belongs in our own post-processing step.
-- clkhash's errors are translated into ``VinculoError``; entry errors are never quoted, because
-  clkhash puts the offending value (a name, a document number) in its messages.
-
-Speed: clkhash rebuilds every feature's filter for every record. ``ClkEncoder`` runs the same
-clkhash steps per feature value (``format_value``, the comparator's ``tokenize``, the
-strategy's ``bits_per_token``, ``blake_hash_token``) but memoises twice: the bit mask of each
-(feature, value), so a repeated name or year costs a dictionary look-up, and, per (feature,
-token), the masks of the token's first k bits for every k (``blake_hash_token`` for k is a
-prefix of its result for any larger k), so a new value costs a few ORs of cached token masks
-instead of one BLAKE2b per token. Records are encoded feature by feature (each distinct value
-of a chunk looked up once) and each CLK is the OR of its features' masks. The caches are
-bounded (cleared when full), so memory stays flat. ``tests/test_encoding_vectors.py`` proves
-the bytes equal clkhash's own ``generate_clks``; ``tests/test_encode_golden.py`` pins them.
 """
 
 from __future__ import annotations

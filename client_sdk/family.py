@@ -1,32 +1,6 @@
-"""The ``family`` section: who shares surnames and birth date, and how alike their given names are.
-
-Twins hold the same surnames, birth date and birthplace, often the same events, and differ in
-their given names; inside one CLK the shared parts outweigh the given names, so twins score
-like one person written twice (issue 5: 40 % of the false links on the default profile). The
-section lets the service tell them apart without learning any name:
-
-- bytes 0–31, ``family_hash``: HMAC-SHA256 under a key derived from the linkage secret of the
-  two surnames (sorted, so swapped surnames agree) and the full birth date (day and month
-  sorted, so a day-month swap agrees too); 32 zero bytes when the record lacks either surname,
-  the full date or a given name. Two records with equal hashes share surnames and birth date:
-  the same person, or twins.
-- bytes 32–47 and 48–63: two 128-bit Bloom filters of the bigrams of the first given name and
-  of all given names. Each bigram sets two positions drawn from a BLAKE2b of the bigram keyed
-  by the BLAKE2b, under a *second* derived key, of ``surnames || birth date``. The
-  positions depend on the family, so the filters of two records are comparable only when
-  their family hashes are equal, and a bit's frequency across the bank says nothing about a
-  name (each family hashes its own way; the service holds neither key).
-
-The service compares the filters (Dice) of pairs with equal family hashes only
-(``linkage_service.linkage.comparisons``): close given names are the same person written
-twice; far ones (first given name Dice < 0.4 and all given names < 0.5, or the first given
-names alike and the other given names, both present, unlike) are relatives, and such a pair is
-never put in one person.
-
-The ``doc_near`` section does the same for twins' documents: RENIEC issues twins consecutive
-DNIs, so two different DNIs one apart are two people. For a DNI number n it holds two 16-byte
-keyed hashes (BLAKE2b), of ⌊n/2⌋ and of ⌊(n+1)/2⌋: two different numbers share one of them
-exactly when they are one apart. Nothing else about the numbers can be compared.
+"""The ``family`` and ``doc_near`` sections: keyed evidence that lets the service tell twins
+apart (same surnames and birth date, different given names; consecutive DNIs) without learning
+a name or a number. Byte layout and what the service compares: docs/encoding.md.
 
 >>> keys = family_keys(bytes(32))
 >>> from client_sdk.records import PartialDate, StandardizedRecord

@@ -1,22 +1,9 @@
-"""Turn standardized records into what leaves the institution: CLK, record reference, sealed
-locator, content attributes (and the optional ``doc_hash``). No hashing knobs here: they live
-in the versioned linkage schema and are applied by ``client_sdk.clk_backend`` (hazmat).
+"""Turn standardized records into what leaves the institution: per record the CLK, the record
+reference, the sealed locator, the content attributes and the keyed sections the schema
+declares (``doc_hash``, ``family``, ``doc_near``). No hashing knobs here: they live in the
+versioned linkage schema, applied by ``client_sdk.clk_backend``. What each field is:
+docs/encoding.md and schemas/batch-format.md.
 
-Per record (see schemas/batch-format.md and docs/encoding.md):
-
-- ``clk``: the record-level Bloom filter of the features the schema lists, derived from the
-  record by :func:`feature_values`, keyed by the shared linkage secret.
-- ``record_ref``: HMAC-SHA256(source's record-reference key, record_id): stable across uploads,
-  meaningless to anyone without the source's key.
-- ``locator``: ``pad_record_id(record_id)`` sealed to the source's own X25519 public key
-  (context ``b"vinculo locator v1"``, aad = record_ref): only the source can open it.
-- ``attributes``: exactly ``ATTRIBUTE_FIELDS``, coarsened by the source's policy.
-- ``doc_hash`` (when the schema declares it): HMAC-SHA256 under a key derived from the linkage
-  secret of ``document_class || 0x00 || document_number``; 32 zero bytes without a document.
-- ``family`` (when the schema declares it): a keyed hash of surnames and birth date, and the
-  given names in Bloom filters keyed per family (``client_sdk.family``), so the service can
-  tell twins from one person written twice; ``doc_near`` (idem): keyed hashes that show only
-  whether two DNIs are consecutive (twins').
 """
 
 from __future__ import annotations

@@ -20,17 +20,21 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from linkage_service.audit import record
 from linkage_service.models import ROLES, ApiToken, Source, utcnow
 from vinculo_common.errors import AuthError, InputError, NotFound
 
 __all__ = [
     "TOKEN_PREFIX",
     "Actor",
+    "actor_of_token_id",
     "authenticate",
     "create_token",
     "hash_secret",
     "parse_token",
+    "record_console_visit",
     "revoke_token",
+    "same_person",
 ]
 
 TOKEN_PREFIX = "vnc"  # noqa: S105  (a prefix, not a secret)
@@ -63,6 +67,21 @@ class Actor:
         if self.user_label:
             parts.append(self.user_label)
         return ":".join(parts)
+
+
+def same_person(
+    token_a: str, user_a: str | None, token_b: str, user_b: str | None
+) -> bool:
+    """Whether two callers are (or may be) the same person: same token, or same user label.
+
+    >>> same_person("aaa", "ana", "bbb", "ANA")
+    True
+    >>> same_person("aaa", None, "bbb", None)
+    False
+    """
+    if token_a == token_b:
+        return True
+    return bool(user_a and user_b and user_a.strip().casefold() == user_b.strip().casefold())
 
 
 def hash_secret(secret: str) -> str:
@@ -132,6 +151,27 @@ def create_token(
     return f"{TOKEN_PREFIX}_{token_id}_{secret}", token
 
 
+def _actor_of(session: Session, row: ApiToken) -> Actor:
+    source = session.get(Source, row.source_id) if row.source_id is not None else None
+    return Actor(token_id=row.token_id, role=row.role, source=source.name if source else None,
+                 source_id=row.source_id, user_label=row.user_label)
+
+
+def actor_of_token_id(session: Session, token_id: str) -> Actor | None:
+    """The Actor of a live (not revoked) token by its public id, or None (the console's
+    session cookie names the token id; the token is looked up again on every request)."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_id == token_id)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return _actor_of(session, row)
+
+
+def record_console_visit(session: Session, *, actor: Actor, action: str) -> None:
+    """Record a console login, logout or home visit (``console.*``) in the caller's
+    transaction."""
+    record(session, actor=actor.label, action=action, objects=[f"token:{actor.token_id}"])
+
+
 def authenticate(session: Session, token: str | None) -> Actor:
     """The Actor of a valid token; AuthError (one message for every failure) otherwise."""
     parsed = parse_token(token or "")
@@ -145,17 +185,7 @@ def authenticate(session: Session, token: str | None) -> Actor:
     matches = hmac.compare_digest(hash_secret(secret).encode(), expected.encode())
     if row is None or not matches or row.revoked_at is not None:
         raise AuthError(_INVALID)
-    source_name: str | None = None
-    if row.source_id is not None:
-        src = session.get(Source, row.source_id)
-        source_name = src.name if src else None
-    return Actor(
-        token_id=row.token_id,
-        role=row.role,
-        source=source_name,
-        source_id=row.source_id,
-        user_label=row.user_label,
-    )
+    return _actor_of(session, row)
 
 
 def revoke_token(session: Session, *, token_id: str, now: datetime | None = None) -> ApiToken:

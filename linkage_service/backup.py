@@ -1,25 +1,9 @@
 """Online, consistent backups of the bank and their restoration (``vinculo admin backup`` /
-``vinculo admin restore``; docs/operations.md).
+``vinculo admin restore``). Every table is dumped as stored (encrypted columns stay
+encrypted) into one ``.tar.gz`` with a checksummed manifest; a restore checks everything first
+and writes into an empty database in one transaction. Format and guarantees:
+docs/operations.md.
 
-The backup is generic over the tables: every table of the models is dumped row by row as the
-database stores it (bytes as base64, timestamps in ISO 8601, JSON as JSON), so columns that are
-encrypted at rest travel encrypted. One ``.tar.gz`` holds:
-
-    manifest.json         format, version, schema revision, creation time, database kind, and
-                          per table: columns, row count, SHA-256 of its file; the audit log's
-                          last sequence number and entry hash
-    manifest.sha256       SHA-256 of manifest.json
-    tables/<name>.jsonl   one JSON array per row, columns in the manifest's order
-
-Consistency: on SQLite the database is first copied with SQLite's online backup API (a
-consistent image, writers keep working) and the copy is dumped; on PostgreSQL every table is
-read in ONE ``REPEATABLE READ READ ONLY`` transaction (one snapshot).
-
-Restore checks everything before it touches the target: the manifest's own checksum, every
-file's checksum and row count, the schema revision, and the audit chain (hashes; checkpoint
-signatures too when the service's public key is given). Only then, into an EMPTY database
-migrated to the same revision, it inserts every row in one transaction; any failure rolls back
-and leaves the target empty.
 """
 
 from __future__ import annotations

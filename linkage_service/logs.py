@@ -1,17 +1,8 @@
-"""Structured logs: one JSON object per line on stderr, always.
+"""Structured logs: one JSON object per line on stderr, always. :func:`log_event` keeps only
+:data:`SAFE_FIELDS`; an exception travels as its class and frames, never its message (drivers
+put input values there). ``vinculo serve`` routes every library's records through the same
+formatter. docs/operations.md.
 
-Log calls pass an event name and a few safe fields (route template, status, counts, token id,
-source name, durations). Never pass request bodies, attribute values or exception messages that
-may hold input: :func:`log_event` drops any field not in :data:`SAFE_FIELDS`.
-
-A record with an exception carries it as fields of the same line: ``error`` (the class) and
-``traceback`` (a list of ``file:line in function`` frames, the innermost last, for each
-exception of the chain). The exception's message is left out: drivers and parsers put the
-values they were given in their messages.
-
-``vinculo serve`` also routes uvicorn's loggers, Python warnings and any other library's log
-records through the same formatter (``configure_logging(..., everything=True)``), so the
-server's stderr holds nothing but JSON lines.
 """
 
 from __future__ import annotations

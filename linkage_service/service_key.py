@@ -1,18 +1,8 @@
-"""The service's own Ed25519 key (signs re-identification packages and audit checkpoints).
+"""The service's own Ed25519 key, which signs re-identification packages and audit checkpoints.
+Found, first match wins, in the ceremony's ``keys_dir`` (never created), at
+``service_key_path``, or beside the database (created on first start, 0600; encrypted with
+``VINCULO_SERVICE_KEY_PASSPHRASE`` when set): docs/operations.md.
 
-Where it comes from, first match wins:
-
-1. ``Settings.keys_dir`` (``vinculo serve --keys DIR``, ``VINCULO_KEYS_DIR``): the key of the
-   ceremony, ``DIR/service/signing.key``, whose public half ``service/signing.pub`` every
-   institution received. It is never created: without it the service refuses to start. Its
-   ``signing.pub``, when present, must match it; the file must not be readable by others.
-2. ``Settings.service_key_path`` (``VINCULO_SERVICE_KEY_PATH``).
-3. Beside the SQLite file (``<db>.service-key``), or ``VINCULO_DATA_DIR/service.key`` for
-   PostgreSQL: created there (0600) on first start, so ``vinculo serve --db URL`` needs
-   nothing else (development; institutions then pin the key the service publishes).
-
-With ``VINCULO_SERVICE_KEY_PASSPHRASE`` a created PEM is encrypted (PKCS#8, best available
-encryption) and an encrypted PEM is opened with it.
 """
 
 from __future__ import annotations

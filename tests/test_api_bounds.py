@@ -169,7 +169,7 @@ def test_an_unexpected_error_is_a_500_in_the_error_shape(
     """A bug answers 500 ``{"detail": …}`` (the message holds nothing of the request)."""
     from fastapi.testclient import TestClient
 
-    from linkage_service.api.routes import jobs
+    from linkage_service.bank import jobs
 
     def broken(*_a: Any, **_k: Any) -> Any:
         raise RuntimeError("JUANA QUISPE")

@@ -37,7 +37,7 @@ def test_entries_written_without_the_key_get_their_checkpoints_later(service_fac
     checkpoints; the service signs the multiples it skipped the next time it writes one."""
     from sqlmodel import Session
 
-    from linkage_service.api.deps import audit_in_session
+    from linkage_service.audit import record
     from linkage_service.db import make_engine
 
     service = service_factory(audit_checkpoint_every=5)
@@ -45,8 +45,8 @@ def test_entries_written_without_the_key_get_their_checkpoints_later(service_fac
     try:
         with Session(elsewhere) as session:
             for i in range(12):
-                audit_in_session(session, actor="cli:admin", action="token.create",
-                                 objects=[f"token:{i:012x}"])
+                record(session, actor="cli:admin", action="token.create",
+                       objects=[f"token:{i:012x}"])
             session.commit()
     finally:
         elsewhere.dispose()

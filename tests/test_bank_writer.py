@@ -293,3 +293,6 @@ def test_snapshot_has_one_row_per_current_linked_record(bank: Bank) -> None:
     assert frame["exploitation"].iloc[0] == ["laboral", "sexual"]
     assert str(frame["birth_year_min"].dtype) == "Int64"
     assert "record_ref" not in frame.columns and "locator" not in frame.columns
+    from linkage_service.stats import SNAPSHOT_COLUMNS
+
+    assert tuple(frame.columns) == SNAPSHOT_COLUMNS  # the contract every statistic reads

@@ -178,3 +178,22 @@ def test_a_link_that_merges_published_persons_needs_a_second_reviewer(
     assert agreement["pairs"] == 1 and agreement["kappa"] is None  # one label only: no κ
     auditor = login(service, service.token("auditor"))
     assert "Acuerdo entre revisores" in auditor.get("/consola/auditoria").text
+
+
+@SQLITE
+def test_a_pair_with_a_withdrawn_record_is_a_conflict_to_read_and_to_vote(
+    service: Any, queue: Any
+) -> None:
+    """Reading a pair whose record was withdrawn answers 409, as voting on it does (the state of
+    the record, not the request, is the problem); the console says so with the same status."""
+    api = service.client(service.token("reviewer"))
+    last = api.get("/review", params={"limit": 55})["pairs"][-1]
+    assert last["score"] == round(0.95 - 0.004 * 54, 4)
+    assert service.uploader("reta").withdraw([refs(55, 3)[54]])["withdrawn"] == 1
+    for call in (lambda: api.get(f"/review/{last['id']}"),
+                 lambda: api.post(f"/review/{last['id']}", json={"decision": "link"})):
+        with pytest.raises(ServiceError, match="retirado") as info:
+            call()
+        assert info.value.status == 409
+    page = login(service, service.token("reviewer")).get(f"/consola/revision?par={last['id']}")
+    assert page.status_code == 409 and "retirado" in page.text

@@ -95,7 +95,7 @@ def test_every_layer_is_drawn() -> None:
 
 @pytest.mark.parametrize(("module", "line", "reason"), [
     ("client_sdk/leak.py", "from linkage_service.linkage import link", "client_sdk ->"),
-    ("linkage_service/bank/leak.py", "from linkage_service.api.deps import Auditor",
+    ("linkage_service/bank/leak.py", "from linkage_service.api.deps import SessionDep",
      "linkage_service.bank -> linkage_service.api"),
     ("linkage_service/linkage/leak.py", "def f():\n    from linkage_service.models import Upload",
      "linkage_service.linkage -> linkage_service.models"),
@@ -152,3 +152,72 @@ def test_explicit_registries_list_every_module() -> None:
                 assert table in tables, f"{info.name}.{node.name} not in SQLModel.metadata"
                 checked += 1
     assert checked >= 8
+
+
+# The HTTP adapters only parse, call a use case and format: SQL and session writes live in the
+# domain. The health probe's ``SELECT 1`` is the one query an adapter runs, being the probe.
+_SESSION_CALLS = {"exec", "execute", "scalar", "scalars", "get", "add", "add_all", "delete",
+                  "flush", "merge", "query"}
+_SQL_BUILDERS = {"select", "insert", "update", "delete", "text"}
+_HEALTH_PROBE = ("linkage_service/api/routes/health.py", 'session.execute(text("SELECT 1"))')
+
+
+def _sql_call(node: ast.AST) -> str | None:
+    """What a call does with the database, or None."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    if isinstance(func, ast.Name):
+        return f"{func.id}(…)" if func.id in _SQL_BUILDERS else None
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return None
+    owner, name = func.value.id, func.attr
+    if (owner in {"session", "conn", "connection"} and name in _SESSION_CALLS) or \
+            (owner in {"sa", "sqlalchemy", "sqlmodel"} and name in _SQL_BUILDERS):
+        return f"{owner}.{name}(…)"
+    return None
+
+
+def sql_in_adapters(root: Path) -> list[str]:
+    """``path:line what`` for every query, session write or SQL builder an adapter module
+    uses (the routes under ``api/routes`` and the console under ``web``)."""
+    probe_path, probe = _HEALTH_PROBE
+    found = []
+    for folder in ("linkage_service/api/routes", "linkage_service/web"):
+        for path in sorted((root / folder).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            text = path.read_text(encoding="utf-8")
+            for node in ast.walk(ast.parse(text, filename=rel)):
+                what = _sql_call(node)
+                segment = ast.get_source_segment(text, node) or ""
+                if what is None or (rel == probe_path and segment in (probe, 'text("SELECT 1")')):
+                    continue
+                found.append(f"{rel}:{getattr(node, 'lineno', 0)} {what}")
+    return found
+
+
+def test_routes_and_console_pages_run_no_sql() -> None:
+    assert sql_in_adapters(REPO) == []
+
+
+@pytest.mark.parametrize("line", [
+    "rows = session.exec(select(Upload)).all()",
+    "n = session.execute(sa.select(sa.func.count())).scalar()",
+    "session.add(row)",
+    "session.execute(text('SELECT 2'))",
+])
+def test_sql_in_an_adapter_is_caught(tmp_path: Path, line: str) -> None:
+    for folder in ("linkage_service/api/routes", "linkage_service/web"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "linkage_service/web/page.py").write_text(f"def page(session):\n    {line}\n")
+    (tmp_path / _HEALTH_PROBE[0]).write_text(f"def health(session):\n    {_HEALTH_PROBE[1]}\n")
+    found = sql_in_adapters(tmp_path)
+    assert found and all(f.startswith("linkage_service/web/page.py:2 ") for f in found)
+
+
+def test_console_pages_call_use_cases_not_route_handlers() -> None:
+    """The console and the API are two adapters over the same use cases: a page never calls
+    (or imports) a route handler."""
+    for module, imported, line in imports_of(REPO, ("linkage_service",)):
+        if module.startswith("linkage_service.web"):
+            assert not imported.startswith("linkage_service.api.routes"), (module, line)

@@ -125,10 +125,10 @@ def _fill_bank(service: Any, make_batch: Any) -> Any:
 def test_route_serves_suppressed_tables_to_analysts(bank_service: Any, tmp_path: Path) -> None:
     from sqlmodel import Session
 
-    from linkage_service.api.routes.stats import load_snapshot
+    from linkage_service.bank.snapshot import bank_snapshot
 
     with Session(bank_service.engine) as session:
-        snapshot = load_snapshot(session)
+        snapshot = bank_snapshot(session)
     assert snapshot["person_id"].nunique() == 14 and len(snapshot) == 26
     analyst = bank_service.client(bank_service.token("analyst"))
     answer = analyst.get("/stats/tables")
@@ -153,7 +153,7 @@ def test_route_adds_dp_noise_when_the_service_is_configured(
     from conftest import ServiceHarness
     from sqlmodel import Session
 
-    from linkage_service.api.routes.stats import load_snapshot
+    from linkage_service.bank.snapshot import bank_snapshot
     from linkage_service.stats import build_tables
 
     harness = _fill_bank(ServiceHarness(db_url, keys_dir, stats_min_cell_floor=1,
@@ -163,7 +163,7 @@ def test_route_adds_dp_noise_when_the_service_is_configured(
     assert noisy == analyst.get("/stats/tables", params={"min_cell": 1})  # no averaging away
     assert noisy["dp_epsilon"] == 0.5
     with Session(harness.engine) as session:
-        exact = build_tables(load_snapshot(session), min_cell=1)
+        exact = build_tables(bank_snapshot(session), min_cell=1)
 
     def cells(tables: dict[str, Any]) -> list[Any]:
         return [row[-1] for t in tables.values() for row in t["rows"]]

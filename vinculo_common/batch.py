@@ -1,21 +1,7 @@
-"""The encoding batch: what an institution uploads. Documented in schemas/batch-format.md.
+"""The encoding batch an institution uploads: magic, canonical JSON header, the source's Ed25519
+signature, and a body of sections (``record_ref``, ``clk``, ``locator``, ``attributes``, and any
+a linkage schema declares, returned in ``extras``). Byte layout: schemas/batch-format.md.
 
-File layout (integers big-endian)::
-
-    magic        8 bytes   b"VNCLBAT1"
-    header_len   4 bytes   length of the header
-    header       JSON, UTF-8, canonical (sorted keys, no spaces)
-    signature    64 bytes  Ed25519 over magic || header_len || header, by the source's key
-    body         header["body_length"] bytes; SHA-256 in header["body_sha256"]
-
-The body is the concatenation of the sections listed in ``header["sections"]`` in order. A
-fixed-size section holds ``record_count`` items of ``item_size`` bytes each (record i at
-``i * item_size``); the ``attributes`` section holds one canonical JSON object per line.
-Required sections: ``record_ref`` (32 bytes: HMAC-SHA256 of record_id under the source's
-record-reference key), ``clk`` (clk_bits / 8 bytes, big-endian bit order as clkhash's
-bitarray), ``locator`` (LOCATOR_SIZE bytes: record_id sealed to the source's own X25519 key),
-``attributes`` (content attributes, ATTRIBUTE_FIELDS only). Further fixed-size sections may be
-declared by a linkage schema (for example ``doc_hash``); the reader returns them in ``extras``.
 """
 
 from __future__ import annotations

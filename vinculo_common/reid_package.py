@@ -1,26 +1,9 @@
-"""The re-identification package: what the service releases to one holding institution.
+"""The re-identification package the service releases to one holding institution: built by the
+service, opened by the SDK. A clear header, a manifest sealed to the source's X25519 box key
+(aad: the header) and the service's Ed25519 signature over all of it; the byte layout and the
+manifest are in docs/reid.md. The service never sees a record id: the locators inside open only
+with the source's own key.
 
-Both sides use this module: the service builds packages, the SDK opens them. Layout (integers
-big-endian; documented for people in docs/reid.md)::
-
-    magic        8 bytes   b"VNCLRID1"
-    header_len   4 bytes
-    header       canonical JSON: format, version, request_id, source, issued_at,
-                 service_key_id, recipient_key_id (no person, no record)
-    sealed_len   4 bytes
-    sealed       the manifest sealed to the source's X25519 box key with
-                 vinculo_common.crypto.Sealer, context b"vinculo reid package v1",
-                 aad = magic || header_len || header (so the clear header cannot be swapped)
-    signature    64 bytes  Ed25519 by the service over every byte before it
-
-The manifest (canonical JSON) lists, for each person of the request held by that source, the
-record references and the sealed locators exactly as the source uploaded them::
-
-    {"format": "vinculo-reid-manifest", "request_id": ..., "source": ..., "issued_at": ...,
-     "records": [{"person_id": ..., "record_ref": hex, "locator": hex}, ...]}
-
-The service never sees a record id: it cannot open the locators, which only the source's own
-private key opens (context b"vinculo locator v1", aad = record_ref).
 """
 
 from __future__ import annotations

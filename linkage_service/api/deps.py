@@ -5,8 +5,6 @@
 - ``RequireRole("operator", "admin")``: the caller if their role is listed; 403 otherwise.
   The checker keeps the roles in ``allowed_roles`` so tests and docs can read them back
   (:func:`route_roles`). Routes open to anyone declare ``dependencies=[PublicRoute]``.
-- ``AuditDep``: ``audit("upload.store", objects=[...], reason=None)`` appends an audit entry in
-  the request's transaction through ``linkage_service.audit.record`` (when that module exists).
 - ``ServiceKeyDep``: the service's Ed25519 signing key.
 
 Every route must declare exactly one of ``RequireRole(...)`` or ``PublicRoute``;
@@ -17,7 +15,6 @@ table in ``docs/api.md``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,7 +23,6 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from linkage_service.audit import record
 from linkage_service.auth import Actor, authenticate
 from linkage_service.db import session_scope
 from linkage_service.models import ROLES
@@ -34,8 +30,6 @@ from linkage_service.settings import Settings
 from vinculo_common.errors import ConfigError, PermissionDenied
 
 __all__ = [
-    "AuditDep",
-    "Auditor",
     "CurrentActor",
     "PublicRoute",
     "RequireRole",
@@ -44,13 +38,10 @@ __all__ = [
     "SessionDep",
     "SettingsDep",
     "api_routes",
-    "audit_in_session",
-    "get_auditor",
     "get_current_actor",
     "get_service_key",
     "get_session",
     "get_settings",
-    "record_outside_request",
     "route_roles",
 ]
 
@@ -174,69 +165,3 @@ def api_routes(app: Any) -> list[tuple[str, frozenset[str], APIRoute]]:
             methods = frozenset(context.methods or route.methods or ())
             out.append((str(context.path), methods, route))
     return out
-
-
-def audit_in_session(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    objects: Iterable[str | int],
-    reason: str | None = None,
-    outcome: str | None = None,
-) -> None:
-    """Append an audit entry in ``session`` (CLI commands and jobs; routes use AuditDep).
-
-    Example: ``audit_in_session(session, actor="cli:admin", action="source.add",
-    objects=["source:reta"])`` then ``session.commit()``.
-    """
-    record(session, actor=actor, action=action, objects=[str(o) for o in objects],
-           reason=reason, outcome=outcome or "ok")
-
-
-class Auditor:
-    """Append audit entries for the current caller in the request's transaction.
-
-    Example: ``audit("upload.store", objects=[f"upload:{upload.id}"])`` then
-    ``session.commit()``: the entry commits or rolls back with the change it describes.
-    """
-
-    def __init__(self, session: Session, actor: Actor) -> None:
-        self.session = session
-        self.actor = actor
-
-    def __call__(
-        self,
-        action: str,
-        *,
-        objects: Iterable[str | int],
-        reason: str | None = None,
-        outcome: str | None = None,
-        now: datetime | None = None,
-    ) -> None:
-        record(self.session, actor=self.actor.label, action=action,
-               objects=[str(o) for o in objects], reason=reason, outcome=outcome or "ok",
-               now=now)
-
-
-def get_auditor(session: SessionDep, actor: CurrentActor) -> Auditor:
-    return Auditor(session, actor)
-
-
-AuditDep = Annotated[Auditor, Depends(get_auditor)]
-
-
-def record_outside_request(
-    engine: Any,
-    *,
-    actor: str,
-    action: str,
-    objects: list[str],
-    reason: str | None = None,
-    outcome: str | None = None,
-) -> None:
-    """Append an audit entry in its own transaction (denied calls, failed logins)."""
-    for session in session_scope(engine):
-        record(session, actor=actor, action=action, objects=objects, reason=reason,
-               outcome=outcome or "ok")
-        session.commit()

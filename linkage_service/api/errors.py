@@ -24,12 +24,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from linkage_service.api.deps import record_outside_request
+from linkage_service.audit.log import record_alone
 from linkage_service.auth import Actor, parse_token
 from linkage_service.logs import log_event
 from vinculo_common.errors import AuthError, PermissionDenied, VinculoError
 
 __all__ = [
+    "audit_refusal",
     "install_exception_handlers",
     "route_label",
     "route_template",
@@ -62,10 +63,18 @@ def route_label(request: Request) -> str:
     return f"{request.method}:{path.replace('{', ':').replace('}', '')}"
 
 
-def _audit_refusal(request: Request, exc: VinculoError) -> None:
+def audit_refusal(request: Request, exc: VinculoError, *, token: str | None = None) -> None:
+    """Record a 401 as ``auth.login_failed`` or a 403 as ``auth.denied``, in its own
+    transaction (the request's is rolled back); the API and the console alike.
+
+    ``token`` is a token typed in the console's login form (only its public id is kept);
+    otherwise the bearer header's.
+    """
     if isinstance(exc, AuthError):
-        header = request.headers.get("authorization", "")
-        parsed = parse_token(header[7:] if header.lower().startswith("bearer ") else "")
+        if token is None:
+            header = request.headers.get("authorization", "")
+            token = header[7:] if header.lower().startswith("bearer ") else ""
+        parsed = parse_token(token)
         actor = f"token:{parsed[0]}" if parsed else "anonymous"
         action = "auth.login_failed"
     else:
@@ -73,14 +82,8 @@ def _audit_refusal(request: Request, exc: VinculoError) -> None:
         actor = known.label if isinstance(known, Actor) else "anonymous"
         action = "auth.denied"
     try:
-        record_outside_request(
-            request.app.state.engine,
-            actor=actor,
-            action=action,
-            objects=[route_label(request)],
-            reason=str(exc)[:500],
-            outcome="denied",
-        )
+        record_alone(request.app.state.engine, actor=actor, action=action,
+                     objects=[route_label(request)], reason=str(exc)[:500], outcome="denied")
     except Exception as audit_exc:  # a refusal must still be answered
         log_event("audit.write_failed", level=logging.ERROR, error=type(audit_exc).__name__)
 
@@ -89,7 +92,7 @@ async def _vinculo_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VinculoError)
     headers = {}
     if isinstance(exc, AuthError | PermissionDenied):
-        _audit_refusal(request, exc)
+        audit_refusal(request, exc)
         if isinstance(exc, AuthError):
             headers["WWW-Authenticate"] = "Bearer"
     log_event("request.refused", level=logging.INFO, route=route_label(request),

@@ -1,21 +1,7 @@
-"""The exact bytes that are hashed and signed in the audit log (documented in docs/audit.md).
+"""The exact bytes that are hashed and signed in the audit log: ``entry_hash`` over a domain tag
+and the entry's canonical JSON (``prev_hash`` included, 64 zeros for the first: ``GENESIS``),
+and the Ed25519 signature of a checkpoint. Formulas: docs/audit.md.
 
-Entry hash::
-
-    entry_hash = hex(SHA-256(b"vinculo audit entry v1\\n" || canonical_json({
-        "seq": int, "at": "YYYY-MM-DDTHH:MM:SS.ffffffZ", "actor": str, "action": str,
-        "objects": [str, ...], "reason": str | null, "outcome": "ok" | "denied" | "failed",
-        "prev_hash": 64 hex digits})))
-
-``canonical_json`` is ``vinculo_common.batch.canonical_json``: keys sorted, no spaces, UTF-8,
-non-ASCII kept as is. The first entry's ``prev_hash`` is 64 zeros (``GENESIS``).
-
-Checkpoint signature (Ed25519, the service key)::
-
-    signature = Ed25519(b"vinculo audit checkpoint v1\\n" || canonical_json({
-        "number": int, "seq": int, "entry_hash": str, "at": "...Z", "key_id": str}))
-
-``number`` counts checkpoints from 1 without gaps, so a deleted checkpoint shows.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ cannot both commit, so the chain never forks.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,13 +36,20 @@ from linkage_service.audit.chain import (
 )
 from linkage_service.models.audit import AuditCheckpoint, AuditEntry
 from vinculo_common.crypto import key_id, sign
-from vinculo_common.errors import InputError
+from vinculo_common.errors import (
+    AuthError,
+    Conflict,
+    InputError,
+    LimitExceeded,
+    PermissionDenied,
+    VinculoError,
+)
 
-__all__ = ["POLICY_KEY", "CheckpointPolicy", "checkpoint", "lock_log", "record",
-           "register_policy"]
+__all__ = ["POLICY_KEY", "CheckpointPolicy", "checkpoint", "lock_log", "record", "record_alone",
+           "refusal_recorded", "register_policy"]
 
 # session.info key where the app puts its CheckpointPolicy, so callers that only pass the
-# session (the API's AuditDep) still get checkpoints every N entries.
+# session (the use cases a request calls) still get checkpoints every N entries.
 POLICY_KEY = "vinculo.audit_policy"
 # b"vinculo" as a big-endian integer: the advisory-lock key of the log on PostgreSQL.
 _PG_LOCK_KEY = int.from_bytes(b"vinculo", "big")
@@ -202,3 +210,42 @@ def checkpoint(
         session, seq=seq, entry_hash=last_hash, at=to_utc_naive(now or datetime.now(UTC)),
         signer=signer,
     )
+
+
+def record_alone(
+    engine: Engine,
+    *,
+    actor: str,
+    action: str,
+    objects: Sequence[str | int],
+    reason: str | None = None,
+    outcome: str = "ok",
+) -> None:
+    """Append one entry in its own transaction and commit it: refused calls and failed logins,
+    whose own transaction is rolled back."""
+    with Session(engine) as session:
+        record(session, actor=actor, action=action, objects=objects, reason=reason,
+               outcome=outcome)
+        session.commit()
+
+
+@contextmanager
+def refusal_recorded(
+    session: Session, *, actor: str, action: str, objects: Sequence[str]
+) -> Iterator[None]:
+    """Around a use case: on a deliberate refusal (a ``VinculoError``), roll ``session`` back
+    and record the refusal in its own transaction (outcome ``denied`` for a conflict or a limit,
+    ``failed`` otherwise), then re-raise. 401 and 403 are left to the adapters' error handlers,
+    which record them as ``auth.login_failed`` / ``auth.denied`` for every route alike."""
+    try:
+        yield
+    except VinculoError as exc:
+        session.rollback()
+        if not isinstance(exc, AuthError | PermissionDenied):
+            bind = session.get_bind()
+            engine = bind.engine if isinstance(bind, Connection) else bind
+            assert isinstance(engine, Engine)
+            outcome = "denied" if isinstance(exc, Conflict | LimitExceeded) else "failed"
+            record_alone(engine, actor=actor, action=action, objects=objects,
+                         reason=str(exc)[:500], outcome=outcome)
+        raise

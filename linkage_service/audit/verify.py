@@ -1,19 +1,7 @@
-"""Offline verification of the audit log: recompute the chain, check the signed checkpoints.
+"""Offline verification of the audit log: recompute the chain and check the signed checkpoints,
+naming the first bad entry. What it detects, and why an exported ``anchor`` is needed for
+entries after the last checkpoint: docs/audit.md.
 
-What it detects, each time naming the first bad entry (``seq``):
-
-- an edited entry (its recomputed hash differs from the stored one);
-- a deleted entry (a gap in ``seq``) and an inserted one (``prev_hash`` does not match, or
-  the hash does not);
-- reordered entries (``seq`` is inside the hash, so swapped rows no longer hash right);
-- a chain rewritten consistently by someone who knows the algorithm: the next signed
-  checkpoint no longer matches (reported from the entry after the previous checkpoint);
-- a forged, altered or deleted checkpoint (bad signature, another key, a gap in ``number``,
-  ``seq``/``at`` going backwards);
-- a truncated tail: the last checkpoint names an entry that is no longer there.
-
-Entries appended after the last checkpoint can be removed without a trace inside the database
-alone; ``anchor`` (a checkpoint exported earlier and kept elsewhere) closes that gap.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """Linkage jobs: create, run (in-process, optionally on a background thread), report.
 
-A job reads the current records and the reviewers' decisions, runs the pure linkage core
-(``linkage_service.linkage.link``) over arrays, and writes the outcome in ONE transaction (with
-its audit entry): either the whole new state of the bank is visible, or none of it. Progress is
-written in small separate transactions, so ``GET /api/v1/jobs/{id}`` can follow it.
+A job runs the pure linkage core over the bank's arrays and writes its whole outcome, with its
+audit entry, in ONE transaction; progress goes in small separate ones. One job at a time,
+enforced by a unique index over open jobs (Conflict, 409); a job whose process died is marked
+``interrupted`` and never commits (its owner, heartbeat and lease: docs/operations.md).
 
-One job at a time, enforced by the database: a unique index over the queued and running jobs
-(``uq_link_job_one_open``) lets one INSERT win whichever process or PostgreSQL client races;
-the others get Conflict (409). The running job's process is its ``owner`` and beats a
-``heartbeat_at`` every few seconds; its final write starts with a conditional UPDATE that
-claims the job (still ``running``, still its own) before anything else, so a job another
-process declared dead can never commit. A job whose process died (its pid gone on this host,
-or its heartbeat older than ``job_lease_seconds``) is marked ``interrupted`` when the service
-starts and before any new job is created; nothing of its work was written.
 """
 
 from __future__ import annotations
@@ -32,6 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from linkage_service.audit import record
+from linkage_service.audit.log import record_alone
+from linkage_service.auth import Actor
 from linkage_service.bank.linking import Linker, run_linkage
 from linkage_service.bank.records import (
     BankRecords,
@@ -43,10 +37,11 @@ from linkage_service.bank.writer import ClusterOutcome, write_outcome
 from linkage_service.logs import log_event
 from linkage_service.models.bank import OPEN_JOB_STATUSES, LinkJob, LinkJobPublic
 from linkage_service.models.common import utcnow
-from vinculo_common.errors import Conflict, NotFound, VinculoError
+from vinculo_common.errors import Conflict, InputError, NotFound, VinculoError
 
 __all__ = ["DEFAULT_LEASE_S", "JobLost", "create_job", "forget_job", "get_job", "job_public",
-           "list_jobs", "process_owner", "recover_jobs", "run_job", "start_job"]
+           "launch_job", "list_jobs", "process_owner", "read_job", "read_jobs", "recover_jobs",
+           "run_job", "start_job"]
 
 _JOB: sa.Table = LinkJob.__table__  # type: ignore[attr-defined]
 _OPEN = _JOB.c.status.in_(OPEN_JOB_STATUSES)
@@ -365,3 +360,60 @@ def forget_job(engine: Engine, job_id: int) -> None:
     """Drop a job that will never run (its creation was rolled back) from this process."""
     with _ALIVE_LOCK:
         _ALIVE.discard((_db_key(engine), job_id))
+
+
+# The operator's use cases, for the API and the console alike.
+
+def launch_job(
+    session: Session, *, actor: Actor, upper_threshold: float | None,
+    lower_threshold: float | None, linkage_schema: str, lease_s: float,
+    now: datetime | None = None,
+) -> LinkJob:
+    """Queue a job, record ``link.job.create`` with it, commit, and start it in the background.
+
+    Thresholds left None are chosen by the core from the data; ``linkage_schema`` is the bank's
+    one schema (the core applies its Dice calibration). Refuses ``lower_threshold >
+    upper_threshold`` (InputError). While another job is open the Conflict is recorded on its
+    own (the INSERT's transaction is gone), outcome ``denied``.
+    """
+    parameters: dict[str, Any] = {
+        name: value for name, value in (("upper_threshold", upper_threshold),
+                                        ("lower_threshold", lower_threshold))
+        if value is not None}
+    parameters["linkage_schema"] = linkage_schema
+    if parameters.get("lower_threshold", 0.0) > parameters.get("upper_threshold", 1.0):
+        raise InputError("lower_threshold debe ser ≤ upper_threshold")
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    try:
+        job = create_job(session, requested_by=actor.label, parameters=parameters,
+                         now=now or utcnow(), lease_s=lease_s)
+    except Conflict as exc:
+        session.rollback()
+        record_alone(engine, actor=actor.label, action="link.job.create", objects=["job"],
+                     reason=str(exc)[:500], outcome="denied")
+        raise
+    assert job.id is not None
+    try:
+        record(session, actor=actor.label, action="link.job.create", objects=[f"job:{job.id}"])
+        session.commit()
+    except BaseException:
+        forget_job(engine, job.id)
+        raise
+    start_job(engine, job_id=job.id, lease_s=lease_s)
+    return job
+
+
+def read_jobs(session: Session, *, actor: Actor) -> list[LinkJobPublic]:
+    """The latest 50 jobs, newest first; ``link.job.list`` names the newest."""
+    jobs = [job_public(job) for job in list_jobs(session)]
+    record(session, actor=actor.label, action="link.job.list",
+           objects=[f"job:{job.id}" for job in jobs[:1]])
+    return jobs
+
+
+def read_job(session: Session, *, actor: Actor, job_id: int) -> LinkJobPublic:
+    """One job's status, progress, parameters and counts; ``link.job.read``."""
+    job = job_public(get_job(session, job_id=job_id))
+    record(session, actor=actor.label, action="link.job.read", objects=[f"job:{job_id}"])
+    return job

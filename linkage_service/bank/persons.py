@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from linkage_service.audit import record
+from linkage_service.auth import Actor
 from linkage_service.bank.pseudonyms import check_pseudonym
 from linkage_service.custody import custody_key_for
 from linkage_service.custody.records import opened, record_columns
@@ -24,6 +26,7 @@ from vinculo_common.errors import NotFound
 __all__ = [
     "current_records",
     "person_view",
+    "read_person",
     "records_of_persons",
     "resolve_pseudonym",
 ]
@@ -165,3 +168,12 @@ def records_of_persons(
     ).scalars())
     return [(r["source"], r["record_ref"], r["locator"])
             for r in current_records(session, person_ids=ids)]
+
+
+def read_person(session: Session, *, actor: Actor, pseudonym: str) -> dict[str, Any]:
+    """``person_view`` for an operator or analyst; ``person.read`` names the pseudonym and the
+    persons it stands for today."""
+    view = person_view(session, pseudonym=check_pseudonym(pseudonym))
+    record(session, actor=actor.label, action="person.read",
+           objects=[pseudonym, *[p["pseudonym"] for p in view["current"]]])
+    return view

@@ -15,13 +15,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from linkage_service.audit import record
+from linkage_service.auth import Actor
 from linkage_service.custody import custody_key_for
 from linkage_service.custody.records import opened, record_columns
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Membership, Person
-from vinculo_common.errors import InputError
+from vinculo_common.errors import InputError, PermissionDenied
 
-__all__ = ["MAX_PAGE", "results_for_source"]
+__all__ = ["MAX_PAGE", "read_results", "results_for_source"]
 
 MAX_PAGE = 50_000
 _PERSON: sa.Table = Person.__table__  # type: ignore[attr-defined]
@@ -118,3 +120,14 @@ def results_for_source(
     end = offset + len(rows)
     return {"source": str(name), "total": total, "offset": offset,
             "next_offset": end if end < total else None, "results": results}
+
+
+def read_results(session: Session, *, actor: Actor, offset: int, limit: int) -> dict[str, Any]:
+    """A page of results for the uploader token's own source; ``results.read``."""
+    if actor.source_id is None:
+        raise PermissionDenied("el token no está vinculado a una fuente registrada")
+    page = results_for_source(session, source_id=actor.source_id, offset=offset, limit=limit)
+    record(session, actor=actor.label, action="results.read",
+           objects=[f"source:{page['source']}", f"offset:{offset}",
+                    f"count:{len(page['results'])}"])
+    return page

@@ -1,23 +1,8 @@
-"""The clerical-review queue: pairs in the review band, shown without identities, and the
-reviewers' link / not-link decisions, which every later job respects.
+"""The clerical-review queue: pairs in the review band shown without identities, read a page or
+one pair at a time (``QueueFilter``), and the reviewers' votes, which every later job respects.
+The decision rules (kept votes, ``expected_votes``, second review for a published merge or a
+disagreement): docs/bank.md. The use cases at the end record their audit entries.
 
-The queue is read a page or one pair at a time, most similar first, filtered by source pair,
-score band and job (``QueueFilter``); counts and reviewer agreement come from the kept votes.
-
-Decisions (``decide_pair``):
-
-- every vote is kept (``review_vote``); a pair's ``votes`` counts them and a decision may name
-  the count it saw (``expected_votes``): when another reviewer voted in between, the decision is
-  refused with Conflict and nothing changes (no vote is overwritten);
-- a pair goes to **second review** (status ``second_review``, no decision applied yet) when a
-  ``link`` would merge two persons that were already in the bank before the job that raised the
-  pair (their pseudonyms are already in the institutions' results), or when a second reviewer
-  disagrees with a decided pair (the contested decision is withdrawn until resolved);
-- a second review is decided by a reviewer who has not voted on the pair; that vote is final.
-
-Evidence shown for a pair: the similarity and what the linkage job recorded (never per-field
-similarities of identifiers unless the encoding exposes them on purpose), and the content
-attributes of both records side by side with whether each agrees, differs or is unknown.
 """
 
 from __future__ import annotations
@@ -29,6 +14,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from linkage_service.audit import record
+from linkage_service.auth import Actor, same_person
 from linkage_service.custody import custody_key_for
 from linkage_service.custody.records import opened, record_columns
 from linkage_service.custody.release import release_policy
@@ -50,8 +37,13 @@ __all__ = [
     "list_pending",
     "list_queue",
     "queue_counts",
+    "read_agreement",
+    "read_pair",
+    "read_queue",
+    "read_summary",
     "reviewer_agreement",
     "source_pairs",
+    "vote",
 ]
 
 REVIEW_DECISIONS = ("link", "not_link")
@@ -95,10 +87,12 @@ class Reviewer:
         return cls(label=label, token_id=token[:16], user_label=parts[-1] if len(parts) > 2
                    else None)
 
-    def is_same(self, token_id: str, user_label: str | None) -> bool:
-        from linkage_service.reid.workflow import same_person
+    @classmethod
+    def of_actor(cls, actor: Actor) -> Reviewer:
+        return cls(label=actor.label, token_id=actor.token_id, user_label=actor.user_label)
 
-        return bool(same_person(self.token_id, self.user_label, token_id, user_label))
+    def is_same(self, token_id: str, user_label: str | None) -> bool:
+        return same_person(self.token_id, self.user_label, token_id, user_label)
 
 
 @dataclass(frozen=True)
@@ -584,3 +578,57 @@ def reviewer_agreement(session: Session) -> dict[str, Any]:
     return {"pairs": len(pairs), "agreed": agreed,
             "observed_agreement": round(agreed / len(pairs), 4) if pairs else None,
             "kappa": cohen_kappa(pairs), "table": table}
+
+
+# The reviewer's and the auditor's use cases, for the API and the console alike: each reads or
+# votes and records its audit entry in the caller's transaction (the caller commits).
+
+def read_queue(session: Session, *, actor: Actor, where: QueueFilter, limit: int, offset: int
+               ) -> dict[str, Any]:
+    """A page of the queue (``list_queue``); ``review.list`` names the pairs shown."""
+    answer = list_queue(session, where=where, reviewer=Reviewer.of_actor(actor), limit=limit,
+                        offset=offset)
+    record(session, actor=actor.label, action="review.list",
+           objects=[f"review:{p['id']}" for p in answer["pairs"]][:200] or ["review:none"])
+    return answer
+
+
+def read_pair(session: Session, *, actor: Actor, where: QueueFilter, pair_id: int | None = None,
+              after: int | None = None) -> dict[str, Any]:
+    """One pair and its neighbours (``get_pair``); ``review.read``. A pair one of whose
+    records was withdrawn is refused with Conflict, as deciding it is."""
+    answer = get_pair(session, pair_id=pair_id, after=after, where=where,
+                      reviewer=Reviewer.of_actor(actor))
+    pair = answer["pair"]
+    if pair_id is not None and pair is None:
+        raise Conflict("un registro del par fue retirado (withdrawn record)")
+    record(session, actor=actor.label, action="review.read",
+           objects=[f"review:{pair['id']}" if pair else "review:none"])
+    return answer
+
+
+def read_summary(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]:
+    """The queue's counts and the source pairs with pairs waiting; ``review.summary``."""
+    counts = queue_counts(session, reviewer=Reviewer.of_actor(actor), now=now)
+    pairs = source_pairs(session)
+    record(session, actor=actor.label, action="review.summary", objects=["review:summary"])
+    return {"counts": counts, "source_pairs": [f"{a}:{b}" for a, b in pairs]}
+
+
+def read_agreement(session: Session, *, actor: Actor) -> dict[str, Any]:
+    """Reviewer agreement (``reviewer_agreement``); ``review.agreement``."""
+    answer = reviewer_agreement(session)
+    record(session, actor=actor.label, action="review.agreement",
+           objects=[f"pairs:{answer['pairs']}"])
+    return answer
+
+
+def vote(session: Session, *, actor: Actor, pair_id: int, decision: str, reason: str | None,
+         expected_votes: int | None, now: datetime) -> ReviewPair:
+    """A reviewer's vote (``decide_pair``); ``review.link`` / ``review.not_link`` with the
+    reason."""
+    pair = decide_pair(session, pair_id=pair_id, decision=decision, decided_by=actor.label,
+                       now=now, reviewer=Reviewer.of_actor(actor), expected_votes=expected_votes)
+    record(session, actor=actor.label, action=f"review.{decision}",
+           objects=[f"review:{pair_id}"], reason=reason)
+    return pair

@@ -19,12 +19,11 @@ from linkage_service.custody.records import opened, record_columns
 from linkage_service.models import EncodedRecord, Source
 from linkage_service.models.bank import Membership, Person
 from linkage_service.models.record import CONTENT_COLUMNS
-from linkage_service.stats.snapshot import SNAPSHOT_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SNAPSHOT_COLUMNS", "bank_snapshot"]
+__all__ = ["bank_snapshot"]
 
 _PERSON: sa.Table = Person.__table__  # type: ignore[attr-defined]
 _MEM: sa.Table = Membership.__table__  # type: ignore[attr-defined]
@@ -56,7 +55,9 @@ def bank_snapshot(session: Session) -> pd.DataFrame:
                       *[attributes.get(c) for c in CONTENT_COLUMNS], int(row.id)))
     table.sort(key=lambda t: (t[0], t[1 + CONTENT_COLUMNS.index("event_date") + 1] or "",
                               t[1], t[-1]))
-    frame = pd.DataFrame([t[:-1] for t in table], columns=list(SNAPSHOT_COLUMNS))
+    # The columns of ``linkage_service.stats.snapshot.SNAPSHOT_COLUMNS``, in its order.
+    frame = pd.DataFrame([t[:-1] for t in table], columns=["person_id", "source",
+                                                           *CONTENT_COLUMNS])
     frame["exploitation"] = [
         sorted(x for x in str(v).split(";") if x) if v else [] for v in frame["exploitation"]
     ]

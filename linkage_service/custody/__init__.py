@@ -1,24 +1,8 @@
-"""Custody: the bank's encodings and content attributes sealed at rest under a key that is not
-in the database or its backups.
-
-Each encoded record's CLK, schema sections (``doc_hash``, ``family``, ``doc_near``), content
-attributes, the source's own ``record_ref`` and its sealed locator are one AES-256-GCM
-ciphertext (``encoded_record.sealed``: version byte, 12-byte random nonce, ciphertext and tag).
-The row (and every table that names a record: memberships, review pairs, decisions) holds
-instead ``CustodyKey.stored_ref``, an HMAC of the reference under a key derived from the custody
-key: a source's reference key finds nothing in a stolen database. The associated data binds the
-ciphertext to its row's identity ``(source_id, stored ref, version)`` (the row's unique key,
-known before the insert and kept by a dump and restore), so a ciphertext moved to another row
-does not open. The clear columns stay NULL, ``clk`` and ``locator`` empty.
-
-The key comes from a custodian who is not the operator: ``VINCULO_CUSTODY_KEY_FILE`` (64 hex
-digits, ``vinculo admin custody keygen``) or ``VINCULO_CUSTODY_KEY_PASSPHRASE`` (scrypt). In
-``production`` the service refuses to start without one. In ``development`` a **public**
-development key is used (``DEV_CUSTODY_KEY``: it protects nothing, and says so in the log).
-``custody_check`` holds the key's check value so a wrong key is refused at start-up.
-
-The key is held per database engine (``install_custody_key``); the bank's functions find it
-from their session, so the linkage job's own sessions need nothing more.
+"""Custody: the bank's encodings and content attributes sealed at rest (AES-256-GCM, bound to
+their row) under a key held by a custodian, not in the database or its backups; rows name
+records by a keyed ``stored_ref``, so a source's own reference key finds nothing in a stolen
+database. The key per engine, its sources and the development key: docs/security.md and
+docs/operations.md.
 
 >>> key = CustodyKey(bytes(32))
 >>> blob = seal_record(key, source_id=1, record_ref=b"r" * 32, version=1, clk=b"\\x01" * 128,

@@ -1,17 +1,7 @@
-"""What the per-record routes may show of a record's content attributes: a coarse,
-k-anonymous release, never the exact values.
-
-The exact values (event date, district codes, birth years, age) stay sealed: the linkage job,
-the statistics and the review queue's agreement flags use them in memory. A person's page
-(``GET /persons/{P}``) and both sides of a review pair show instead a **release**: sex, a
-five-year birth band, the age band at the event, nationality, the *department* of birth,
-residence and event, the event *year* and the forms of exploitation, generalised further for the
-whole bank until each record's release is shared by at least ``RELEASE_MIN_GROUP`` records of
-its source. The generalisation is global (one level for the bank: the finest of ``LEVELS``
-that leaves at most ``MAX_SUPPRESSED`` of the records in groups that are too small); a record
-still in too small a group shows nothing but its source. So whoever holds a registry's
-plaintext (RETA's export: the ministry that runs the bank also runs RETA) finds at least
-``RELEASE_MIN_GROUP`` candidates for each of its records, never one.
+"""What the per-record routes may show of a record's content attributes: a coarse release
+(sex, five-year birth band, age band, nationality, departments, event year, forms), generalised
+for the whole bank until each release is shared by at least ``RELEASE_MIN_GROUP`` records of its
+source; never the exact values, which stay sealed. Why and how: docs/security.md, docs/bank.md.
 
 A key absent from a release is *not shown*; a key shown as None says the record lacks it.
 

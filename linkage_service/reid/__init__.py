@@ -7,29 +7,47 @@ package per holding source → opened only at the institution (docs/reid.md).
 """
 
 from linkage_service.reid.policy import ReidPolicy, policy_from_settings
-from linkage_service.reid.release import fetch_package, release_packages, source_box_key
+from linkage_service.reid.release import (
+    download_package,
+    fetch_package,
+    packages_waiting,
+    release_packages,
+    source_box_key,
+)
 from linkage_service.reid.requests import effective_status, get_request
 from linkage_service.reid.workflow import (
     approve,
+    approve_request,
     create_request,
     deny,
+    deny_request,
     list_requests,
+    list_visible,
+    read_request,
     request_public,
-    same_person,
+    requested_by,
+    submit_request,
 )
 
 __all__ = [
     "ReidPolicy",
     "approve",
+    "approve_request",
     "create_request",
     "deny",
+    "deny_request",
+    "download_package",
     "effective_status",
     "fetch_package",
     "get_request",
     "list_requests",
+    "list_visible",
+    "packages_waiting",
     "policy_from_settings",
+    "read_request",
     "release_packages",
     "request_public",
-    "same_person",
+    "requested_by",
     "source_box_key",
+    "submit_request",
 ]

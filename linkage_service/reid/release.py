@@ -23,12 +23,13 @@ from linkage_service.auth import Actor
 from linkage_service.bank.persons import records_of_persons
 from linkage_service.models import Source
 from linkage_service.models.reid import ReidPackage, ReidRequest
-from linkage_service.reid.requests import effective_status, get_request
+from linkage_service.reid.requests import effective_status, get_request, refusals_recorded
 from vinculo_common.crypto import load_public_key
 from vinculo_common.errors import ConfigError, Conflict, NotFound, PermissionDenied
 from vinculo_common.reid_package import PackageRecord, build_package
 
-__all__ = ["RecordsOf", "fetch_package", "release_packages", "source_box_key"]
+__all__ = ["RecordsOf", "download_package", "fetch_package", "packages_waiting",
+           "release_packages", "source_box_key"]
 
 RecordsOf = Callable[[Session, list[str]], Iterable[tuple[str, bytes, bytes]]]
 _PKG: sa.Table = ReidPackage.__table__  # type: ignore[attr-defined]
@@ -131,3 +132,26 @@ def fetch_package(
     record(session, actor=caller.label, action="reid.package.fetch",
            objects=[req.id, f"source:{source}"], now=at)
     return pkg
+
+
+def packages_waiting(session: Session, *, caller: Actor, now: datetime | None = None
+                     ) -> list[tuple[ReidPackage, ReidRequest]]:
+    """The packages of the caller's source whose request is approved and unexpired, with the
+    request; ``reid.package.list``."""
+    rows = session.execute(
+        sa.select(ReidPackage, ReidRequest)
+        .join(ReidRequest, ReidRequest.id == ReidPackage.request_id)  # type: ignore[arg-type]
+        .where(_PKG.c.source == (caller.source or ""))
+    ).all()
+    out = [(pkg, req) for pkg, req in rows if effective_status(req, now=now) == "approved"]
+    record(session, actor=caller.label, action="reid.package.list",
+           objects=[f"source:{caller.source}"])
+    return out
+
+
+def download_package(session: Session, *, request_id: str, source: str, caller: Actor
+                     ) -> ReidPackage:
+    """``fetch_package``, a refusal recorded as ``reid.package.fetch``."""
+    with refusals_recorded(session, caller, "reid.package.fetch",
+                           [request_id, f"source:{source}"]):
+        return fetch_package(session, request_id=request_id, source=source, caller=caller)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from linkage_service.audit import record
-from linkage_service.auth import Actor
+from linkage_service.auth import Actor, same_person
 from linkage_service.bank.persons import resolve_pseudonym
 from linkage_service.models.reid import (
     ReidApproval,
@@ -29,11 +29,12 @@ from linkage_service.models.reid import (
 )
 from linkage_service.reid.policy import ReidPolicy
 from linkage_service.reid.release import RecordsOf, release_packages
-from linkage_service.reid.requests import effective_status, get_request
+from linkage_service.reid.requests import effective_status, get_request, refusals_recorded
 from vinculo_common.errors import (
     Conflict,
     InputError,
     LimitExceeded,
+    NotFound,
     PermissionDenied,
     RateLimited,
 )
@@ -42,11 +43,16 @@ from vinculo_common.keyfiles import check_source_name
 __all__ = [
     "PersonCheck",
     "approve",
+    "approve_request",
     "create_request",
     "deny",
+    "deny_request",
     "list_requests",
+    "list_visible",
+    "read_request",
     "request_public",
-    "same_person",
+    "requested_by",
+    "submit_request",
 ]
 
 PersonCheck = Callable[[Session, str], None]
@@ -62,21 +68,6 @@ def _now(now: datetime | None) -> datetime:
 def _bank_check(session: Session, pseudonym: str) -> None:
     """Refuse a malformed or unknown pseudonym (InputError / NotFound) using the bank."""
     resolve_pseudonym(session, pseudonym=pseudonym)
-
-
-def same_person(
-    token_a: str, user_a: str | None, token_b: str, user_b: str | None
-) -> bool:
-    """Whether two callers are (or may be) the same person: same token, or same user label.
-
-    >>> same_person("aaa", "ana", "bbb", "ANA")
-    True
-    >>> same_person("aaa", None, "bbb", None)
-    False
-    """
-    if token_a == token_b:
-        return True
-    return bool(user_a and user_b and user_a.strip().casefold() == user_b.strip().casefold())
 
 
 def _requests_today(session: Session, *, requester: Actor, since: datetime) -> int:
@@ -276,3 +267,63 @@ def request_public(
                                     sha256=p.sha256, issued_at=p.issued_at,
                                     fetch_count=p.fetch_count) for p in packages],
     )
+
+
+# The use cases the API and the console call: a refusal other than 401/403 rolls the caller's
+# session back and is recorded on its own; success is recorded in the caller's transaction
+# (the functions above do it) and the caller commits.
+
+def requested_by(req: ReidRequest, actor: Actor) -> bool:
+    """Whether ``actor`` is (or may be) the person who asked for ``req``."""
+    return same_person(req.requester_token_id, req.requester_user, actor.token_id,
+                       actor.user_label)
+
+
+def _visible(req: ReidRequest, actor: Actor) -> bool:
+    """Requesters see their own requests; approvers and auditors see all."""
+    return actor.role != "reid_requester" or requested_by(req, actor)
+
+
+def submit_request(
+    session: Session, *, requester: Actor, persons: Sequence[str],
+    sources: Sequence[str] | None, legal_basis: str, purpose: str, policy: ReidPolicy,
+) -> ReidRequest:
+    """``create_request``, a refusal recorded as ``reid.request.create``."""
+    with refusals_recorded(session, requester, "reid.request.create", []):
+        return create_request(session, requester=requester, persons=persons, sources=sources,
+                              legal_basis=legal_basis, purpose=purpose, policy=policy)
+
+
+def list_visible(session: Session, *, actor: Actor, status: str | None = None,
+                 limit: int = 100) -> list[ReidRequest]:
+    """Requests newest first that ``actor`` may see (a requester only their own);
+    ``reid.request.list`` names them."""
+    rows = [r for r in list_requests(session, status=status, limit=limit) if _visible(r, actor)]
+    record(session, actor=actor.label, action="reid.request.list",
+           objects=[r.id for r in rows][:100])
+    return rows
+
+
+def read_request(session: Session, *, actor: Actor, request_id: str) -> ReidRequest:
+    """One request ``actor`` may see (NotFound otherwise, recorded); ``reid.request.read``."""
+    with refusals_recorded(session, actor, "reid.request.read", [request_id]):
+        req = get_request(session, request_id=request_id)
+        if not _visible(req, actor):
+            raise NotFound("solicitud de reidentificación desconocida (unknown request)")
+        record(session, actor=actor.label, action="reid.request.read", objects=[req.id])
+        return req
+
+
+def approve_request(session: Session, *, request_id: str, approver: Actor, reason: str | None,
+                    signer: Ed25519PrivateKey) -> ReidRequest:
+    """``approve``, a refusal recorded as ``reid.request.approve``."""
+    with refusals_recorded(session, approver, "reid.request.approve", [request_id]):
+        return approve(session, request_id=request_id, approver=approver, reason=reason,
+                       signer=signer)
+
+
+def deny_request(session: Session, *, request_id: str, approver: Actor, reason: str
+                 ) -> ReidRequest:
+    """``deny``, a refusal recorded as ``reid.request.deny``."""
+    with refusals_recorded(session, approver, "reid.request.deny", [request_id]):
+        return deny(session, request_id=request_id, approver=approver, reason=reason)

@@ -1,23 +1,9 @@
 """Counting distinct persons into cells, and the count tables built from them.
 
-Every published number of persons is a **cell** named by a key ``(spec, keys)``: ``spec`` says
-which dimensions (``"nacimiento@2|sexo"``), ``keys`` which values (``("15", "F")``). The grand
-total of the bank is ``("", ())``. A table is a view on cells plus the **lines** that tie them:
-``sum(members) = total`` (a row of a cross table and its margin; the provinces of a department
-and the department). Tables share cells: the margin "Lima" of the birthplace-by-sex table *is*
-the cell "Lima" of the birthplace table, so suppression decided once holds everywhere.
-
-How a person is counted (the same for every table):
-
-1. a person-level dimension (sex, place of birth, nationality) takes the set of values the
-   person's records give, dropping unknown or coarser values when a finer one is known;
-2. each record contributes the tuple (its record-level keys × the person's person-level
-   keys); the exploitation forms of a record each count;
-3. a tuple that another tuple of the same person refines on every dimension (``""`` is
-   refined by anything, ``"15"`` by ``"1501"``) is dropped;
-4. a cell counts the distinct persons with that tuple. A person with events in two years
-   counts in both years: event tables are *not* additive; the ``Total`` row counts each
-   person once.
+A cell is named ``(spec, keys)`` (``("nacimiento@2|sexo", ("15", "F"))``; the bank's total is
+``("", ())``); a table is a view on cells plus the lines ``sum(members) = total`` that tie them.
+Tables share cells, so suppression decided once holds everywhere. How a person is counted (finer
+values win, event tables are not additive): docs/statistics.md.
 
 >>> frame = normalize_snapshot(pd.DataFrame({"person_id": ["A", "A", "B"],
 ...     "source": ["reta", "care", "reta"], "sex": ["F", "", "M"]}))

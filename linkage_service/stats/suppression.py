@@ -1,26 +1,6 @@
-"""Safe to publish: small-cell suppression with complementary suppression, and optional
-differential-privacy noise (discrete Laplace) before it.
-
-**Primary suppression.** Every cell of distinct persons with ``0 < n < min_cell`` is suppressed
-(published empty). Zeros are published: they say that nobody is in a group, not who is.
-
-**Complementary suppression.** A reader knows the *lines* of a table (a row and its total,
-the provinces of a department and the department …). A line with exactly one suppressed cell
-gives that cell away, so each such line gets a second suppressed cell: the smallest non-zero
-cell of the line (an inner cell before a total; a zero only when nothing else is left). That
-rule is necessary, not sufficient (two rectangles joined by one cell still give it away), so
-each round ends with an exact check: a suppressed cell is recoverable when its unit vector lies
-in the row space of the lines restricted to the suppressed cells (the published cells moved to
-the right-hand side). Recoverable cells get one more complement and the rounds repeat, until no
-suppressed cell can be solved for. Cells shared by several tables are suppressed once for all.
-
-**Differential privacy (optional).** With ``epsilon``, each cell first gets independent
-discrete Laplace noise, ``P(Z = z) ∝ exp(-ε·|z|)`` (the difference of two geometric variables
-with ``p = 1 − e^{−ε}``; variance ``2e^{−ε}/(1−e^{−ε})²``), clamped at zero; suppression then
-runs on the noisy counts. ``ε`` is per cell: a person contributes to several cells and tables,
-so the budget of a whole publication is the sum over the cells one person can change
-(sequential composition). Noise is drawn in a fixed order of the cell keys, so the same ``rng``
-seed gives the same publication.
+"""Safe to publish: small-cell suppression (``0 < n < min_cell``), complementary suppression
+checked exactly over every published sum, and optional discrete Laplace noise before it. The
+rules, and why zeros are published: docs/statistics.md.
 
 >>> cells = {"a": 3, "b": 12, "c": 30, "t": 45}
 >>> suppress_cells(cells, [(("a", "b", "c"), "t")], min_cell=10)

@@ -8,12 +8,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlmodel import Session, col, select
 
+from linkage_service.audit import record
+from linkage_service.auth import Actor
 from linkage_service.models import Source, SourceCreate, SourcePublic, utcnow
 from vinculo_common.crypto import key_id, load_public_key
 from vinculo_common.errors import Conflict, InputError, NotFound
 from vinculo_common.keyfiles import check_source_name
 
-__all__ = ["get_source", "list_sources", "register_source", "source_public", "source_signing_key"]
+__all__ = ["get_source", "list_sources", "read_sources", "register_source", "source_public",
+           "source_signing_key"]
 
 
 def register_source(
@@ -70,3 +73,11 @@ def source_signing_key(row: Source) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise InputError("clave de firma registrada inválida")
     return key
+
+
+def read_sources(session: Session, *, actor: Actor) -> list[SourcePublic]:
+    """Every registered source for an operator or admin; ``sources.list`` names them."""
+    rows = [source_public(row) for row in list_sources(session)]
+    record(session, actor=actor.label, action="sources.list",
+           objects=[f"source:{r.name}" for r in rows])
+    return rows

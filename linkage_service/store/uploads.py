@@ -6,16 +6,21 @@ point (including in the database) rolls everything back and leaves nothing behin
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlmodel import Session, col, select
 
+from linkage_service.audit import record
+from linkage_service.auth import Actor
 from linkage_service.custody import custody_key_for
 from linkage_service.custody.records import seal_row
+from linkage_service.logs import log_event
 from linkage_service.models import EncodedRecord, Source, Upload, UploadPublic, utcnow
 from linkage_service.store.sources import source_signing_key
 from vinculo_common.batch import (
@@ -24,6 +29,7 @@ from vinculo_common.batch import (
     RECORD_SECTIONS,
     YEAR_RANGE,
     Batch,
+    read_batch,
 )
 from vinculo_common.errors import InputError, NotFound, PermissionDenied
 
@@ -33,8 +39,13 @@ __all__ = [
     "check_batch",
     "find_upload",
     "get_upload",
+    "read_upload",
+    "read_uploads",
+    "receive_batch",
+    "source_of",
     "store_batch",
     "upload_public",
+    "withdraw_for_source",
     "withdraw_records",
 ]
 
@@ -272,3 +283,76 @@ def withdraw_records(
         withdrawn += int(result.rowcount or 0)  # type: ignore[attr-defined]
     session.flush()
     return withdrawn, len(refs) - withdrawn
+
+
+# The use cases of an institution's uploader token (and the operators who follow uploads), for
+# the API; each records its change in the log in the same transaction.
+
+def source_of(session: Session, actor: Actor) -> Source:
+    """The registered source of an uploader token (PermissionDenied for a token without one)."""
+    source = session.get(Source, actor.source_id) if actor.source_id is not None else None
+    if source is None:
+        raise PermissionDenied("el token no está vinculado a una fuente registrada")
+    return source
+
+
+def receive_batch(session: Session, *, actor: Actor, body: bytes, max_records: int,
+                  schema_fingerprints: set[str]) -> tuple[UploadPublic, bool]:
+    """Read, check and store a batch of the token's own source, record ``upload.store`` (or
+    ``upload.repeat`` for a batch already stored) and commit; ``(upload, created)``.
+
+    The same batch arriving twice at once is stored once: the loser finds the winner's upload.
+    """
+    source = source_of(session, actor)
+    batch = read_batch(body, max_records=max_records)
+    check_batch(batch, source=source, schema_fingerprints=schema_fingerprints)
+    try:
+        upload, created = store_batch(session, batch=batch, source=source,
+                                      uploaded_by=actor.token_id)
+        assert upload.id is not None
+        record(session, actor=actor.label, action="upload.store" if created else "upload.repeat",
+               objects=[f"upload:{upload.id}", f"source:{source.name}"])
+        session.commit()
+    except DBIntegrityError:
+        session.rollback()
+        assert source.id is not None
+        again = find_upload(session, source_id=source.id,
+                            body_sha256=str(batch.header["body_sha256"]))
+        if again is None:
+            raise
+        upload, created = again, False
+    log_event("upload.stored" if created else "upload.repeated", upload_id=upload.id,
+              source=source.name, record_count=upload.record_count, new_count=upload.new_count,
+              updated_count=upload.updated_count, level=logging.INFO)
+    return upload_public(upload, source_name=source.name), created
+
+
+def read_uploads(session: Session, *, actor: Actor, limit: int = 1000) -> list[UploadPublic]:
+    """Uploads newest first; an uploader sees only its own source's."""
+    query = select(Upload, Source.name).join(Source, col(Upload.source_id) == col(Source.id))
+    if actor.role == "uploader":
+        query = query.where(Upload.source_id == actor.source_id)
+    rows = session.exec(query.order_by(col(Upload.id).desc()).limit(limit)).all()
+    return [upload_public(upload, source_name=name) for upload, name in rows]
+
+
+def read_upload(session: Session, *, actor: Actor, upload_id: int) -> UploadPublic:
+    """One upload (NotFound for another source's, to an uploader)."""
+    upload = get_upload(session, upload_id=upload_id)
+    if actor.role == "uploader" and upload.source_id != actor.source_id:
+        raise NotFound("carga desconocida (unknown upload)")
+    source = session.get(Source, upload.source_id)
+    return upload_public(upload, source_name=source.name if source else "")
+
+
+def withdraw_for_source(session: Session, *, actor: Actor, record_refs: Sequence[bytes],
+                        reason: str | None) -> tuple[int, int]:
+    """Withdraw records of the token's own source (``withdraw_records``); ``records.withdraw``
+    with the count and the reason. Returns (withdrawn, not_found)."""
+    if actor.source_id is None:
+        raise PermissionDenied("el token no está vinculado a una fuente registrada")
+    withdrawn, not_found = withdraw_records(session, source_id=actor.source_id,
+                                            record_refs=record_refs)
+    record(session, actor=actor.label, action="records.withdraw",
+           objects=[f"source:{actor.source}", f"count:{withdrawn}"], reason=reason)
+    return withdrawn, not_found

@@ -18,17 +18,20 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlmodel import Session, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from linkage_service.api.deps import RoleChecker, SessionDep, record_outside_request
-from linkage_service.api.errors import route_label, validation_error, validation_reason
-from linkage_service.auth import Actor, authenticate, parse_token
+from linkage_service.api.deps import RoleChecker, SessionDep
+from linkage_service.api.errors import (
+    audit_refusal,
+    route_label,
+    validation_error,
+    validation_reason,
+)
+from linkage_service.auth import Actor, actor_of_token_id, authenticate
 from linkage_service.logs import log_event
-from linkage_service.models import ApiToken, Source
 from linkage_service.web.render import render
 from linkage_service.web.session import ConsoleSession, SessionKeys, read_session
-from vinculo_common.errors import AuthError, PermissionDenied, VinculoError
+from vinculo_common.errors import AuthError, PermissionDenied
 
 __all__ = [
     "CONSOLE_PREFIX",
@@ -40,7 +43,6 @@ __all__ = [
     "ConsoleHeadersMiddleware",
     "ConsolePage",
     "ConsoleRoleChecker",
-    "audit_refusal",
     "current_session",
     "install_refusal_handlers",
     "session_keys",
@@ -88,16 +90,6 @@ def current_session(request: Request, *, now: datetime | None = None) -> Console
                         now=now or datetime.now(UTC))
 
 
-def _actor_of_token_id(session: Session, token_id: str) -> Actor | None:
-    """The Actor of a live (not revoked) token, looked up on every request."""
-    row = session.exec(select(ApiToken).where(ApiToken.token_id == token_id)).first()
-    if row is None or row.revoked_at is not None:
-        return None
-    source = session.get(Source, row.source_id) if row.source_id is not None else None
-    return Actor(token_id=row.token_id, role=row.role, source=source.name if source else None,
-                 source_id=row.source_id, user_label=row.user_label)
-
-
 class ConsoleRoleChecker(RoleChecker):
     """``RoleChecker`` for console pages: session cookie or bearer token, then the role."""
 
@@ -112,7 +104,7 @@ class ConsoleRoleChecker(RoleChecker):
                 raise ConsoleAuthRequired(str(exc)) from None
         else:
             console = current_session(request)
-            found = _actor_of_token_id(session, console.token_id) \
+            found = actor_of_token_id(session, console.token_id) \
                 if console is not None and console.token_id else None
             if console is None or found is None:
                 raise ConsoleAuthRequired(_LOGIN_NEEDED)
@@ -158,30 +150,6 @@ def ConsoleForm(*roles: str) -> Any:
 def wants_html(request: Request) -> bool:
     """A browser asks for HTML; scripts and the role walk get JSON, as from the API."""
     return "text/html" in request.headers.get("accept", "")
-
-
-def audit_refusal(request: Request, exc: VinculoError, *, token: str | None = None) -> None:
-    """Write ``auth.login_failed`` / ``auth.denied`` in its own transaction, like the API.
-
-    ``token`` is the token typed in the login form (only its public id is kept); otherwise the
-    bearer header's.
-    """
-    if isinstance(exc, AuthError):
-        if token is None:
-            header = request.headers.get("authorization", "")
-            token = header[7:] if header.lower().startswith("bearer ") else ""
-        parsed = parse_token(token)
-        actor, action = (f"token:{parsed[0]}" if parsed else "anonymous"), "auth.login_failed"
-    else:
-        known = getattr(request.state, "actor", None)
-        actor = known.label if isinstance(known, Actor) else "anonymous"
-        action = "auth.denied"
-    try:
-        record_outside_request(request.app.state.engine, actor=actor, action=action,
-                               objects=[route_label(request)], reason=str(exc)[:500],
-                               outcome="denied")
-    except Exception as audit_exc:  # the refusal must still be answered
-        log_event("audit.write_failed", level=logging.ERROR, error=type(audit_exc).__name__)
 
 
 async def _refused(request: Request, exc: Exception) -> Response:

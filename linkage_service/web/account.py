@@ -9,15 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from linkage_service.api.deps import Auditor, PublicRoute, SessionDep
-from linkage_service.auth import Actor, authenticate
+from linkage_service.api.deps import PublicRoute, SessionDep
+from linkage_service.api.errors import audit_refusal
+from linkage_service.auth import Actor, authenticate, record_console_visit
 from linkage_service.models import ROLES
 from linkage_service.web.access import (
     COOKIE_NAME,
     ConsoleAuthRequired,
     ConsoleForm,
     ConsolePage,
-    audit_refusal,
     current_session,
     session_keys,
 )
@@ -111,7 +111,7 @@ def login(
         session.rollback()
         audit_refusal(request, ConsoleAuthRequired(str(exc)), token=token)
         return _login_page(request, status=401, error=str(exc))
-    Auditor(session, actor)("console.login", objects=[f"token:{actor.token_id}"])
+    record_console_visit(session, actor=actor, action="console.login")
     session.commit()
     end_session(before, now=now)
     value, console = issue_session(keys, token_id=actor.token_id, now=now)
@@ -131,7 +131,7 @@ def logout(
     console: ConsoleSession | None = request.state.console_session
     if console is not None:
         end_session(console, now=datetime.now(UTC))
-    Auditor(session, actor)("console.logout", objects=[f"token:{actor.token_id}"])
+    record_console_visit(session, actor=actor, action="console.logout")
     session.commit()
     response = redirect("/consola/ingresar?salio=1")
     response.delete_cookie(COOKIE_NAME, path="/consola", httponly=True, samesite="strict",
@@ -145,7 +145,7 @@ def home(request: Request, session: SessionDep, actor: Actor = ConsolePage(*ROLE
 
     Example: ``GET /consola``
     """
-    Auditor(session, actor)("console.home", objects=[f"token:{actor.token_id}"])
+    record_console_visit(session, actor=actor, action="console.home")
     session.commit()
     links = [link for link in allowed_links(request, actor) if link["path"] != "/consola"]
     return page(request, actor, "home.html", links=links)

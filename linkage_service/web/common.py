@@ -1,26 +1,24 @@
 """What every console page shares: the navigation allowed for the caller's role (read from the
-pages' own role declarations), the CSRF token of the session, and the HTML response.
+pages' own role declarations), the CSRF token of the session, the HTML response, and the
+message of a refused call.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
-from linkage_service.api.deps import Auditor, api_routes, route_roles
+from linkage_service.api.deps import api_routes, route_roles
+from linkage_service.api.errors import audit_refusal
 from linkage_service.auth import Actor
-from linkage_service.web.access import audit_refusal, session_keys
+from linkage_service.web.access import session_keys
 from linkage_service.web.render import NAV, render
 from vinculo_common.errors import AuthError, PermissionDenied, VinculoError
 
-__all__ = ["allowed_links", "call_endpoint", "page", "redirect", "refusal_message"]
-
-T = TypeVar("T")
+__all__ = ["allowed_links", "page", "redirect", "refusal_message"]
 
 PAGE_PURPOSE = {
     "/consola": "quién es usted y qué puede hacer",
@@ -79,25 +77,3 @@ def refusal_message(request: Request, session: Session, exc: VinculoError) -> st
     if isinstance(exc, AuthError | PermissionDenied):
         audit_refusal(request, exc)
     return str(exc)
-
-
-def call_endpoint(
-    endpoint: Callable[..., T], *, request: Request, session: Session, actor: Actor,
-    **arguments: Any,
-) -> T:
-    """Call a JSON endpoint's function for a console page, so both run the same code.
-
-    The console offers what any endpoint may declare (request, session, settings, service key,
-    an ``Auditor`` for the caller, the actor) and passes only the parameters the endpoint's
-    signature names; a dependency an endpoint stops declaring needs no edit here.
-
-    Example: ``call_endpoint(review_api.pending, request=request, session=session, actor=actor,
-    limit=50, offset=0)``
-    """
-    offered: dict[str, Any] = {
-        "request": request, "session": session, "actor": actor, "_actor": actor,
-        "audit": Auditor(session, actor), "settings": request.app.state.settings,
-        "service_key": request.app.state.service_key, **arguments,
-    }
-    names = inspect.signature(endpoint).parameters
-    return endpoint(**{name: value for name, value in offered.items() if name in names})

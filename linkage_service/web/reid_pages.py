@@ -1,6 +1,6 @@
 """Re-identification in the console: a requester asks, an approver (another person) approves or
-denies. Every action calls the JSON endpoint's own function (``linkage_service.api.routes.reid``)
-so the two-person rule, the limits and the audit entries are the API's, word for word.
+denies. Every action calls the same use case as the JSON endpoint (``linkage_service.reid``), so
+the two-person rule, the limits and the audit entries are the API's, word for word.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from linkage_service import reid as reid_cases
 from linkage_service.api.deps import SessionDep
-from linkage_service.api.routes import reid as reid_api
 from linkage_service.auth import Actor
 from linkage_service.models.reid import ReidRequestCreate
-from linkage_service.reid import get_request, same_person
+from linkage_service.reid import policy_from_settings, request_public, requested_by
 from linkage_service.web.access import ConsoleForm, ConsolePage
-from linkage_service.web.common import call_endpoint, page, redirect, refusal_message
+from linkage_service.web.common import page, redirect, refusal_message
 from vinculo_common.errors import VinculoError
 
 __all__ = ["router", "split_list"]
@@ -43,18 +43,15 @@ def _reid_page(request: Request, session: SessionDep, actor: Actor, *, status: i
                notice: str | None = None, error: str | None = None,
                form: dict[str, str] | None = None) -> Response:
     approver = actor.role == "reid_approver"
-    rows = call_endpoint(reid_api.list_all, request=request, session=session, actor=actor,
-                         status="pending" if approver else None, limit=100)
+    found = reid_cases.list_visible(session, actor=actor,
+                                    status="pending" if approver else None, limit=100)
+    session.commit()
+    rows = [request_public(session, r) for r in found]
     if approver:
         title = "Solicitudes pendientes de decisión"
     else:
         title = "Sus solicitudes" if actor.role == "reid_requester" else "Todas las solicitudes"
-    own = set()
-    for row in rows:
-        stored = get_request(session, request_id=row.id)
-        if same_person(stored.requester_token_id, stored.requester_user, actor.token_id,
-                       actor.user_label):
-            own.add(row.id)
+    own = {r.id for r in found if requested_by(r, actor)}
     return page(request, actor, "reid.html", status=status, requests=rows, own=own,
                 list_title=title, notice=notice, error=error, form=form or _EMPTY_FORM)
 
@@ -96,8 +93,11 @@ def reid_create(
         body = ReidRequestCreate.model_validate({
             "persons": split_list(persons), "sources": split_list(sources) or None,
             "legal_basis": legal_basis.strip(), "purpose": purpose.strip()})
-        created = call_endpoint(reid_api.create, request=request, session=session, actor=actor,
-                                body=body)
+        created = reid_cases.submit_request(
+            session, requester=actor, persons=body.persons, sources=body.sources,
+            legal_basis=body.legal_basis, purpose=body.purpose,
+            policy=policy_from_settings(request.app.state.settings))
+        session.commit()
     except ValidationError:
         session.rollback()
         return _reid_page(request, session, actor, status=422, form=form,
@@ -123,9 +123,10 @@ def reid_approve(
     Example: form ``reason=procede&csrf=…`` → 303 to ``/consola/reid?hecho=aprobada&id=…``
     """
     try:
-        decided = call_endpoint(
-            reid_api.approve_request, request=request, session=session, actor=actor,
-            request_id=request_id, body=reid_api.Decision(reason=reason.strip() or None))
+        decided = reid_cases.approve_request(
+            session, request_id=request_id, approver=actor, reason=reason.strip() or None,
+            signer=request.app.state.service_key)
+        session.commit()
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
         return _reid_page(request, session, actor, status=exc.http_status, error=message)
@@ -145,11 +146,10 @@ def reid_deny(
     Example: form ``reason=sin base legal&csrf=…`` → 303 to ``/consola/reid?hecho=denegada&id=…``
     """
     try:
-        decided = call_endpoint(
-            reid_api.deny_request, request=request, session=session, actor=actor,
-            request_id=request_id,
-            # Not validated here: an empty reason is refused by the workflow, with its message.
-            body=reid_api.DenyDecision.model_construct(reason=reason.strip()))
+        # An empty reason is refused by the workflow, with its message (and recorded).
+        decided = reid_cases.deny_request(session, request_id=request_id, approver=actor,
+                                          reason=reason.strip())
+        session.commit()
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
         return _reid_page(request, session, actor, status=exc.http_status, error=message)

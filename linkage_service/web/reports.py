@@ -1,6 +1,6 @@
-"""Statistics and audit in the console, through the JSON endpoints' own functions
-(``linkage_service.api.routes.stats.tables`` → ``build_tables``; ``.audit.verify_log`` and
-``.audit.entries``): the page shows the same suppressed tables and the same verification.
+"""Statistics and audit in the console, through the JSON endpoints' use cases
+(``linkage_service.stats.publish``, ``linkage_service.audit.auditor``): the pages show the same
+suppressed tables and the same verification, recorded the same way.
 """
 
 from __future__ import annotations
@@ -8,26 +8,22 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
-from sqlalchemy.orm import Session
 
-from linkage_service.api.deps import Auditor, SessionDep, SettingsDep
+from linkage_service.api.deps import SessionDep, SettingsDep
 from linkage_service.api.openapi import DB_INT_MAX
-from linkage_service.api.routes import audit as audit_api
-from linkage_service.api.routes import review as review_api
-from linkage_service.api.routes import stats as stats_api
+from linkage_service.audit import auditor
 from linkage_service.auth import Actor
-from linkage_service.models import EncodedRecord
-from linkage_service.models.bank import LinkJob
+from linkage_service.bank.review import read_agreement
+from linkage_service.stats.publish import bank_version, publish_tables, record_tables_read
 from linkage_service.web.access import ConsolePage
 from linkage_service.web.charts import table_chart
-from linkage_service.web.common import call_endpoint, page, refusal_message
+from linkage_service.web.common import page, refusal_message
 from vinculo_common.errors import VinculoError
 
-__all__ = ["LATEST_ENTRIES", "bank_version", "router"]
+__all__ = ["LATEST_ENTRIES", "router"]
 
 router = APIRouter(prefix="/consola", include_in_schema=False)
 LATEST_ENTRIES = 50
@@ -60,15 +56,17 @@ def statistics(
         cached = _CACHE.get(key)
     if cached is not None:
         # The same audit entry as the endpoint writes: reading the tables is audited each time.
-        Auditor(session, actor)("stats.tables",
-                                objects=[f"min_cell:{chosen}", f"tables:{len(cached[0])}"])
+        record_tables_read(session, actor=actor, min_cell=chosen, tables=len(cached[0]))
         session.commit()
         tables, dp_epsilon = cached
         return page(request, actor, "stats.html", tables=tables, min_cell=chosen,
                     dp_epsilon=dp_epsilon)
     try:
-        answer = call_endpoint(stats_api.tables, request=request, session=session, actor=actor,
-                               min_cell=min_cell)
+        answer = publish_tables(session, actor=actor, min_cell=min_cell,
+                                floor=settings.stats_min_cell_floor,
+                                dp_epsilon=settings.stats_dp_epsilon,
+                                signer=request.app.state.service_key)
+        session.commit()
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
         return page(request, actor, "stats.html", status=exc.http_status, error=message,
@@ -86,19 +84,6 @@ def statistics(
                 min_cell=answer["min_cell"], dp_epsilon=answer["dp_epsilon"])
 
 
-def bank_version(session: Session) -> tuple[Any, ...]:
-    """What the published tables depend on, read cheaply: the last finished job (persons and
-    memberships change only there), the newest record row (uploads) and the withdrawals."""
-    job, rec = LinkJob.__table__.c, EncodedRecord.__table__.c  # type: ignore[attr-defined]
-    return (
-        session.execute(sa.select(sa.func.max(job.id)).where(job.status == "done")).scalar(),
-        session.execute(sa.select(sa.func.max(job.finished_at))).scalar(),
-        session.execute(sa.select(sa.func.max(rec.id))).scalar(),
-        session.execute(sa.select(sa.func.count()).select_from(EncodedRecord.__table__)  # type: ignore[attr-defined]
-                        .where(rec.withdrawn_at.is_not(None))).scalar(),
-    )
-
-
 @router.get("/auditoria")
 def audit_log(
     request: Request,
@@ -111,11 +96,14 @@ def audit_log(
 
     Example: ``GET /consola/auditoria``
     """
-    check = call_endpoint(audit_api.verify_log, request=request, session=session, actor=actor)
-    entries = call_endpoint(audit_api.entries, request=request, session=session, actor=actor,
-                            after_seq=max(0, check.last_seq + 1 - LATEST_ENTRIES),
-                            limit=LATEST_ENTRIES + 1, action=None)
-    agreement = call_endpoint(review_api.agreement, request=request, session=session,
-                              actor=actor)
+    check = auditor.verify_log(session, actor=actor.label,
+                               public_key=request.app.state.service_key.public_key())
+    session.commit()
+    entries = auditor.read_entries(session, actor=actor.label,
+                                   after_seq=max(0, check.last_seq + 1 - LATEST_ENTRIES),
+                                   limit=LATEST_ENTRIES + 1)
+    session.commit()
+    agreement = read_agreement(session, actor=actor)
+    session.commit()
     return page(request, actor, "audit.html", check=check, entries=list(reversed(entries)),
                 agreement=agreement)

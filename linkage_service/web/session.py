@@ -1,19 +1,8 @@
-"""Console sessions and CSRF tokens: signed values, no token in the cookie.
+"""Console sessions and CSRF tokens: a cookie signed by the service that holds no part of the
+API token (``v1.<token_id>.<expires>.<nonce>.<mac>``), looked up again on every request so a
+revoked token ends its sessions; a form's CSRF token is an HMAC of the session's nonce. Details
+and limits (one process's list of ended sessions): docs/console.md.
 
-After the user pastes their API token and the server checks it (``authenticate``), the browser
-gets a cookie that holds **no part of the token**, only a value signed by the service::
-
-    v1.<token_id>.<expires_unix>.<nonce>.<mac>
-
-``mac`` is HMAC-SHA256 over the first four fields under a key derived from the service's own
-Ed25519 private key, so only this service can mint or alter one. ``token_id`` names the API
-token row (it is not secret: it is in every audit label); every request looks the row up again,
-so revoking the token ends all its console sessions at once. An anonymous value (``token_id`` is
-``-``) carries the nonce of the login form before anyone has logged in.
-
-The CSRF token of a form is HMAC(key, "csrf|" + nonce): tied to the session, never stored,
-renewed with each login. Logging out adds the nonce to a per-process list of ended sessions
-until the value expires (one ``vinculo serve`` process; see docs/console.md).
 """
 
 from __future__ import annotations

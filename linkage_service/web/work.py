@@ -1,6 +1,6 @@
-"""Review and linkage jobs in the console. Each page calls the JSON endpoint's own function
-(``linkage_service.api.routes.review`` / ``.jobs``), so it reads, decides and audits exactly as
-the API does; the page only turns the answer into HTML.
+"""Review and linkage jobs in the console. Each page calls the same use case as the JSON
+endpoint (``linkage_service.bank.review`` / ``.jobs``), so it reads, decides and audits exactly
+as the API does; the page only parses the form and turns the answer into HTML.
 """
 
 from __future__ import annotations
@@ -11,17 +11,16 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from linkage_service.api.deps import SessionDep
 from linkage_service.api.openapi import ID_MAX, IdPath, id_query
-from linkage_service.api.routes import jobs as jobs_api
-from linkage_service.api.routes import review as review_api
 from linkage_service.auth import Actor
-from linkage_service.bank.review import QueueFilter
+from linkage_service.bank import review as review_cases
+from linkage_service.bank.jobs import launch_job, read_job, read_jobs
+from linkage_service.bank.review import REVIEW_DECISIONS, QueueFilter
 from linkage_service.models.common import utcnow
 from linkage_service.web.access import ConsoleForm, ConsolePage
-from linkage_service.web.common import call_endpoint, page, redirect, refusal_message
+from linkage_service.web.common import page, redirect, refusal_message
 from linkage_service.web.render import ATTRIBUTE_LABELS, EVIDENCE_LABELS, LEVEL_LABELS
 from vinculo_common.errors import InputError, VinculoError
 
@@ -124,7 +123,8 @@ def _query(where: QueueFilter, **extra: Any) -> str:
 
 def _review_context(request: Request, session: SessionDep, actor: Actor, where: QueueFilter
                     ) -> dict[str, Any]:
-    summary = call_endpoint(review_api.summary, request=request, session=session, actor=actor)
+    summary = review_cases.read_summary(session, actor=actor, now=utcnow())
+    session.commit()
     return {"counts": summary["counts"], "source_pairs": summary["source_pairs"],
             "list_mode": request.url.path.endswith("/lista"),
             "where": where, "query": where.query(), "queue_labels": QUEUE_LABELS,
@@ -141,12 +141,9 @@ def _review_page(request: Request, session: SessionDep, actor: Actor, where: Que
                  pair_id: int | None = None, after: int | None = None, status: int = 200,
                  notice: str | None = None, error: str | None = None,
                  reason: str = "") -> Response:
-    if pair_id is not None:
-        answer = call_endpoint(review_api.read_pair, request=request, session=session,
-                               actor=actor, pair_id=pair_id, where=where)
-    else:
-        answer = call_endpoint(review_api.next_pair, request=request, session=session,
-                               actor=actor, where=where, after=after)
+    answer = review_cases.read_pair(session, actor=actor, where=where, pair_id=pair_id,
+                                    after=None if pair_id is not None else after)
+    session.commit()
     pair = _pair_view(answer["pair"]) if answer["pair"] else None
     # A decided pair can still get a vote (a second opinion: agreeing is recorded, disagreeing
     # sends it to second review); a pair in second review only from that queue.
@@ -200,8 +197,9 @@ def review_list(
 
     Example: ``GET /consola/revision/lista?pagina=3&cola=second``
     """
-    answer = call_endpoint(review_api.pending, request=request, session=session, actor=actor,
-                           where=where, limit=PAGE_SIZE, offset=(pagina - 1) * PAGE_SIZE)
+    answer = review_cases.read_queue(session, actor=actor, where=where, limit=PAGE_SIZE,
+                                     offset=(pagina - 1) * PAGE_SIZE)
+    session.commit()
     pages = max(1, -(-answer["total"] // PAGE_SIZE))
     rows = [{**_pair_view(p), "url": f"/consola/revision?{_query(where, par=p['id'])}"}
             for p in answer["pairs"]]
@@ -241,15 +239,14 @@ def review_decide(
                                trabajo or None)
     except VinculoError:
         where = QueueFilter()
-    try:
-        body = review_api.ReviewDecision.model_validate(
-            {"decision": decision, "reason": reason.strip() or None, "expected_votes": votos})
-        answer = call_endpoint(review_api.decide, request=request, session=session,
-                               actor=actor, pair_id=pair_id, body=body)
-    except ValidationError:
-        session.rollback()
+    if decision not in REVIEW_DECISIONS:
         return _review_page(request, session, actor, where, pair_id=pair_id, status=422,
                             error="decisión inválida (invalid decision)", reason=reason)
+    try:
+        voted = review_cases.vote(session, actor=actor, pair_id=pair_id, decision=decision,
+                                  reason=reason.strip() or None, expected_votes=votos,
+                                  now=utcnow())
+        session.commit()
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
         try:
@@ -259,7 +256,7 @@ def review_decide(
             session.rollback()
             return _review_page(request, session, actor, where, status=exc.http_status,
                                 error=message)
-    query = _query(where, tras=pair_id, hecho=answer["status"], decidido=pair_id)
+    query = _query(where, tras=pair_id, hecho=voted.status, decidido=pair_id)
     return redirect(f"/consola/revision?{query}")
 
 
@@ -292,7 +289,8 @@ def _job_view(job: Any, now: datetime) -> dict[str, Any]:
 def _jobs_page(request: Request, session: SessionDep, actor: Actor, *, job: Any = None,
                status: int = 200, error: str | None = None) -> Response:
     now = utcnow()
-    recent = call_endpoint(jobs_api.listing, request=request, session=session, actor=actor)
+    recent = read_jobs(session, actor=actor)
+    session.commit()
     return page(request, actor, "jobs.html", status=status, error=error,
                 current=_job_view(job, now) if job is not None else None,
                 recent=[_job_view(j, now) for j in recent[:20]], change_labels=CHANGE_LABELS)
@@ -325,9 +323,12 @@ def jobs_start(
 
     Example: form ``csrf=…`` → 303 to ``/consola/trabajos/5``
     """
+    settings = request.app.state.settings
     try:
-        job = call_endpoint(jobs_api.start, request=request, session=session, actor=actor,
-                            body=None)
+        job = launch_job(session, actor=actor, upper_threshold=settings.match_upper_threshold,
+                         lower_threshold=settings.match_lower_threshold,
+                         linkage_schema=settings.linkage_schema,
+                         lease_s=settings.job_lease_seconds)
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
         return _jobs_page(request, session, actor, status=exc.http_status, error=message)
@@ -347,8 +348,8 @@ def job_status(
     Example: ``GET /consola/trabajos/5``
     """
     try:
-        job = call_endpoint(jobs_api.status, request=request, session=session, actor=actor,
-                            job_id=job_id)
+        job = read_job(session, actor=actor, job_id=job_id)
+        session.commit()
     except VinculoError as exc:
         message = refusal_message(request, session, exc)
         return _jobs_page(request, session, actor, status=exc.http_status, error=message)

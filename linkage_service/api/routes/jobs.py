@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from linkage_service.api.deps import (
-    AuditDep,
-    RequireRole,
-    SessionDep,
-    SettingsDep,
-    record_outside_request,
-)
+from linkage_service.api.deps import RequireRole, SessionDep, SettingsDep
 from linkage_service.api.openapi import IdPath, errors
 from linkage_service.auth import Actor
-from linkage_service.bank.jobs import (
-    create_job,
-    forget_job,
-    get_job,
-    job_public,
-    list_jobs,
-    start_job,
-)
+from linkage_service.bank.jobs import job_public, launch_job, read_job, read_jobs
 from linkage_service.models.bank import LinkJobPublic
-from linkage_service.models.common import utcnow
-from vinculo_common.errors import Conflict, InputError
 
 __all__ = ["JobCreate", "router"]
 
@@ -44,9 +29,7 @@ class JobCreate(BaseModel):
 
 @router.post("", status_code=202, responses=errors(409))
 def start(
-    request: Request,
     session: SessionDep,
-    audit: AuditDep,
     settings: SettingsDep,
     body: JobCreate | None = None,
     actor: Actor = RequireRole("operator"),
@@ -60,54 +43,33 @@ def start(
     """
     body = body or JobCreate(upper_threshold=settings.match_upper_threshold,
                              lower_threshold=settings.match_lower_threshold)
-    # The bank's one schema: the core applies its Dice calibration (a hardened schema's).
-    parameters = {**body.model_dump(exclude_none=True), "linkage_schema": settings.linkage_schema}
-    if parameters.get("lower_threshold", 0.0) > parameters.get("upper_threshold", 1.0):
-        raise InputError("lower_threshold debe ser ≤ upper_threshold")
-    try:
-        job = create_job(session, requested_by=actor.label, parameters=parameters, now=utcnow(),
-                         lease_s=settings.job_lease_seconds)
-    except Conflict as exc:
-        # The request's transaction is gone with the refused INSERT: audit on its own.
-        session.rollback()
-        record_outside_request(request.app.state.engine, actor=actor.label,
-                               action="link.job.create", objects=["job"],
-                               reason=str(exc)[:500], outcome="denied")
-        raise
-    assert job.id is not None
-    try:
-        audit("link.job.create", objects=[f"job:{job.id}"])
-        session.commit()
-    except BaseException:
-        forget_job(request.app.state.engine, job.id)
-        raise
-    start_job(request.app.state.engine, job_id=job.id, lease_s=settings.job_lease_seconds)
+    job = launch_job(session, actor=actor, upper_threshold=body.upper_threshold,
+                     lower_threshold=body.lower_threshold,
+                     linkage_schema=settings.linkage_schema, lease_s=settings.job_lease_seconds)
     return job_public(job)
 
 
 @router.get("")
 def listing(
-    session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("operator"),
+    session: SessionDep, actor: Actor = RequireRole("operator"),
 ) -> list[LinkJobPublic]:
     """The latest 50 jobs, newest first.
 
     Example: ``GET /api/v1/jobs`` → ``[{"id": 4, "status": "done", …}, …]``
     """
-    jobs = [job_public(job) for job in list_jobs(session)]
-    audit("link.job.list", objects=[f"job:{job.id}" for job in jobs[:1]])
+    jobs = read_jobs(session, actor=actor)
     session.commit()
     return jobs
 
 
 @router.get("/{job_id}", responses=errors(404))
 def status(
-    job_id: IdPath, session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("operator"),
+    job_id: IdPath, session: SessionDep, actor: Actor = RequireRole("operator"),
 ) -> LinkJobPublic:
     """Status, progress, parameters, counts and timings of a job.
 
     Example: ``GET /api/v1/jobs/4`` → ``{"status": "running", "progress": 0.4, …}``
     """
-    job = job_public(get_job(session, job_id=job_id))
-    audit("link.job.read", objects=[f"job:{job_id}"])
+    job = read_job(session, actor=actor, job_id=job_id)
     session.commit()
     return job

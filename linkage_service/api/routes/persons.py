@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.deps import RequireRole, SessionDep
 from linkage_service.api.openapi import PSEUDONYM_PATTERN, errors
 from linkage_service.auth import Actor
-from linkage_service.bank.persons import person_view
-from linkage_service.bank.pseudonyms import check_pseudonym
+from linkage_service.bank.persons import read_person
 
 __all__ = ["router"]
 
@@ -21,7 +20,6 @@ router = APIRouter(prefix="/persons", tags=["persons"])
 def person(
     pseudonym: Annotated[str, Path(pattern=PSEUDONYM_PATTERN, description="seudónimo P-…")],
     session: SessionDep,
-    audit: AuditDep,
     actor: Actor = RequireRole("operator", "analyst"),
 ) -> dict[str, Any]:
     """A pseudonym's status and lineage, and the active person(s) it stands for today with
@@ -29,7 +27,6 @@ def person(
 
     Example: ``GET /api/v1/persons/P-7KQ2M4XZ3A``
     """
-    view = person_view(session, pseudonym=check_pseudonym(pseudonym))
-    audit("person.read", objects=[pseudonym, *[p["pseudonym"] for p in view["current"]]])
+    view = read_person(session, actor=actor, pseudonym=pseudonym)
     session.commit()
     return view

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
-from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.deps import RequireRole, SessionDep
 from linkage_service.api.openapi import HEX64_PATTERN
 from linkage_service.auth import Actor
-from linkage_service.store.uploads import withdraw_records
-from vinculo_common.errors import InputError, PermissionDenied
+from linkage_service.store.uploads import withdraw_for_source
+from vinculo_common.errors import InputError
 
 __all__ = ["WithdrawRequest", "WithdrawResult", "router"]
 
@@ -34,21 +34,17 @@ class WithdrawResult(BaseModel):
 def withdraw(
     body: WithdrawRequest,
     session: SessionDep,
-    audit: AuditDep,
     actor: Actor = RequireRole("uploader"),
 ) -> WithdrawResult:
     """Withdraw records of the token's own source from linkage and the bank.
 
     Example: ``POST /api/v1/records/withdraw {"record_refs": ["9f…"], "reason": "duplicado"}``
     """
-    if actor.source_id is None:
-        raise PermissionDenied("el token no está vinculado a una fuente registrada")
     try:
         refs = [bytes.fromhex(r) for r in body.record_refs]
     except ValueError:
         raise InputError("record_refs: cada referencia debe ser hexadecimal") from None
-    withdrawn, not_found = withdraw_records(session, source_id=actor.source_id, record_refs=refs)
-    audit("records.withdraw", objects=[f"source:{actor.source}", f"count:{withdrawn}"],
-          reason=body.reason)
+    withdrawn, not_found = withdraw_for_source(session, actor=actor, record_refs=refs,
+                                               reason=body.reason)
     session.commit()
     return WithdrawResult(withdrawn=withdrawn, not_found=not_found)

@@ -12,23 +12,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.deps import RequireRole, SessionDep
 from linkage_service.api.openapi import IdPath, OffsetQuery, errors, id_query, limit_query
 from linkage_service.auth import Actor
-from linkage_service.bank.review import (
-    QueueFilter,
-    Reviewer,
-    decide_pair,
-    get_pair,
-    list_queue,
-    queue_counts,
-    reviewer_agreement,
-    source_pairs,
-)
+from linkage_service.bank import review
+from linkage_service.bank.review import QueueFilter
 from linkage_service.models.common import utcnow
-from vinculo_common.errors import InputError
 
-__all__ = ["ReviewDecision", "queue_filter", "reviewer_of", "router"]
+__all__ = ["ReviewDecision", "queue_filter", "router"]
 
 router = APIRouter(prefix="/review", tags=["review"])
 
@@ -59,14 +50,9 @@ def queue_filter(
 FilterDep = Annotated[QueueFilter, Depends(queue_filter)]
 
 
-def reviewer_of(actor: Actor) -> Reviewer:
-    return Reviewer(label=actor.label, token_id=actor.token_id, user_label=actor.user_label)
-
-
 @router.get("")
 def pending(
     session: SessionDep,
-    audit: AuditDep,
     where: FilterDep,
     limit: int = limit_query(50, 1000),
     offset: OffsetQuery = 0,
@@ -78,40 +64,34 @@ def pending(
 
     Example: ``GET /api/v1/review?limit=20&offset=40&sources=reta:care&score_min=0.8``
     """
-    answer = list_queue(session, where=where, reviewer=reviewer_of(actor), limit=limit,
-                        offset=offset)
-    audit("review.list",
-          objects=[f"review:{p['id']}" for p in answer["pairs"]][:200] or ["review:none"])
+    answer = review.read_queue(session, actor=actor, where=where, limit=limit, offset=offset)
     session.commit()
     return {**answer, "filters": where.query()}
 
 
 @router.get("/summary")
 def summary(
-    session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("reviewer"),
+    session: SessionDep, actor: Actor = RequireRole("reviewer"),
 ) -> dict[str, Any]:
     """Counts of the queue (pending, in second review, decided today, by me) and the source
     pairs that have pairs waiting (for the filter).
 
     Example: ``GET /api/v1/review/summary`` → ``{"counts": {"pending": 812, …}, …}``
     """
-    counts = queue_counts(session, reviewer=reviewer_of(actor), now=utcnow())
-    pairs = source_pairs(session)
-    audit("review.summary", objects=["review:summary"])
+    answer = review.read_summary(session, actor=actor, now=utcnow())
     session.commit()
-    return {"counts": counts, "source_pairs": [f"{a}:{b}" for a, b in pairs]}
+    return answer
 
 
 @router.get("/agreement")
 def agreement(
-    session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("auditor"),
+    session: SessionDep, actor: Actor = RequireRole("auditor"),
 ) -> dict[str, Any]:
     """Agreement between reviewers on double-reviewed pairs: Cohen's κ, raw agreement, 2×2 table.
 
     Example: ``GET /api/v1/review/agreement`` → ``{"pairs": 40, "kappa": 0.81, …}``
     """
-    answer = reviewer_agreement(session)
-    audit("review.agreement", objects=[f"pairs:{answer['pairs']}"])
+    answer = review.read_agreement(session, actor=actor)
     session.commit()
     return answer
 
@@ -119,7 +99,6 @@ def agreement(
 @router.get("/next")
 def next_pair(
     session: SessionDep,
-    audit: AuditDep,
     where: FilterDep,
     after: int | None = id_query("el par que sigue a este"),
     actor: Actor = RequireRole("reviewer"),
@@ -129,30 +108,24 @@ def next_pair(
 
     Example: ``GET /api/v1/review/next?after=12&queue=second``
     """
-    answer = get_pair(session, after=after, where=where, reviewer=reviewer_of(actor))
-    pair = answer["pair"]
-    audit("review.read", objects=[f"review:{pair['id']}" if pair else "review:none"])
+    answer = review.read_pair(session, actor=actor, where=where, after=after)
     session.commit()
     return {**answer, "filters": where.query()}
 
 
-@router.get("/{pair_id}", responses=errors(404))
+@router.get("/{pair_id}", responses=errors(404, 409))
 def read_pair(
     pair_id: IdPath,
     session: SessionDep,
-    audit: AuditDep,
     where: FilterDep,
     actor: Actor = RequireRole("reviewer"),
 ) -> dict[str, Any]:
     """One pair, whatever its status (with its votes by decision, never by whom), and its
-    neighbours in the filtered queue.
+    neighbours in the filtered queue. 409 when one of its records was withdrawn.
 
     Example: ``GET /api/v1/review/12`` → ``{"pair": {"id": 12, "status": "pending", …}, …}``
     """
-    answer = get_pair(session, pair_id=pair_id, where=where, reviewer=reviewer_of(actor))
-    if answer["pair"] is None:
-        raise InputError("un registro del par fue retirado (withdrawn record)")
-    audit("review.read", objects=[f"review:{pair_id}"])
+    answer = review.read_pair(session, actor=actor, where=where, pair_id=pair_id)
     session.commit()
     return {**answer, "filters": where.query()}
 
@@ -162,7 +135,6 @@ def decide(
     pair_id: IdPath,
     body: ReviewDecision,
     session: SessionDep,
-    audit: AuditDep,
     actor: Actor = RequireRole("reviewer"),
 ) -> dict[str, Any]:
     """Vote on a pair: ``link`` (must-link) or ``not_link`` (cannot-link). ``status`` says what
@@ -173,10 +145,8 @@ def decide(
     Example: ``POST /api/v1/review/12 {"decision": "not_link", "reason": "sexo distinto",
     "expected_votes": 0}``
     """
-    pair = decide_pair(session, pair_id=pair_id, decision=body.decision,
-                       decided_by=actor.label, now=utcnow(), reviewer=reviewer_of(actor),
-                       expected_votes=body.expected_votes)
-    audit(f"review.{body.decision}", objects=[f"review:{pair_id}"], reason=body.reason)
+    pair = review.vote(session, actor=actor, pair_id=pair_id, decision=body.decision,
+                       reason=body.reason, expected_votes=body.expected_votes, now=utcnow())
     session.commit()
     return {"id": pair.id, "status": pair.status, "decided_at": pair.decided_at,
             "votes": pair.votes, "second_reason": pair.second_reason}

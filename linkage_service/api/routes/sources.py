@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from linkage_service.api.deps import AuditDep, RequireRole, SessionDep
+from linkage_service.api.deps import RequireRole, SessionDep
 from linkage_service.auth import Actor
 from linkage_service.models import SourcePublic
-from linkage_service.store.sources import list_sources, source_public
+from linkage_service.store import sources as source_store
 
 __all__ = ["router"]
 
@@ -16,10 +16,9 @@ router = APIRouter(prefix="/sources", tags=["sources"])
 
 @router.get("")
 def read_sources(
-    session: SessionDep, audit: AuditDep, actor: Actor = RequireRole("operator", "admin")
+    session: SessionDep, actor: Actor = RequireRole("operator", "admin")
 ) -> list[SourcePublic]:
     """Example: ``GET /api/v1/sources`` → ``[{"name": "reta", ...}]``"""
-    rows = [source_public(row) for row in list_sources(session)]
-    audit("sources.list", objects=[f"source:{r.name}" for r in rows])
+    rows = source_store.read_sources(session, actor=actor)
     session.commit()
     return rows

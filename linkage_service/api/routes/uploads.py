@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import IntegrityError as DBIntegrityError
-from sqlmodel import Session, col, select
 
-from linkage_service.api.deps import AuditDep, Auditor, RequireRole, SessionDep, SettingsDep
+from linkage_service.api.deps import RequireRole, SessionDep, SettingsDep
 from linkage_service.api.openapi import IdPath, errors
 from linkage_service.auth import Actor
-from linkage_service.logs import log_event
-from linkage_service.models import Source, Upload, UploadPublic
-from linkage_service.settings import Settings
-from linkage_service.store.uploads import (
-    check_batch,
-    find_upload,
-    get_upload,
-    store_batch,
-    upload_public,
-)
-from vinculo_common.batch import read_batch
-from vinculo_common.errors import InputError, LimitExceeded, NotFound, PermissionDenied
+from linkage_service.models import UploadPublic
+from linkage_service.store.uploads import read_upload as read_one
+from linkage_service.store.uploads import read_uploads, receive_batch
+from vinculo_common.errors import InputError, LimitExceeded
 
 __all__ = ["read_limited_body", "router"]
 
@@ -54,42 +42,6 @@ async def read_limited_body(request: Request, *, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _source_of(session: Session, actor: Actor) -> Source:
-    source = session.get(Source, actor.source_id) if actor.source_id is not None else None
-    if source is None:
-        raise PermissionDenied("el token no está vinculado a una fuente registrada")
-    return source
-
-
-def _store(
-    *, session: Session, body: bytes, actor: Actor, settings: Settings,
-    fingerprints: set[str], audit: Auditor,
-) -> tuple[UploadPublic, bool]:
-    source = _source_of(session, actor)
-    batch = read_batch(body, max_records=settings.max_upload_records)
-    check_batch(batch, source=source, schema_fingerprints=fingerprints)
-    try:
-        upload, created = store_batch(session, batch=batch, source=source,
-                                      uploaded_by=actor.token_id)
-        assert upload.id is not None
-        audit("upload.store" if created else "upload.repeat",
-              objects=[f"upload:{upload.id}", f"source:{source.name}"])
-        session.commit()
-    except DBIntegrityError:
-        # The same batch arrived twice at once: the other request stored it first.
-        session.rollback()
-        assert source.id is not None
-        again = find_upload(session, source_id=source.id,
-                            body_sha256=str(batch.header["body_sha256"]))
-        if again is None:
-            raise
-        upload, created = again, False
-    log_event("upload.stored" if created else "upload.repeated", upload_id=upload.id,
-              source=source.name, record_count=upload.record_count, new_count=upload.new_count,
-              updated_count=upload.updated_count, level=logging.INFO)
-    return upload_public(upload, source_name=source.name), created
-
-
 @router.post(
     "",
     status_code=201,
@@ -108,7 +60,6 @@ async def upload_batch(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
-    audit: AuditDep,
     actor: Actor = RequireRole("uploader"),
 ) -> UploadPublic:
     """Store an encoding batch of the token's own source (201), or find it again (200).
@@ -122,8 +73,9 @@ async def upload_batch(
     body = await read_limited_body(request, limit=settings.max_upload_bytes)
     fingerprints: set[str] = request.app.state.schema_fingerprints
     public, created = await run_in_threadpool(
-        lambda: _store(session=session, body=body, actor=actor, settings=settings,
-                       fingerprints=fingerprints, audit=audit)
+        lambda: receive_batch(session, actor=actor, body=body,
+                              max_records=settings.max_upload_records,
+                              schema_fingerprints=fingerprints)
     )
     response.status_code = 201 if created else 200
     return public
@@ -137,11 +89,7 @@ def list_uploads(
 
     Example: ``GET /api/v1/uploads``
     """
-    query = select(Upload, Source.name).join(Source, col(Upload.source_id) == col(Source.id))
-    if actor.role == "uploader":
-        query = query.where(Upload.source_id == actor.source_id)
-    rows = session.exec(query.order_by(col(Upload.id).desc()).limit(1000)).all()
-    return [upload_public(upload, source_name=name) for upload, name in rows]
+    return read_uploads(session, actor=actor)
 
 
 @router.get("/{upload_id}", responses=errors(404))
@@ -154,8 +102,4 @@ def read_upload(
 
     Example: ``GET /api/v1/uploads/3`` → ``{"id": 3, "status": "stored", ...}``
     """
-    upload = get_upload(session, upload_id=upload_id)
-    if actor.role == "uploader" and upload.source_id != actor.source_id:
-        raise NotFound("carga desconocida (unknown upload)")
-    source = session.get(Source, upload.source_id)
-    return upload_public(upload, source_name=source.name if source else "")
+    return read_one(session, actor=actor, upload_id=upload_id)
