@@ -273,6 +273,11 @@ def run_job(
         with Session(engine) as session:
             records = load_current_records(session)
             decisions = load_decisions(session, records=records)
+        if parameters.get("relink_all"):
+            # Every record linked afresh (a change of linkage schema, bank.migration): the core
+            # sees no existing person; the writer still maps clusters to the old persons.
+            records.old_person[:] = -1
+            records.last_model = None
         timings["load_s"] = round(time.perf_counter() - t0, 3)
         _update(engine, job_id, stage="enlazando", progress=0.1)
 

@@ -22,6 +22,7 @@ from linkage_service.bank.jobs import (
     list_jobs,
     start_job,
 )
+from linkage_service.bank.migration import bank_schema
 from linkage_service.models.bank import LinkJobPublic
 from linkage_service.models.common import utcnow
 from vinculo_common.errors import Conflict, InputError
@@ -61,7 +62,10 @@ def start(
     body = body or JobCreate(upper_threshold=settings.match_upper_threshold,
                              lower_threshold=settings.match_lower_threshold)
     # The bank's one schema: the core applies its Dice calibration (a hardened schema's).
-    parameters = {**body.model_dump(exclude_none=True), "linkage_schema": settings.linkage_schema}
+    # A bank migrated to another schema links under that one (bank.migration).
+    migrated = bank_schema(session)
+    parameters = {**body.model_dump(exclude_none=True),
+                  "linkage_schema": migrated[0] if migrated else settings.linkage_schema}
     if parameters.get("lower_threshold", 0.0) > parameters.get("upper_threshold", 1.0):
         raise InputError("lower_threshold debe ser ≤ upper_threshold")
     try:

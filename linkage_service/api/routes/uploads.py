@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from linkage_service.api.deps import AuditDep, Auditor, RequireRole, SessionDep, SettingsDep
 from linkage_service.api.openapi import IdPath, errors
 from linkage_service.auth import Actor
+from linkage_service.bank.migration import store_migration_batch, upload_target
 from linkage_service.logs import log_event
 from linkage_service.models import Source, Upload, UploadPublic
 from linkage_service.settings import Settings
@@ -23,7 +24,7 @@ from linkage_service.store.uploads import (
     upload_public,
 )
 from vinculo_common.batch import read_batch
-from vinculo_common.errors import InputError, LimitExceeded, NotFound, PermissionDenied
+from vinculo_common.errors import Conflict, InputError, LimitExceeded, NotFound, PermissionDenied
 
 __all__ = ["read_limited_body", "router"]
 
@@ -67,13 +68,27 @@ def _store(
 ) -> tuple[UploadPublic, bool]:
     source = _source_of(session, actor)
     batch = read_batch(body, max_records=settings.max_upload_records)
-    check_batch(batch, source=source, schema_fingerprints=fingerprints)
+    # The bank's schema (a migration may have changed it) or, while a schema migration is open,
+    # its target schema: a migration batch (bank.migration).
+    fingerprint = str(batch.header.get("schema_fingerprint", ""))
+    target = upload_target(session, fingerprint=fingerprint, configured=fingerprints)
+    check_batch(batch, source=source, schema_fingerprints=set(target.fingerprints))
     try:
-        upload, created = store_batch(session, batch=batch, source=source,
-                                      uploaded_by=actor.token_id)
+        if target.migration_id is not None:
+            upload, created = store_migration_batch(
+                session, batch=batch, source=source, migration_id=target.migration_id,
+                uploaded_by=actor.token_id)
+        else:
+            upload, created = store_batch(session, batch=batch, source=source,
+                                          uploaded_by=actor.token_id)
+        if upload_target(session, fingerprint=fingerprint, configured=fingerprints) != target:
+            raise Conflict("el esquema de enlace del banco cambió durante la carga: no se guardó "
+                           "nada, vuelva a cargar (the bank's schema changed meanwhile)")
         assert upload.id is not None
-        audit("upload.store" if created else "upload.repeat",
-              objects=[f"upload:{upload.id}", f"source:{source.name}"])
+        migration = [f"schema_migration:{target.migration_id}"] if target.migration_id else []
+        audit(("upload.migration" if migration else "upload.store") if created
+              else "upload.repeat",
+              objects=[f"upload:{upload.id}", f"source:{source.name}", *migration])
         session.commit()
     except DBIntegrityError:
         # The same batch arrived twice at once: the other request stored it first.
@@ -101,7 +116,7 @@ def _store(
         }
     },
     responses={200: {"description": "El mismo lote ya estaba cargado: nada cambió"},
-               **errors(413)},
+               **errors(409, 413)},
 )
 async def upload_batch(
     request: Request,
