@@ -13,7 +13,10 @@ the same flow runs with ``TARGET = "vinculo-v5"``.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +25,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from client_sdk.reid import open_package_records
 from client_sdk.results import fetch_results, resolve_results, wait_for_job
+from linkage_service.logs import JsonFormatter
 from tests.conftest import SOURCES, ServiceHarness
 from tests.privacy_scan import identifiers_of, scan_database, scan_text
+from vinculo_common.crypto import load_public_key
 from vinculo_common.errors import SchemaMismatch, ServiceError
 from vinculo_common.schemas import load_linkage_schema, schema_fingerprint
 
@@ -76,6 +82,17 @@ def _opened_rows(service: ServiceHarness) -> list[Any]:
     return [(bool(row.is_current), opened(key, row)) for row in rows]
 
 
+def _client(service: ServiceHarness, role: str, user: str) -> Any:
+    from sqlmodel import Session
+
+    from linkage_service.auth import create_token
+
+    with Session(service.engine) as session:
+        token, _ = create_token(session, role=role, source=None, user_label=user)
+        session.commit()
+    return service.client(token)
+
+
 @dataclass
 class Ran:
     returncode: int
@@ -114,6 +131,10 @@ def test_v4_bank_migrates_and_keeps_its_history(
     new = {s: _encode(data, keys_dir, batches, s, TARGET) for s in SOURCES}
 
     service = ServiceHarness(db_url, keys_dir)
+    log = io.StringIO()  # the service's log (JSON lines), scanned for identifiers at the end
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("vinculo").addHandler(handler)
     try:
         for source in SOURCES:
             service.uploader(source).upload(old[source])
@@ -127,6 +148,12 @@ def test_v4_bank_migrates_and_keeps_its_history(
                                       "expected_votes": queue[0].get("votes", 0)})
         assert decided["status"] == "not_linked"
         before = _persons(service, keys_dir)
+        # A re-identification request made before the migration, approved after it.
+        pseudonym = Counter(p for (src, _), p in before.items()
+                            if src == "reta").most_common(1)[0][0]
+        requester = _client(service, "reid_requester", "ana.requester")
+        request = requester.create_reid_request(persons=[pseudonym], legal_basis="Ley 28950",
+                                                purpose="Carpeta fiscal 0001-2026 (sintética)")
         with service.engine.connect() as conn:
             decisions = conn.execute(sa.text(
                 "SELECT kind, source_a, ref_a, source_b, ref_b FROM link_decision")).all()
@@ -185,10 +212,22 @@ def test_v4_bank_migrates_and_keeps_its_history(
             report = conn.execute(sa.text("SELECT report FROM schema_migration")).scalar_one()
         report = json.loads(report) if isinstance(report, str) else report
         overlap = report["overlap"]
-        print("overlap", overlap, report["switch"], report["job_counts"])
         assert overlap["records"] == len(before) and overlap["records_same_person"] == same
         assert same / len(before) >= 0.9
         assert overlap["pair_recall"] >= 0.9 and overlap["pair_precision"] >= 0.9
+
+        # The request made before is approved now: its package is sealed from the new
+        # schema's rows, and reta opens it with its keys to the same records.
+        approved = _client(service, "reid_approver", "beto.approver").approve_reid(
+            request["id"], reason="procede")
+        assert approved["status"] == "approved"
+        reta = service.uploader("reta")
+        pinned = load_public_key(reta.get("/service/public-key")["public_key_pem"].encode())
+        opened = open_package_records(reta.fetch_reid_package(request["id"], source="reta"),
+                                      source="reta", keys_dir=keys_dir,
+                                      service_public_key=pinned)  # type: ignore[arg-type]
+        expected = {r for (src, r), p in before.items() if src == "reta" and p == pseudonym}
+        assert {record_id for _, record_id in opened} == expected and len(expected) >= 1
 
         # Decisions survive (named by stored reference) and hold: not linked stays apart.
         with service.engine.connect() as conn:
@@ -216,9 +255,9 @@ def test_v4_bank_migrates_and_keeps_its_history(
             ids = identifiers_of(sorted(data.glob("*.csv")))
             assert scan_database([p for p in (path, Path(f"{path}-wal")) if p.exists()], ids,
                                  tmp_path / "scan") == []
-            for result in (started, denied, done):
-                assert scan_text(result.stderr.encode() + result.stdout.encode(), ids,
-                                 "cli") == []
+            outputs = "".join(r.stdout + r.stderr for r in (started, denied, done))
+            assert "link.job.done" in log.getvalue() and "upload.stored" in log.getvalue()
+            assert scan_text((outputs + log.getvalue()).encode(), ids, "log and CLI") == []
 
         # The audit chain verifies and tells the story.
         assert verify(service.engine, service.app.state.service_key.public_key()).ok
@@ -241,6 +280,7 @@ def test_v4_bank_migrates_and_keeps_its_history(
         create_app(Settings(database_url=db_url, linkage_schema=TARGET,
                             **_data_dir(db_url, tmp_path))).state.engine.dispose()
     finally:
+        logging.getLogger("vinculo").removeHandler(handler)
         service.close()
 
 
