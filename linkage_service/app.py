@@ -65,7 +65,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     # A job a dead process left queued or running: marked interrupted now, before any request.
     recover_jobs(engine, lease_s=settings.job_lease_seconds)
     # A bank migrated to another linkage schema runs only under that one (bank.migration).
-    check_bank_schema(engine, settings.linkage_schema)
+    check_bank_schema(engine, settings.linkage_schema, extra=settings.extra_schema_fingerprints)
     custody = install_custody_key(engine, load_custody_key(settings))
     check_custody(engine, custody)
     in_clear = clear_row_count(engine)

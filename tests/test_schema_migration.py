@@ -299,7 +299,7 @@ def _refs(prefix: bytes, n: int) -> list[bytes]:
 
 
 def test_stale_reencoding_cancel_and_no_relink(
-    service: ServiceHarness, make_batch: Callable[..., Path], tmp_path: Path,
+    service: ServiceHarness, make_batch: Callable[..., Path], capsys: pytest.CaptureFixture[str],
 ) -> None:
     from linkage_service.bank.migration import (
         cancel_migration,
@@ -330,6 +330,11 @@ def test_stale_reencoding_cancel_and_no_relink(
     assert (reta.current, reta.reencoded, reta.stale, reta.missing) == (6, 5, 1, 1)
     with pytest.raises(Conflict, match=r"reta \(1 de 6 registros, 1 cambiados"):
         finish_migration(service.engine, actor="test:op")
+    shown = _cli(capsys, service.db_url, "status")
+    assert shown.returncode == 0
+    assert f"{SOURCE_SCHEMA} → {TARGET}" in shown.stdout and "faltan fuentes: reta" in shown.stdout
+    assert [line.split() for line in shown.stdout.splitlines() if line.startswith("reta")] == \
+        [["reta", "6", "5", "1", "1", "falta"]]
     assert service.count("link_job", "status = 'queued'") == 0
 
     # Cancel drops every held re-encoding; the bank stays in its schema.
@@ -354,3 +359,57 @@ def test_stale_reencoding_cancel_and_no_relink(
             "SELECT record_ref, person_id FROM membership WHERE current ORDER BY record_ref"
         )).all() == persons
     assert migration_state(service.engine).bank_schema == TARGET
+
+
+def test_failed_relink_leaves_a_consistent_bank_and_finish_resumes(
+    service: ServiceHarness, make_batch: Callable[..., Path],
+) -> None:
+    from linkage_service.bank.migration import finish_migration, migration_state, start_migration
+    from vinculo_common.errors import Conflict
+
+    refs = _refs(b"b", 5)
+    service.uploader("care").upload(make_batch("care", refs))
+    assert _link(service)["status"] == "done"
+    with service.engine.connect() as conn:
+        persons = conn.execute(sa.text(
+            "SELECT record_ref, person_id FROM membership WHERE current ORDER BY record_ref"
+        )).all()
+    start_migration(service.engine, target=TARGET, actor="test:op")
+    service.uploader("care").upload(make_batch("care", refs, fingerprint=TARGET_FP))
+
+    def broken(**_: Any) -> Any:
+        raise SchemaMismatch("núcleo roto a propósito (test)")
+
+    with pytest.raises(Conflict, match="repita vinculo admin schema-migrate finish"):
+        finish_migration(service.engine, actor="test:op", linker=broken)
+    state = migration_state(service.engine)
+    assert state.bank_schema == TARGET and state.migration is not None
+    assert state.migration["status"] == "switched"
+    # Switched but not re-linked: every person still has its records, in the new schema.
+    with service.engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT record_ref, person_id FROM membership WHERE current ORDER BY record_ref"
+        )).all() == persons
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM membership m JOIN encoded_record r ON r.id = m.record_row_id "
+            "WHERE m.current AND r.is_current")).scalar_one() == len(refs)
+    done = finish_migration(service.engine, actor="test:op")
+    assert done["status"] == "done" and done["relink_job_id"] != state.migration["relink_job_id"]
+    assert done["report"]["overlap"]["records"] == len(refs)
+
+
+def test_a_service_configured_for_another_schema_refuses_the_bank(
+    db_url: str, keys_dir: Path, make_batch: Callable[..., Path], tmp_path: Path,
+) -> None:
+    """A new default schema never silently takes over a bank encoded under the previous one."""
+    from linkage_service.app import create_app
+    from linkage_service.settings import Settings
+
+    service = ServiceHarness(db_url, keys_dir)
+    try:
+        service.uploader("sistra").upload(make_batch("sistra", _refs(b"c", 2)))
+    finally:
+        service.close()
+    with pytest.raises(SchemaMismatch, match=f"VINCULO_LINKAGE_SCHEMA={SOURCE_SCHEMA}"):
+        create_app(Settings(database_url=db_url, linkage_schema=TARGET,
+                            **_data_dir(db_url, tmp_path)))

@@ -103,16 +103,36 @@ def bank_schema(session: Session) -> tuple[str, str] | None:
     return (str(row[0]), str(row[1])) if row is not None else None
 
 
-def check_bank_schema(engine: Engine, configured: str) -> None:
-    """At start: refuse a service configured for another schema than the one its bank was
-    migrated to (its uploads and jobs would mix schemas)."""
+def check_bank_schema(engine: Engine, configured: str, *, extra: Iterable[str] = ()) -> None:
+    """At start: refuse a service configured for another schema than its bank's (its uploads
+    and jobs would mix schemas): the one a migration switched it to or, never migrated, the one
+    its current records carry (``extra``: fingerprints also accepted, development only). So a
+    new default schema never silently takes over a bank encoded under the previous one."""
     with Session(engine) as session:
         current = bank_schema(session)
-    if current is not None and current[0] != configured:
+        if current is None:
+            r, u = _REC.c, _UP.c
+            found = {str(fp) for fp in session.execute(
+                sa.select(u.schema_fingerprint).distinct()
+                .select_from(_REC.join(_UP, u.id == r.upload_id))
+                .where(r.is_current.is_(True))).scalars()}
+    if current is not None:
+        if current[0] != configured:
+            raise SchemaMismatch(
+                f"este banco está en el esquema de enlace {current[0]} (migrado con vinculo "
+                f"admin schema-migrate); arranque con VINCULO_LINKAGE_SCHEMA={current[0]} (the "
+                f"bank's schema is {current[0]}, not {configured})"
+            )
+        return
+    accepted = {schema_fingerprint(load_linkage_schema(configured)), *extra}
+    other = sorted(found - accepted)
+    if other:
+        names = known_fingerprints()
+        held = ", ".join(names.get(fp, "desconocido") for fp in other)
         raise SchemaMismatch(
-            f"este banco está en el esquema de enlace {current[0]} (migrado con vinculo admin "
-            f"schema-migrate); arranque con VINCULO_LINKAGE_SCHEMA={current[0]} (the bank's "
-            f"schema is {current[0]}, not {configured})"
+            f"este banco tiene registros del esquema de enlace {held} y el servicio está "
+            f"configurado con {configured}: arranque con VINCULO_LINKAGE_SCHEMA={held} o migre "
+            f"el banco con vinculo admin schema-migrate (the bank holds {held} records)"
         )
 
 
