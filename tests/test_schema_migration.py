@@ -32,10 +32,13 @@ from tests.conftest import SOURCES, ServiceHarness
 from tests.privacy_scan import identifiers_of, scan_database, scan_text
 from vinculo_common.crypto import load_public_key
 from vinculo_common.errors import SchemaMismatch, ServiceError
-from vinculo_common.schemas import load_linkage_schema, schema_fingerprint
+from vinculo_common.schemas import DEFAULT_SCHEMA_ID, load_linkage_schema, schema_fingerprint
 
+# The real path: a bank in SOURCE_SCHEMA moved to TARGET (the lead adds vinculo-v5 here).
 SOURCE_SCHEMA = "vinculo-v4"
 TARGET = "vinculo-v3"
+# The cheap tests: random encodings under the service's default schema moved to OTHER.
+OTHER = "vinculo-v1"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -130,7 +133,7 @@ def test_v4_bank_migrates_and_keeps_its_history(
     old = {s: _encode(data, keys_dir, batches, s, SOURCE_SCHEMA) for s in SOURCES}
     new = {s: _encode(data, keys_dir, batches, s, TARGET) for s in SOURCES}
 
-    service = ServiceHarness(db_url, keys_dir)
+    service = ServiceHarness(db_url, keys_dir, linkage_schema=SOURCE_SCHEMA)
     log = io.StringIO()  # the service's log (JSON lines), scanned for identifiers at the end
     handler = logging.StreamHandler(log)
     handler.setFormatter(JsonFormatter())
@@ -291,7 +294,7 @@ def _data_dir(db_url: str, tmp_path: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- refusals, cheap
 
 
-TARGET_FP = schema_fingerprint(load_linkage_schema(TARGET))
+OTHER_FP = schema_fingerprint(load_linkage_schema(OTHER))
 
 
 def _refs(prefix: bytes, n: int) -> list[bytes]:
@@ -313,15 +316,15 @@ def test_stale_reencoding_cancel_and_no_relink(
     service.uploader("reta").upload(make_batch("reta", refs))
     assert _link(service)["status"] == "done"
     with pytest.raises(InputError, match="ya está en el esquema"):
-        start_migration(service.engine, target=SOURCE_SCHEMA, actor="test:op")
+        start_migration(service.engine, target=DEFAULT_SCHEMA_ID, actor="test:op")
     with pytest.raises(InputError, match="esquema de enlace desconocido"):
         start_migration(service.engine, target="vinculo-v9", actor="test:op")
-    start_migration(service.engine, target=TARGET, actor="test:op")
+    start_migration(service.engine, target=OTHER, actor="test:op")
     with pytest.raises(Conflict, match="ya hay una migración"):
-        start_migration(service.engine, target=TARGET, actor="test:op")
+        start_migration(service.engine, target=OTHER, actor="test:op")
 
     uploader = service.uploader("reta")
-    assert uploader.upload(make_batch("reta", refs, fingerprint=TARGET_FP))["status"] \
+    assert uploader.upload(make_batch("reta", refs, fingerprint=OTHER_FP))["status"] \
         == "migration"
     # The record changes after its re-encoding: finish is refused until it is re-encoded.
     uploader.upload(make_batch("reta", refs[:1]))
@@ -332,7 +335,8 @@ def test_stale_reencoding_cancel_and_no_relink(
         finish_migration(service.engine, actor="test:op")
     shown = _cli(capsys, service.db_url, "status")
     assert shown.returncode == 0
-    assert f"{SOURCE_SCHEMA} → {TARGET}" in shown.stdout and "faltan fuentes: reta" in shown.stdout
+    assert f"{DEFAULT_SCHEMA_ID} → {OTHER}" in shown.stdout
+    assert "faltan fuentes: reta" in shown.stdout
     assert [line.split() for line in shown.stdout.splitlines() if line.startswith("reta")] == \
         [["reta", "6", "5", "1", "1", "falta"]]
     assert service.count("link_job", "status = 'queued'") == 0
@@ -341,12 +345,12 @@ def test_stale_reencoding_cancel_and_no_relink(
     assert cancel_migration(service.engine, actor="test:op") == 6
     assert service.count("schema_migration_record") == 0
     with pytest.raises(ServiceError, match="esquema de enlace desconocido"):
-        uploader.upload(make_batch("reta", refs, fingerprint=TARGET_FP))
+        uploader.upload(make_batch("reta", refs, fingerprint=OTHER_FP))
     assert _link(service)["status"] == "done"  # the changed record is linked as it is now
 
     # Again, and finish without re-linking: the persons are exactly those of before.
-    start_migration(service.engine, target=TARGET, actor="test:op")
-    uploader.upload(make_batch("reta", refs, fingerprint=TARGET_FP))
+    start_migration(service.engine, target=OTHER, actor="test:op")
+    uploader.upload(make_batch("reta", refs, fingerprint=OTHER_FP))
     with service.engine.connect() as conn:
         persons = conn.execute(sa.text(
             "SELECT record_ref, person_id FROM membership WHERE current ORDER BY record_ref"
@@ -358,7 +362,7 @@ def test_stale_reencoding_cancel_and_no_relink(
         assert conn.execute(sa.text(
             "SELECT record_ref, person_id FROM membership WHERE current ORDER BY record_ref"
         )).all() == persons
-    assert migration_state(service.engine).bank_schema == TARGET
+    assert migration_state(service.engine).bank_schema == OTHER
 
 
 def test_failed_relink_leaves_a_consistent_bank_and_finish_resumes(
@@ -374,8 +378,8 @@ def test_failed_relink_leaves_a_consistent_bank_and_finish_resumes(
         persons = conn.execute(sa.text(
             "SELECT record_ref, person_id FROM membership WHERE current ORDER BY record_ref"
         )).all()
-    start_migration(service.engine, target=TARGET, actor="test:op")
-    service.uploader("care").upload(make_batch("care", refs, fingerprint=TARGET_FP))
+    start_migration(service.engine, target=OTHER, actor="test:op")
+    service.uploader("care").upload(make_batch("care", refs, fingerprint=OTHER_FP))
 
     def broken(**_: Any) -> Any:
         raise SchemaMismatch("núcleo roto a propósito (test)")
@@ -383,7 +387,7 @@ def test_failed_relink_leaves_a_consistent_bank_and_finish_resumes(
     with pytest.raises(Conflict, match="repita vinculo admin schema-migrate finish"):
         finish_migration(service.engine, actor="test:op", linker=broken)
     state = migration_state(service.engine)
-    assert state.bank_schema == TARGET and state.migration is not None
+    assert state.bank_schema == OTHER and state.migration is not None
     assert state.migration["status"] == "switched"
     # Switched but not re-linked: every person still has its records, in the new schema.
     with service.engine.connect() as conn:
@@ -410,6 +414,6 @@ def test_a_service_configured_for_another_schema_refuses_the_bank(
         service.uploader("sistra").upload(make_batch("sistra", _refs(b"c", 2)))
     finally:
         service.close()
-    with pytest.raises(SchemaMismatch, match=f"VINCULO_LINKAGE_SCHEMA={SOURCE_SCHEMA}"):
-        create_app(Settings(database_url=db_url, linkage_schema=TARGET,
+    with pytest.raises(SchemaMismatch, match=f"VINCULO_LINKAGE_SCHEMA={DEFAULT_SCHEMA_ID}"):
+        create_app(Settings(database_url=db_url, linkage_schema=OTHER,
                             **_data_dir(db_url, tmp_path)))
