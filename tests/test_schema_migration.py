@@ -12,6 +12,7 @@ the same flow runs with ``TARGET = "vinculo-v5"``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -103,22 +104,23 @@ class Ran:
     stderr: str
 
 
-def _cli(capsys: pytest.CaptureFixture[str], db_url: str, *args: str) -> Ran:
+def _cli(db_url: str, *args: str) -> Ran:
     """The real ``vinculo admin schema-migrate`` command, in this process (its imports are
-    already paid for: a subprocess costs ~10 s here)."""
+    already paid for: a subprocess costs ~10 s here). Not capsys: the service's log handler,
+    made when the first app of the session starts, must not bind to a stream that closes."""
     from vinculo_cli.main import main
 
-    capsys.readouterr()
-    code = main(["admin", "schema-migrate", *args, "--db", db_url])
-    out, err = capsys.readouterr()
-    return Ran(code, out, err)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["admin", "schema-migrate", *args, "--db", db_url])
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
 # --------------------------------------------------------------------------- the whole path
 
 
 def test_v4_bank_migrates_and_keeps_its_history(
-    db_url: str, keys_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    db_url: str, keys_dir: Path, tmp_path: Path,
 ) -> None:
     from linkage_service.app import create_app
     from linkage_service.audit import verify
@@ -171,7 +173,7 @@ def test_v4_bank_migrates_and_keeps_its_history(
             service.uploader("reta").upload(new["reta"])
         assert service.count("upload") == uploads
 
-        started = _cli(capsys, db_url, "start", "--to", TARGET)
+        started = _cli(db_url, "start", "--to", TARGET)
         assert started.returncode == 0, started.stderr
         assert f"{SOURCE_SCHEMA} → {TARGET}" in started.stdout
 
@@ -194,16 +196,16 @@ def test_v4_bank_migrates_and_keeps_its_history(
 
         for source in ("reta", "sistra"):
             service.uploader(source).upload(new[source])
-        denied = _cli(capsys, db_url, "finish")
+        denied = _cli(db_url, "finish")
         assert denied.returncode == 8, denied.stderr
         assert len(denied.stderr.strip().splitlines()) == 1
         assert "care" in denied.stderr and "reta" not in denied.stderr.split("faltan", 1)[1]
-        status = json.loads(_cli(capsys, db_url, "status", "--json").stdout)
+        status = json.loads(_cli(db_url, "status", "--json").stdout)
         assert status["ready"] is False
         assert {s["source"]: s["missing"] for s in status["sources"]}["reta"] == 0
 
         service.uploader("care").upload(new["care"])
-        done = _cli(capsys, db_url, "finish")
+        done = _cli(db_url, "finish")
         assert done.returncode == 0 and "personas intactas" in done.stdout, done.stderr
 
         # Persons: each institution's results, resolved with its keys (locators of the new
@@ -302,7 +304,7 @@ def _refs(prefix: bytes, n: int) -> list[bytes]:
 
 
 def test_stale_reencoding_cancel_and_no_relink(
-    service: ServiceHarness, make_batch: Callable[..., Path], capsys: pytest.CaptureFixture[str],
+    service: ServiceHarness, make_batch: Callable[..., Path],
 ) -> None:
     from linkage_service.bank.migration import (
         cancel_migration,
@@ -333,7 +335,7 @@ def test_stale_reencoding_cancel_and_no_relink(
     assert (reta.current, reta.reencoded, reta.stale, reta.missing) == (6, 5, 1, 1)
     with pytest.raises(Conflict, match=r"reta \(1 de 6 registros, 1 cambiados"):
         finish_migration(service.engine, actor="test:op")
-    shown = _cli(capsys, service.db_url, "status")
+    shown = _cli(service.db_url, "status")
     assert shown.returncode == 0
     assert f"{DEFAULT_SCHEMA_ID} → {OTHER}" in shown.stdout
     assert "faltan fuentes: reta" in shown.stdout
