@@ -21,6 +21,7 @@ from linkage_service.api.middleware import AccessLogMiddleware
 from linkage_service.api.openapi import custom_openapi
 from linkage_service.audit.log import POLICY_KEY, register_policy
 from linkage_service.bank.jobs import recover_jobs
+from linkage_service.bank.migration import check_bank_schema
 from linkage_service.custody import install_custody_key, load_custody_key
 from linkage_service.custody.records import (
     check_custody,
@@ -63,6 +64,8 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     register_policy(engine, session_info[POLICY_KEY])
     # A job a dead process left queued or running: marked interrupted now, before any request.
     recover_jobs(engine, lease_s=settings.job_lease_seconds)
+    # A bank migrated to another linkage schema runs only under that one (bank.migration).
+    check_bank_schema(engine, settings.linkage_schema, extra=settings.extra_schema_fingerprints)
     custody = install_custody_key(engine, load_custody_key(settings))
     check_custody(engine, custody)
     in_clear = clear_row_count(engine)

@@ -49,11 +49,16 @@ def upload(
     with service_client(server, token) as client:
         result = client.upload(batch)
     state = "nueva" if result["created"] else "ya existía, sin cambios"
-    print(
-        f"carga {result['id']} ({state}): {result['record_count']} registros, "
-        f"{result['new_count']} nuevos, {result['updated_count']} actualizados",
-        file=sys.stderr,
-    )
+    if result.get("status") == "migration":  # a migration batch (vinculo admin schema-migrate)
+        print(f"carga {result['id']} ({state}): lote de migración al esquema "
+              f"{result.get('schema_id', '')}, {result['record_count']} registros recodificados "
+              "(migration batch)", file=sys.stderr)
+    else:
+        print(
+            f"carga {result['id']} ({state}): {result['record_count']} registros, "
+            f"{result['new_count']} nuevos, {result['updated_count']} actualizados",
+            file=sys.stderr,
+        )
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -34,6 +34,9 @@ custody_app = typer.Typer(help="Clave de custodia: el banco cifrado en reposo (c
 admin_app.add_typer(source_app, name="source")
 admin_app.add_typer(token_app, name="token")
 admin_app.add_typer(custody_app, name="custody")
+schema_app = typer.Typer(help="Cambio del esquema de enlace del banco (linkage schema migration).",
+                         no_args_is_help=True)
+admin_app.add_typer(schema_app, name="schema-migrate")
 
 
 def _settings(db: str | None, **overrides: object) -> Settings:
@@ -251,6 +254,145 @@ def custody_status(db: DbOption = None) -> None:
     key_id, clear, sealed = status(_engine(db))
     print(f"clave de custodia: {key_id or 'ninguna todavía'}; registros sellados: {sealed}; "
           f"en claro: {clear}")
+
+
+def _custody_engine(db: str | None) -> Engine:
+    """The migrated engine with the custodian's key installed (records are opened and sealed)."""
+    from linkage_service.custody import install_custody_key, load_custody_key
+    from linkage_service.custody.records import check_custody
+
+    engine = _engine(db)
+    check_custody(engine, install_custody_key(engine, load_custody_key(_settings(db))))
+    return engine
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "—"
+
+
+@schema_app.command("status")
+def schema_status(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="salida JSON para scripts")] = False,
+) -> None:
+    """Estado del esquema del banco y de la migración en curso (schema migration status).
+
+    Por fuente: registros actuales, recodificados con el esquema nuevo, cambiados después de su
+    carga de migración y los que faltan.
+
+    Ejemplo: vinculo admin schema-migrate status --db sqlite:///banco.db
+    """
+    import json
+
+    from linkage_service.bank.migration import migration_state
+
+    state = migration_state(_engine(db))
+    if as_json:
+        print(json.dumps({
+            "bank_schema": state.bank_schema, "migration": state.migration,
+            "sources": [{"source": c.source, "current": c.current, "reencoded": c.reencoded,
+                         "stale": c.stale, "missing": c.missing} for c in state.coverage],
+            "ready": not state.missing(),
+        }, ensure_ascii=False, indent=2))
+        return
+    migration = state.migration
+    print(f"esquema del banco: {state.bank_schema}" if state.bank_schema else
+          "esquema del banco: el configurado (VINCULO_LINKAGE_SCHEMA); nunca migrado")
+    if migration is None:
+        print("ninguna migración de esquema")
+        return
+    labels = {"open": "abierta", "switched": "cambiada, falta el re-enlace", "done": "terminada",
+              "cancelled": "cancelada"}
+    print(f"migración {migration['id']}: {labels.get(migration['status'], migration['status'])}, "
+          f"{migration['from_schema']} → {migration['to_schema']}, iniciada "
+          f"{migration['started_at']} por {migration['started_by']}")
+    if state.coverage:
+        print(f"{'fuente':<12}{'actuales':>10}{'recodificados':>15}{'cambiados':>11}"
+              f"{'faltan':>8}  estado")
+        for c in state.coverage:
+            ready = "sin registros" if not c.current else "lista" if not c.missing else "falta"
+            print(f"{c.source:<12}{c.current:>10}{c.reencoded:>15}{c.stale:>11}{c.missing:>8}"
+                  f"  {ready}")
+        print("lista para finish" if not state.missing() else
+              "faltan fuentes: " + ", ".join(c.source for c in state.missing()))
+    overlap = (migration.get("report") or {}).get("overlap")
+    if overlap:
+        print(_overlap_line(overlap))
+
+
+def _overlap_line(overlap: dict[str, int | float]) -> str:
+    before, kept = int(overlap["persons_before"]), int(overlap["persons_kept"])
+    records, same = int(overlap["records"]), int(overlap["records_same_person"])
+    return (f"personas intactas (mismo seudónimo, mismos registros): {kept} de {before} "
+            f"({_share(kept, before)}); registros con el mismo seudónimo: {same} de {records} "
+            f"({_share(same, records)}); pares conservados {overlap['pair_recall']}, pares "
+            f"nuevos correctos {overlap['pair_precision']} (persons kept, pair overlap)")
+
+
+@schema_app.command("start")
+def schema_start(
+    to: Annotated[str, typer.Option("--to", help="esquema de destino (schemas/linkage/ID.json)")],
+    db: DbOption = None,
+) -> None:
+    """Abre la migración del banco a otro esquema de enlace (start a schema migration).
+
+    El banco sigue funcionando en su esquema; cada institución recodifica su exportación
+    actual con --schema ID y la carga como siempre (lote de migración).
+
+    Ejemplo: vinculo admin schema-migrate start --db sqlite:///banco.db --to vinculo-v5
+    """
+    from linkage_service.bank.migration import start_migration
+
+    migration = start_migration(_engine(db), target=to, actor=_CLI_ACTOR)
+    print(f"migración {migration['id']} abierta: {migration['from_schema']} → "
+          f"{migration['to_schema']}; cada fuente debe cargar su exportación codificada con "
+          f"--schema {migration['to_schema']} (schema migration started)")
+
+
+@schema_app.command("finish")
+def schema_finish(
+    db: DbOption = None,
+    no_relink: Annotated[bool, typer.Option(
+        "--no-relink", help="conservar las personas tal cual, sin re-enlazar con el esquema "
+        "nuevo")] = False,
+) -> None:
+    """Pasa el banco al esquema nuevo y lo re-enlaza (finish the schema migration).
+
+    Se niega, nombrando las fuentes, mientras falte la recodificación de algún registro
+    actual. Necesita la clave de custodia (VINCULO_CUSTODY_KEY_FILE o _PASSPHRASE). Después
+    arranque el servicio con VINCULO_LINKAGE_SCHEMA igual al esquema nuevo.
+
+    Ejemplo: vinculo admin schema-migrate finish --db sqlite:///banco.db
+    """
+    from linkage_service.bank.migration import finish_migration
+
+    settings = _settings(db)
+    migration = finish_migration(_custody_engine(db), actor=_CLI_ACTOR,
+                                 relink=not no_relink, lease_s=settings.job_lease_seconds)
+    report = migration["report"]
+    switch = report.get("switch", {})
+    print(f"banco en el esquema {migration['to_schema']} (migración {migration['id']}): "
+          f"{switch.get('records', 0)} registros recodificados, "
+          f"{switch.get('rows_emptied', 0)} filas del esquema anterior vaciadas; "
+          f"re-enlace job {migration['relink_job_id']}")
+    if "overlap" in report:
+        print(_overlap_line(report["overlap"]))
+    print(f"arranque el servicio con VINCULO_LINKAGE_SCHEMA={migration['to_schema']} "
+          "(restart the service with the new schema)")
+
+
+@schema_app.command("cancel")
+def schema_cancel(db: DbOption = None) -> None:
+    """Cancela la migración abierta y borra las recodificaciones cargadas (cancel).
+
+    El banco sigue en su esquema. No se puede una vez hecho el cambio (finish).
+
+    Ejemplo: vinculo admin schema-migrate cancel --db sqlite:///banco.db
+    """
+    from linkage_service.bank.migration import cancel_migration
+
+    dropped = cancel_migration(_engine(db), actor=_CLI_ACTOR)
+    print(f"migración cancelada: {dropped} recodificaciones borradas (migration cancelled)")
 
 
 def register(app: typer.Typer) -> None:

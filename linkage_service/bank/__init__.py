@@ -9,6 +9,8 @@
 - ``bank.review``: the review queue and link / not-link decisions
 - ``bank.results``: results for a source (its own records only)
 - ``bank.snapshot``: the bank as a DataFrame for statistics
+- ``bank.migration``: moving the bank to another linkage schema (migration batches, cut-over,
+  re-link, overlap report)
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from linkage_service.bank.writer import ClusterOutcome, write_outcome
 from linkage_service.logs import log_event
 from linkage_service.models.bank import OPEN_JOB_STATUSES, LinkJob, LinkJobPublic
 from linkage_service.models.common import utcnow
+from linkage_service.store.migration_batches import bank_schema
 from vinculo_common.errors import Conflict, InputError, NotFound, VinculoError
 
 __all__ = ["DEFAULT_LEASE_S", "JobLost", "create_job", "forget_job", "get_job", "job_public",
@@ -268,6 +269,11 @@ def run_job(
         with Session(engine) as session:
             records = load_current_records(session)
             decisions = load_decisions(session, records=records)
+        if parameters.get("relink_all"):
+            # Every record linked afresh (a change of linkage schema, bank.migration): the core
+            # sees no existing person; the writer still maps clusters to the old persons.
+            records.old_person[:] = -1
+            records.last_model = None
         timings["load_s"] = round(time.perf_counter() - t0, 3)
         _update(engine, job_id, stage="enlazando", progress=0.1)
 
@@ -371,7 +377,7 @@ def launch_job(
 ) -> LinkJob:
     """Queue a job, record ``link.job.create`` with it, commit, and start it in the background.
 
-    Thresholds left None are chosen by the core from the data; ``linkage_schema`` is the bank's
+    Thresholds left None are chosen by the core from the data; ``linkage_schema`` is the service's
     one schema (the core applies its Dice calibration). Refuses ``lower_threshold >
     upper_threshold`` (InputError). While another job is open the Conflict is recorded on its
     own (the INSERT's transaction is gone), outcome ``denied``.
@@ -380,7 +386,9 @@ def launch_job(
         name: value for name, value in (("upper_threshold", upper_threshold),
                                         ("lower_threshold", lower_threshold))
         if value is not None}
-    parameters["linkage_schema"] = linkage_schema
+    # A bank migrated while this service ran links under the schema it was switched to.
+    migrated = bank_schema(session)
+    parameters["linkage_schema"] = migrated[0] if migrated else linkage_schema
     if parameters.get("lower_threshold", 0.0) > parameters.get("upper_threshold", 1.0):
         raise InputError("lower_threshold debe ser ≤ upper_threshold")
     engine = session.get_bind()

@@ -11,8 +11,9 @@ module is added to the import below (tests/test_layers.py fails on one that is m
 
 from __future__ import annotations
 
-# audit, bank, custody and reid are imported for their tables (SQLModel.metadata), not their names.
-from linkage_service.models import audit, bank, custody, reid  # noqa: F401
+# audit, bank, custody, migration and reid are imported for their tables (SQLModel.metadata),
+# not their names.
+from linkage_service.models import audit, bank, custody, migration, reid  # noqa: F401
 from linkage_service.models.common import UTCDateTime, utcnow
 from linkage_service.models.record import EncodedRecord, EncodedRecordPublic
 from linkage_service.models.source import Source, SourceCreate, SourcePublic

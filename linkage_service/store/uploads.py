@@ -6,21 +6,18 @@ point (including in the database) rolls everything back and leaves nothing behin
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlmodel import Session, col, select
 
 from linkage_service.audit import record
 from linkage_service.auth import Actor
 from linkage_service.custody import custody_key_for
 from linkage_service.custody.records import seal_row
-from linkage_service.logs import log_event
 from linkage_service.models import EncodedRecord, Source, Upload, UploadPublic, utcnow
 from linkage_service.store.sources import source_signing_key
 from vinculo_common.batch import (
@@ -29,7 +26,6 @@ from vinculo_common.batch import (
     RECORD_SECTIONS,
     YEAR_RANGE,
     Batch,
-    read_batch,
 )
 from vinculo_common.errors import InputError, NotFound, PermissionDenied
 
@@ -41,7 +37,6 @@ __all__ = [
     "get_upload",
     "read_upload",
     "read_uploads",
-    "receive_batch",
     "source_of",
     "store_batch",
     "upload_public",
@@ -294,37 +289,6 @@ def source_of(session: Session, actor: Actor) -> Source:
     if source is None:
         raise PermissionDenied("el token no está vinculado a una fuente registrada")
     return source
-
-
-def receive_batch(session: Session, *, actor: Actor, body: bytes, max_records: int,
-                  schema_fingerprints: set[str]) -> tuple[UploadPublic, bool]:
-    """Read, check and store a batch of the token's own source, record ``upload.store`` (or
-    ``upload.repeat`` for a batch already stored) and commit; ``(upload, created)``.
-
-    The same batch arriving twice at once is stored once: the loser finds the winner's upload.
-    """
-    source = source_of(session, actor)
-    batch = read_batch(body, max_records=max_records)
-    check_batch(batch, source=source, schema_fingerprints=schema_fingerprints)
-    try:
-        upload, created = store_batch(session, batch=batch, source=source,
-                                      uploaded_by=actor.token_id)
-        assert upload.id is not None
-        record(session, actor=actor.label, action="upload.store" if created else "upload.repeat",
-               objects=[f"upload:{upload.id}", f"source:{source.name}"])
-        session.commit()
-    except DBIntegrityError:
-        session.rollback()
-        assert source.id is not None
-        again = find_upload(session, source_id=source.id,
-                            body_sha256=str(batch.header["body_sha256"]))
-        if again is None:
-            raise
-        upload, created = again, False
-    log_event("upload.stored" if created else "upload.repeated", upload_id=upload.id,
-              source=source.name, record_count=upload.record_count, new_count=upload.new_count,
-              updated_count=upload.updated_count, level=logging.INFO)
-    return upload_public(upload, source_name=source.name), created
 
 
 def read_uploads(session: Session, *, actor: Actor, limit: int = 1000) -> list[UploadPublic]:

@@ -9,8 +9,9 @@ from linkage_service.api.deps import RequireRole, SessionDep, SettingsDep
 from linkage_service.api.openapi import IdPath, errors
 from linkage_service.auth import Actor
 from linkage_service.models import UploadPublic
+from linkage_service.store.intake import receive_batch
 from linkage_service.store.uploads import read_upload as read_one
-from linkage_service.store.uploads import read_uploads, receive_batch
+from linkage_service.store.uploads import read_uploads
 from vinculo_common.errors import InputError, LimitExceeded
 
 __all__ = ["read_limited_body", "router"]
@@ -53,7 +54,7 @@ async def read_limited_body(request: Request, *, limit: int) -> bytes:
         }
     },
     responses={200: {"description": "El mismo lote ya estaba cargado: nada cambió"},
-               **errors(413)},
+               **errors(409, 413)},
 )
 async def upload_batch(
     request: Request,
