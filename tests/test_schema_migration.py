@@ -6,8 +6,9 @@ source re-encodes its export with ``--schema`` and uploads it, finish (refused w
 missing), re-link. Afterwards the persons correspond (same pseudonyms for the same records,
 overlap measured), decisions and the audit chain hold, no row of the old schema is readable and
 the service accepts only the new schema. The cheap refusals (wrong schema, unknown record,
-stale re-encoding, cancel) run on random encodings (``make_batch``). When ``vinculo-v5`` lands,
-the same flow runs with ``TARGET = "vinculo-v5"``.
+stale re-encoding, cancel) run on random encodings (``make_batch``). The whole path runs twice:
+to vinculo-v3 (a change of parameters) and to vinculo-v5 (the hardened schema, a bank moving to
+it is the migration operators will actually run).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from vinculo_common.crypto import load_public_key
 from vinculo_common.errors import SchemaMismatch, ServiceError
 from vinculo_common.schemas import DEFAULT_SCHEMA_ID, load_linkage_schema, schema_fingerprint
 
-# The real path: a bank in SOURCE_SCHEMA moved to TARGET (the lead adds vinculo-v5 here).
+# The real path: a bank in SOURCE_SCHEMA moved to each of TARGETS.
 SOURCE_SCHEMA = "vinculo-v4"
-TARGET = "vinculo-v3"
+TARGETS = ("vinculo-v3", "vinculo-v5")
 # The cheap tests: random encodings under the service's default schema moved to OTHER.
 OTHER = "vinculo-v1"
 
@@ -119,8 +120,9 @@ def _cli(db_url: str, *args: str) -> Ran:
 # --------------------------------------------------------------------------- the whole path
 
 
+@pytest.mark.parametrize("target", TARGETS)
 def test_v4_bank_migrates_and_keeps_its_history(
-    db_url: str, keys_dir: Path, tmp_path: Path,
+    db_url: str, keys_dir: Path, tmp_path: Path, target: str,
 ) -> None:
     from linkage_service.app import create_app
     from linkage_service.audit import verify
@@ -133,7 +135,7 @@ def test_v4_bank_migrates_and_keeps_its_history(
     batches = tmp_path / "lotes"
     batches.mkdir()
     old = {s: _encode(data, keys_dir, batches, s, SOURCE_SCHEMA) for s in SOURCES}
-    new = {s: _encode(data, keys_dir, batches, s, TARGET) for s in SOURCES}
+    new = {s: _encode(data, keys_dir, batches, s, target) for s in SOURCES}
 
     service = ServiceHarness(db_url, keys_dir, linkage_schema=SOURCE_SCHEMA)
     log = io.StringIO()  # the service's log (JSON lines), scanned for identifiers at the end
@@ -173,9 +175,9 @@ def test_v4_bank_migrates_and_keeps_its_history(
             service.uploader("reta").upload(new["reta"])
         assert service.count("upload") == uploads
 
-        started = _cli(db_url, "start", "--to", TARGET)
+        started = _cli(db_url, "start", "--to", target)
         assert started.returncode == 0, started.stderr
-        assert f"{SOURCE_SCHEMA} → {TARGET}" in started.stdout
+        assert f"{SOURCE_SCHEMA} → {target}" in started.stdout
 
         # Another schema than the bank's or the target: refused.
         stray = _encode(data, keys_dir, batches, "reta", "vinculo-v1")
@@ -187,7 +189,7 @@ def test_v4_bank_migrates_and_keeps_its_history(
         row = next(csv.reader([lines[1]]))
         row[0] = "RETA9999999"
         export.write_text("\n".join([*lines, ",".join(row)]) + "\n", encoding="utf-8")
-        extra = _encode(data, keys_dir, tmp_path, "reta", TARGET, export=export)
+        extra = _encode(data, keys_dir, tmp_path, "reta", target, export=export)
         with pytest.raises(ServiceError, match="no tiene como actuales") as refused:
             service.uploader("reta").upload(extra)
         assert refused.value.status == 422 and "RETA9999999" not in str(refused.value)
@@ -279,10 +281,10 @@ def test_v4_bank_migrates_and_keeps_its_history(
         with pytest.raises(ServiceError, match="esquema de enlace desconocido"):
             service.uploader("reta").upload(_encode(data, keys_dir, tmp_path, "reta",
                                                     SOURCE_SCHEMA))
-        assert _link(service)["parameters"]["linkage_schema"] == TARGET
-        with pytest.raises(SchemaMismatch, match=f"VINCULO_LINKAGE_SCHEMA={TARGET}"):
+        assert _link(service)["parameters"]["linkage_schema"] == target
+        with pytest.raises(SchemaMismatch, match=f"VINCULO_LINKAGE_SCHEMA={target}"):
             create_app(Settings(database_url=db_url, **_data_dir(db_url, tmp_path)))
-        create_app(Settings(database_url=db_url, linkage_schema=TARGET,
+        create_app(Settings(database_url=db_url, linkage_schema=target,
                             **_data_dir(db_url, tmp_path))).state.engine.dispose()
     finally:
         logging.getLogger("vinculo").removeHandler(handler)
