@@ -31,13 +31,17 @@ $(AXE):
 
 axe: $(AXE)
 
+# The suite runs in parallel (pytest-xdist), each test file on one worker: the files that start
+# servers keep their module fixtures. `make test WORKERS=1` runs it in one process.
+WORKERS ?= 2
+
 test: env $(if $(NPM),$(AXE))
 	$(RUN) ruff check .
 	$(RUN) mypy
-	$(RUN) pytest -q
+	$(RUN) pytest -q $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
 
 test-fast: env
-	$(RUN) pytest -q -m "not slow and not postgres and not browser"
+	$(RUN) pytest -q -n $(WORKERS) --dist loadfile -m "not slow and not postgres and not browser"
 
 lint: env
 	$(RUN) ruff check .

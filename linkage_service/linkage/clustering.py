@@ -21,7 +21,6 @@ Rules, in order:
    label); an old label whose records end in several clusters is a *split*.
 
 >>> import numpy as np
-import pandas as pd
 >>> pairs = ScoredPairs(left=np.array([0, 1]), right=np.array([1, 2]),
 ...                     probability=np.array([0.99, 0.98]))
 >>> result = cluster(n=4, pairs=pairs, existing_labels=[None, None, None, None])
