@@ -369,6 +369,70 @@ def test_stale_reencoding_cancel_and_no_relink(
     assert migration_state(service.engine).bank_schema == OTHER
 
 
+@pytest.mark.parametrize(("round_", "delay"), [(0, 0.0), (1, 0.05), (2, 0.3)])
+def test_uploads_racing_finish_never_mix_schemas(
+    service: ServiceHarness, make_batch: Callable[..., Path], round_: int, delay: float,
+) -> None:
+    """Old-schema uploads of new records sent at the moment ``finish`` switches the bank: each
+    lands before the switch (and then finish is refused, that record has no re-encoding) or is
+    refused after it (422, or 409 when the switch happened during the upload); never an
+    old-schema record current in a switched bank, never a 500. ``delay`` staggers finish so the
+    rounds see both winners (measured: no delay, finish wins; 0.3 s, the uploads win)."""
+    import threading
+    import time
+
+    from linkage_service.bank.migration import finish_migration, migration_state, start_migration
+    from vinculo_common.errors import Conflict
+
+    refs = _refs(bytes([0x40 + round_]), 4)
+    uploader = service.uploader("sistra")
+    uploader.upload(make_batch("sistra", refs))
+    assert _link(service)["status"] == "done"
+    start_migration(service.engine, target=OTHER, actor="test:op")
+    uploader.upload(make_batch("sistra", refs, fingerprint=OTHER_FP))
+    late = [make_batch("sistra", _refs(bytes([0x50 + round_ * 8 + i]), 1)) for i in range(4)]
+    clients = [service.uploader("sistra") for _ in late]  # tokens made before the race
+    gate = threading.Barrier(len(late) + 1)
+    answers: list[Any] = [None] * len(late)
+    finished: list[Any] = []
+
+    def upload(i: int) -> None:
+        gate.wait()
+        try:
+            answers[i] = clients[i].upload(late[i])["status"]
+        except ServiceError as exc:
+            answers[i] = exc.status
+
+    def finish() -> None:
+        gate.wait()
+        time.sleep(delay)
+        try:
+            finished.append(finish_migration(service.engine, actor="test:op", relink=False))
+        except Conflict as exc:
+            finished.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(len(late))]
+    threads.append(threading.Thread(target=finish))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert all(a in ("stored", 409, 422) for a in answers), answers
+    stored = answers.count("stored")
+    with service.engine.connect() as conn:
+        schemas = Counter(str(fp) for (fp,) in conn.execute(sa.text(
+            "SELECT u.schema_fingerprint FROM encoded_record r JOIN upload u "
+            "ON u.id = r.upload_id WHERE r.is_current")))
+    state = migration_state(service.engine)
+    if isinstance(finished[0], dict):  # switched: only the target schema is current
+        assert state.bank_schema == OTHER and stored == 0
+        assert schemas == Counter({OTHER_FP: len(refs)})
+    else:  # refused: a late record has no re-encoding; the bank stays as it was
+        assert "sistra" in str(finished[0]) and stored >= 1, finished[0]
+        assert state.bank_schema is None and state.migration is not None
+        assert OTHER_FP not in schemas and sum(schemas.values()) == len(refs) + stored
+
+
 def test_failed_relink_leaves_a_consistent_bank_and_finish_resumes(
     service: ServiceHarness, make_batch: Callable[..., Path],
 ) -> None:
