@@ -64,6 +64,7 @@ from linkage_service.linkage.scoring import (
     choose_thresholds,
     compare_pairs,
     constrained_probability,
+    document_equal_u,
     encode_attributes,
     estimate_model,
     u_from_far_pairs,
@@ -243,7 +244,8 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         core_levels = {k: v[core] for k, v in levels.items()}
         fixed_u = {k: v for k, v in random_u.items() if k in params.random_u_fixed}
         if params.far_u_min_pairs is not None:
-            fixed_u |= u_from_far_pairs(core_levels, min_pairs=params.far_u_min_pairs)
+            fixed_u |= document_equal_u(
+                u_from_far_pairs(core_levels, min_pairs=params.far_u_min_pairs), random_u)
         model = estimate_model(
             core_levels,
             dice=dice[core],
