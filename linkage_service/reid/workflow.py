@@ -158,7 +158,18 @@ def list_requests(
     return out[:limit]
 
 
+def _claim(session: Session, req: ReidRequest) -> None:
+    """Take the request's row before deciding: a no-op UPDATE on a pending request, the first
+    write of the transaction. Another decision on it in flight finishes first (PostgreSQL's row
+    lock, SQLite's write lock) and ``req`` is read again after it, so two approvers at the same
+    moment get one approval and one Conflict (409), never two releases."""
+    session.execute(sa.update(_REQ).where(_REQ.c.id == req.id, _REQ.c.status == "pending")
+                    .values(status="pending"))
+    session.refresh(req)
+
+
 def _check_decidable(session: Session, req: ReidRequest, approver: Actor, at: datetime) -> None:
+    _claim(session, req)
     status = effective_status(req, now=at)
     if status == "expired":
         raise Conflict("la solicitud venció sin decisión (request expired)")
