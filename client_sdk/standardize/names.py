@@ -265,6 +265,8 @@ def standardize_names(
 
     >>> standardize_names(nombres="Quispe Mamani, Rosa", paterno="", materno="").surname_maternal
     'MAMANI'
+    >>> standardize_names(nombres="", paterno="de Paoli", materno="").surname_paternal
+    'DE PAOLI'
     """
     given = clean_name(nombres)
     paternal = clean_name(paterno)
@@ -275,7 +277,10 @@ def standardize_names(
     if maternal:
         maternal, married = split_married(maternal)
     elif paternal:
-        paternal, married = split_married(paternal)
+        own, married = split_married(paternal)
+        # "DE PAOLI", "DE SOUZA" as the only surname is a surname, not a husband's name: taken
+        # off, the record would keep no surname at all.
+        paternal, married = (own, married) if own else (paternal, "")
     return NameParts(
         given_names=given,
         first_given_name=first_given_name(given),
