@@ -1,7 +1,8 @@
 """Two people acting on the same thing at the same moment, through the API over a real
 database (SQLite and PostgreSQL): reviewers voting on one pair with the same view of it, and
-approvers approving one re-identification request. Exactly one wins; the others are told
-(409), nothing is counted twice, the audit chain still verifies."""
+approvers approving (or denying) one re-identification request, uploaders sending one file.
+Exactly one wins; the others are told (409; for the file, "already stored"), nothing is counted
+twice, every attempt is in the audit log, the audit chain still verifies."""
 
 from __future__ import annotations
 
@@ -118,3 +119,20 @@ def test_a_denial_and_an_approval_at_once(service: ServiceHarness, make_batch: A
         assert (packages > 0) == (final == "approved")
     assert verify(service.engine, service.app.state.service_key.public_key()).ok
 
+
+
+def test_one_batch_uploaded_many_times_at_once(service: ServiceHarness, make_batch: Any) -> None:
+    """The same file sent by several uploads at the same moment is stored once; every sender
+    gets a success (one ``stored``, the others the same upload again), none a 5xx."""
+    batch = make_batch("reta", [bytes([7]) + i.to_bytes(31, "big") for i in range(50)])
+    uploaders = [service.uploader("reta") for _ in range(6)]
+    answers = _race([(lambda u=u: u.upload(batch)) for u in uploaders])
+    assert all(isinstance(a, dict) for a in answers), answers
+    assert len({a["id"] for a in answers}) == 1
+    with service.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM upload")).scalar_one() == 1
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM encoded_record WHERE is_current")).scalar_one() == 50
+        stored = Counter(str(a) for (a,) in conn.execute(sa.text(
+            "SELECT action FROM audit_entry WHERE action LIKE 'upload.%'")))
+    assert stored["upload.store"] == 1 and stored["upload.repeat"] == 5

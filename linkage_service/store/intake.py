@@ -36,7 +36,8 @@ def receive_batch(session: Session, *, actor: Actor, body: bytes, max_records: i
     ``(upload, created)``. ``schema_fingerprints``: the service's configured schema, until a
     migration switched the bank to another.
 
-    The same batch arriving twice at once is stored once: the loser finds the winner's upload.
+    The same batch arriving twice at once is stored once: the loser finds the winner's upload
+    (and records ``upload.repeat``).
     A migration switched or cancelled during the upload refuses it (Conflict) with nothing kept.
     """
     source = source_of(session, actor)
@@ -71,6 +72,10 @@ def receive_batch(session: Session, *, actor: Actor, body: bytes, max_records: i
         if again is None:
             raise
         upload, created = again, False
+        # Audited as any repeat: the entry written above went with the rolled-back INSERT.
+        record(session, actor=actor.label, action="upload.repeat",
+               objects=[f"upload:{upload.id}", f"source:{source.name}"])
+        session.commit()
     log_event("upload.stored" if created else "upload.repeated", upload_id=upload.id,
               source=source.name, record_count=upload.record_count, new_count=upload.new_count,
               updated_count=upload.updated_count, level=logging.INFO)
