@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlalchemy.orm import Session
 
 from linkage_service.audit import record
+from linkage_service.audit.log import record_alone
 from linkage_service.bank.jobs import create_job, forget_job, get_job, run_job
 from linkage_service.bank.linking import Linker
 from linkage_service.custody import CustodyKey, custody_key_for, open_record, seal_record
@@ -229,14 +230,6 @@ def _schema_of_bank(session: Session) -> tuple[str, str]:
                        "migrar (the bank mixes linkage schemas)")
     fingerprint, schema_id = str(found[0][0]), str(found[0][1])
     return known_fingerprints().get(fingerprint, schema_id), fingerprint
-
-
-def _audit_alone(engine: Engine, *, actor: str, action: str, objects: list[str], reason: str,
-                 outcome: str) -> None:
-    with Session(engine) as session:
-        record(session, actor=actor, action=action, objects=objects, reason=reason[:500],
-               outcome=outcome)
-        session.commit()
 
 
 def start_migration(engine: Engine, *, target: str, actor: str,
@@ -473,8 +466,8 @@ def finish_migration(
                           f"{migration.to_schema} y cargarla (sources missing: "
                           + ", ".join(c.source for c in missing) + ")")
                 session.rollback()
-                _audit_alone(engine, actor=actor, action="schema.migrate.finish",
-                             objects=objects, reason=reason, outcome="denied")
+                record_alone(engine, actor=actor, action="schema.migrate.finish",
+                             objects=objects, reason=reason[:500], outcome="denied")
                 raise Conflict(reason)
             stamp = now()
             job = create_job(session, requested_by=actor,
