@@ -34,7 +34,7 @@ requests and the audit chain are untouched by the swap; the re-link appends to t
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,7 @@ from linkage_service.models.migration import (
 )
 from linkage_service.models.record import CONTENT_COLUMNS
 from linkage_service.store.migration_batches import bank_schema, open_migration
+from linkage_service.store.uploads import in_chunks
 from vinculo_common.batch import RECORD_SECTIONS
 from vinculo_common.errors import Conflict, InputError, SchemaMismatch, VinculoError
 from vinculo_common.schemas import known_fingerprints, load_linkage_schema, schema_fingerprint
@@ -82,7 +83,6 @@ _UP: sa.Table = Upload.__table__  # type: ignore[attr-defined]
 _SRC: sa.Table = Source.__table__  # type: ignore[attr-defined]
 _MEM: sa.Table = Membership.__table__  # type: ignore[attr-defined]
 _PERSON: sa.Table = Person.__table__  # type: ignore[attr-defined]
-_CHUNK = 500  # IN (...) lists under SQLite's parameter limit
 _OPEN = _MIG.c.status.in_(OPEN_MIGRATION_STATUSES)
 RecordKey = tuple[int, bytes]
 
@@ -121,11 +121,6 @@ def check_bank_schema(engine: Engine, configured: str, *, extra: Iterable[str] =
             f"configurado con {configured}: arranque con VINCULO_LINKAGE_SCHEMA={held} o migre "
             f"el banco con vinculo admin schema-migrate (the bank holds {held} records)"
         )
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
 
 
 # ----------------------------------------------------------------------------- coverage
@@ -339,7 +334,7 @@ def _switch(session: Session, *, migration: SchemaMigration, job_id: int,
                                "(a held re-encoding does not match its record)")
         replaced[int(row.id)] = key
     old_ids = list(replaced)
-    for chunk in _chunks(old_ids):
+    for chunk in in_chunks(old_ids):
         session.execute(sa.update(_REC).where(r.id.in_(chunk)).values(is_current=False))
     for start in range(0, len(rows), 5000):
         session.execute(_REC.insert(), rows[start:start + 5000])
@@ -364,7 +359,7 @@ def _switch(session: Session, *, migration: SchemaMigration, job_id: int,
     empty = sa.update(_REC).where(r.id == sa.bindparam("rid")).values(
         sealed=sa.bindparam("blob"), clk=b"", locator=b"", **dict.fromkeys(RECORD_SECTIONS),
         **dict.fromkeys(CONTENT_COLUMNS))
-    for chunk in _chunks(old_uploads):
+    for chunk in in_chunks(old_uploads):
         batch = [{"rid": int(row.id),
                   "blob": _empty_row(custody, source_id=int(row.source_id),
                                      stored=bytes(row.record_ref), version=int(row.version))}

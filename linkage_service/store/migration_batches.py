@@ -23,7 +23,14 @@ from linkage_service.models.migration import (
     SchemaMigration,
 )
 from linkage_service.models.record import CONTENT_COLUMNS
-from linkage_service.store.uploads import attributes_to_columns
+from linkage_service.store.uploads import (
+    batch_refs,
+    find_upload,
+    in_chunks,
+    insert_rows,
+    new_upload,
+    record_values,
+)
 from vinculo_common.batch import RECORD_SECTIONS, Batch
 from vinculo_common.errors import Conflict, InputError
 
@@ -34,7 +41,6 @@ _MIG: sa.Table = SchemaMigration.__table__  # type: ignore[attr-defined]
 _HELD: sa.Table = MigrationRecord.__table__  # type: ignore[attr-defined]
 _REC: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
 _UP: sa.Table = Upload.__table__  # type: ignore[attr-defined]
-_CHUNK = 500  # IN (...) lists under SQLite's parameter limit
 _OPEN = _MIG.c.status.in_(OPEN_MIGRATION_STATUSES)
 
 
@@ -81,15 +87,10 @@ def upload_target(session: Session, *, fingerprint: str | None,
     return UploadTarget(accepted)
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
-
-
 def _current_rows(session: Session, *, source_id: int, refs: Sequence[bytes]) -> dict[bytes, int]:
     found: dict[bytes, int] = {}
     r = _REC.c
-    for chunk in _chunks(refs):
+    for chunk in in_chunks(refs):
         found.update((bytes(ref), int(i)) for i, ref in session.execute(
             sa.select(r.id, r.record_ref).where(r.source_id == source_id,
                                                 r.record_ref.in_(chunk), r.is_current.is_(True))
@@ -120,14 +121,11 @@ def store_migration_batch(
     """
     assert source.id is not None
     now = now or utcnow()
-    body_sha256 = str(batch.header["body_sha256"])
-    refs = [bytes(r) for r in batch.record_refs]
-    if len(set(refs)) != len(refs):
-        raise InputError("el lote repite una referencia de registro (duplicate record_ref)")
+    refs = batch_refs(batch)
     custody = custody_key_for(session)
     stored = [custody.stored_ref(source.id, ref) for ref in refs]
-    existing = session.execute(sa.select(Upload).where(
-        _UP.c.source_id == source.id, _UP.c.body_sha256 == body_sha256)).scalars().first()
+    existing = find_upload(session, source_id=source.id,
+                           body_sha256=str(batch.header["body_sha256"]))
     if existing is not None and (existing.status != "migration" or session.execute(
             sa.select(sa.func.count()).select_from(_HELD).where(
                 _HELD.c.migration_id == migration_id, _HELD.c.upload_id == existing.id)
@@ -143,48 +141,24 @@ def store_migration_batch(
             "esquema vigente y vuelva a cargar este lote; no se guardó nada (migration batch "
             "holds records the bank does not hold; nothing stored)"
         )
-    columns = [attributes_to_columns(a, index=i) for i, a in enumerate(batch.attributes)]
-    sections = {name: batch.extras.get(name) for name in RECORD_SECTIONS}
-    if existing is None:
-        upload = Upload(
-            source_id=source.id, body_sha256=body_sha256,
-            schema_id=str(batch.header.get("schema_id", ""))[:100],
-            schema_fingerprint=str(batch.header.get("schema_fingerprint", ""))[:100],
-            format_version=int(batch.header["format_version"]),
-            clk_bits=int(batch.header["clk_bits"]),
-            batch_created_at=str(batch.header.get("created_at", ""))[:40],
-            record_count=len(refs), new_count=0, updated_count=len(refs), status="migration",
-            uploaded_by=uploaded_by, created_at=now,
-        )
-        session.add(upload)
-        session.flush()
-    else:  # the same file again after a cancelled migration: held again under this one
-        upload = existing
+    values = record_values(batch)
+    # The same file again after a cancelled migration: held again under this one.
+    upload = existing or new_upload(session, batch, source_id=source.id, uploaded_by=uploaded_by,
+                                    now=now, status="migration", new_count=0,
+                                    updated_count=len(refs))
     # With the write lock held (SQLite) or the migration row locked (PostgreSQL): still open?
     status = session.execute(sa.select(_MIG.c.status).where(_MIG.c.id == migration_id)).scalar()
     if status != "open":
         raise Conflict("la migración de esquema ya no está abierta: no se guardó nada "
                        "(the schema migration is no longer open)")
-    for chunk in _chunks(stored):
+    for chunk in in_chunks(stored):
         session.execute(sa.delete(_HELD).where(
             _HELD.c.migration_id == migration_id, _HELD.c.source_id == source.id,
             _HELD.c.record_ref.in_(chunk)))
-    rows: list[dict[str, Any]] = []
-    for i, ref in enumerate(refs):
-        values = {"record_ref": ref, "clk": batch.clks[i].tobytes(),
-                  "locator": batch.locators[i].tobytes(), **columns[i],
-                  **{n: None if items is None else items[i].tobytes()
-                     for n, items in sections.items()}}
-        rows.append({
-            "migration_id": migration_id, "source_id": source.id, "record_ref": stored[i],
-            "record_row_id": current[stored[i]], "upload_id": upload.id, "created_at": now,
-            "sealed": _seal_held(custody, migration_id=migration_id, source_id=source.id,
-                                 stored=stored[i], record=values),
-        })
-        if len(rows) >= 5000:
-            session.execute(_HELD.insert(), rows)
-            rows = []
-    if rows:
-        session.execute(_HELD.insert(), rows)
-    session.flush()
+    insert_rows(session, _HELD, ({
+        "migration_id": migration_id, "source_id": source.id, "record_ref": stored[i],
+        "record_row_id": current[stored[i]], "upload_id": upload.id, "created_at": now,
+        "sealed": _seal_held(custody, migration_id=migration_id, source_id=source.id,
+                             stored=stored[i], record={"record_ref": ref, **values[i]}),
+    } for i, ref in enumerate(refs)))
     return upload, True

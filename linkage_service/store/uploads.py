@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from linkage_service.audit import record
@@ -32,11 +33,16 @@ from vinculo_common.errors import InputError, NotFound, PermissionDenied
 __all__ = [
     "EXPLOITATION_FORMS",
     "attributes_to_columns",
+    "batch_refs",
     "check_batch",
     "find_upload",
     "get_upload",
+    "in_chunks",
+    "insert_rows",
+    "new_upload",
     "read_upload",
     "read_uploads",
+    "record_values",
     "source_of",
     "store_batch",
     "upload_public",
@@ -128,22 +134,79 @@ def attributes_to_columns(attributes: dict[str, Any], *, index: int) -> dict[str
     }
 
 
-def find_upload(session: Session, *, source_id: int, body_sha256: str) -> Upload | None:
-    return session.exec(
+def find_upload(session: OrmSession, *, source_id: int, body_sha256: str) -> Upload | None:
+    return session.execute(
         select(Upload).where(Upload.source_id == source_id, Upload.body_sha256 == body_sha256)
-    ).first()
+    ).scalars().first()
 
 
-def _chunks(items: Sequence[bytes]) -> Iterable[Sequence[bytes]]:
+def in_chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    """``items`` in slices short enough for an ``IN (...)`` list under SQLite's parameter limit."""
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def insert_rows(session: OrmSession, table: sa.Table, rows: Iterable[dict[str, Any]],
+                *, batch: int = 5000) -> None:
+    """Insert ``rows`` into ``table``, ``batch`` rows per statement, then flush."""
+    pending: list[dict[str, Any]] = []
+    for row in rows:
+        pending.append(row)
+        if len(pending) >= batch:
+            session.execute(table.insert(), pending)
+            pending = []
+    if pending:
+        session.execute(table.insert(), pending)
+    session.flush()
+
+
+def batch_refs(batch: Batch) -> list[bytes]:
+    """The batch's record references; InputError when one is repeated."""
+    refs = [bytes(r) for r in batch.record_refs]
+    if len(set(refs)) != len(refs):
+        raise InputError("el lote repite una referencia de registro (duplicate record_ref)")
+    return refs
+
+
+def record_values(batch: Batch) -> list[dict[str, Any]]:
+    """Per record of ``batch``: its CLK, locator, keyed sections (None where the batch has none)
+    and content columns, as the bank's record columns."""
+    columns = [attributes_to_columns(a, index=i) for i, a in enumerate(batch.attributes)]
+    sections = {name: batch.extras.get(name) for name in RECORD_SECTIONS}  # None: not declared
+    return [{"clk": batch.clks[i].tobytes(), "locator": batch.locators[i].tobytes(),
+             **{name: None if items is None else items[i].tobytes()
+                for name, items in sections.items()},
+             **columns[i]} for i in range(len(columns))]
+
+
+def new_upload(session: OrmSession, batch: Batch, *, source_id: int, uploaded_by: str,
+               now: datetime, status: str, new_count: int, updated_count: int) -> Upload:
+    """The upload row of ``batch``, added and flushed (it has its id)."""
+    upload = Upload(
+        source_id=source_id,
+        body_sha256=str(batch.header["body_sha256"]),
+        schema_id=str(batch.header.get("schema_id", ""))[:100],
+        schema_fingerprint=str(batch.header.get("schema_fingerprint", ""))[:100],
+        format_version=int(batch.header["format_version"]),
+        clk_bits=int(batch.header["clk_bits"]),
+        batch_created_at=str(batch.header.get("created_at", ""))[:40],
+        record_count=len(batch.record_refs),
+        new_count=new_count,
+        updated_count=updated_count,
+        status=status,
+        uploaded_by=uploaded_by,
+        created_at=now,
+    )
+    session.add(upload)
+    session.flush()
+    return upload
 
 
 def _latest_versions(
     session: Session, *, source_id: int, refs: Sequence[bytes]
 ) -> dict[bytes, int]:
     latest: dict[bytes, int] = {}
-    for chunk in _chunks(refs):
+    for chunk in in_chunks(refs):
         rows = session.execute(
             sa.select(EncodedRecord.record_ref, sa.func.max(EncodedRecord.version))  # type: ignore[call-overload]
             .where(EncodedRecord.source_id == source_id, col(EncodedRecord.record_ref).in_(chunk))
@@ -173,33 +236,16 @@ def store_batch(
     existing = find_upload(session, source_id=source.id, body_sha256=body_sha256)
     if existing is not None:
         return existing, False
-    refs = [bytes(r) for r in batch.record_refs]
-    if len(set(refs)) != len(refs):
-        raise InputError("el lote repite una referencia de registro (duplicate record_ref)")
-    columns = [attributes_to_columns(a, index=i) for i, a in enumerate(batch.attributes)]
-    sections = {name: batch.extras.get(name) for name in RECORD_SECTIONS}  # None: not declared
+    refs = batch_refs(batch)
+    values = record_values(batch)
     custody = custody_key_for(session)
     # The bank names a record by its stored reference (custody.CustodyKey.stored_ref).
     stored = [custody.stored_ref(source.id, ref) for ref in refs]
     latest = _latest_versions(session, source_id=source.id, refs=stored)
-    upload = Upload(
-        source_id=source.id,
-        body_sha256=body_sha256,
-        schema_id=str(batch.header.get("schema_id", ""))[:100],
-        schema_fingerprint=str(batch.header.get("schema_fingerprint", ""))[:100],
-        format_version=int(batch.header["format_version"]),
-        clk_bits=int(batch.header["clk_bits"]),
-        batch_created_at=str(batch.header.get("created_at", ""))[:40],
-        record_count=len(refs),
-        new_count=sum(1 for r in stored if r not in latest),
-        updated_count=sum(1 for r in stored if r in latest),
-        status="stored",
-        uploaded_by=uploaded_by,
-        created_at=now,
-    )
-    session.add(upload)
-    session.flush()
-    for chunk in _chunks([r for r in stored if r in latest]):
+    updated = sum(1 for r in stored if r in latest)
+    upload = new_upload(session, batch, source_id=source.id, uploaded_by=uploaded_by, now=now,
+                        status="stored", new_count=len(refs) - updated, updated_count=updated)
+    for chunk in in_chunks([r for r in stored if r in latest]):
         session.execute(
             sa.update(EncodedRecord)
             .where(
@@ -210,28 +256,16 @@ def store_batch(
             .values(is_current=False)
         )
     table: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
-    rows: list[dict[str, Any]] = []
-    for i, ref in enumerate(refs):
-        rows.append(seal_row(custody, {
-            "source_id": source.id,
-            "record_ref": ref,
-            "version": latest.get(stored[i], 0) + 1,
-            "clk": batch.clks[i].tobytes(),
-            "locator": batch.locators[i].tobytes(),
-            **{name: None if items is None else items[i].tobytes()
-               for name, items in sections.items()},
-            "upload_id": upload.id,
-            "created_at": now,
-            "is_current": True,
-            "withdrawn_at": None,
-            **columns[i],
-        }))
-        if len(rows) >= 5000:
-            session.execute(table.insert(), rows)
-            rows = []
-    if rows:
-        session.execute(table.insert(), rows)
-    session.flush()
+    insert_rows(session, table, (seal_row(custody, {
+        "source_id": source.id,
+        "record_ref": ref,
+        "version": latest.get(stored[i], 0) + 1,
+        **values[i],
+        "upload_id": upload.id,
+        "created_at": now,
+        "is_current": True,
+        "withdrawn_at": None,
+    }) for i, ref in enumerate(refs)))
     return upload, True
 
 
@@ -265,7 +299,7 @@ def withdraw_records(
     refs = [custody.stored_ref(source_id, ref) for ref in refs]
     now = now or utcnow()
     withdrawn = 0
-    for chunk in _chunks(refs):
+    for chunk in in_chunks(refs):
         result = session.execute(
             sa.update(EncodedRecord)
             .where(
