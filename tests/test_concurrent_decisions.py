@@ -12,12 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from linkage_service.audit import verify
-from linkage_service.auth import create_token
 from tests.conftest import ServiceHarness
 from tests.test_console import build_bank
+from tests.test_reid_api import client_for
 from vinculo_common.errors import ServiceError
 
 ROUNDS = 4
@@ -43,16 +42,9 @@ def _race(calls: list[Callable[[], Any]]) -> list[Any]:
     return answers
 
 
-def _person(service: ServiceHarness, role: str, user: str) -> Any:
-    with Session(service.engine) as session:
-        token, _ = create_token(session, role=role, source=None, user_label=user)
-        session.commit()
-    return service.client(token)
-
-
 def test_reviewers_voting_at_once_on_one_pair(service: ServiceHarness, make_batch: Any) -> None:
     build_bank(service, make_batch)
-    reviewers = [_person(service, "reviewer", f"revisor.{i}") for i in range(4)]
+    reviewers = [client_for(service, "reviewer", user=f"revisor.{i}") for i in range(4)]
     pair = reviewers[0].get("/review", params={"limit": 1})["pairs"][0]
     votes = pair.get("votes", 0)
     answers = _race([
@@ -71,12 +63,12 @@ def test_approvers_approving_one_request_at_once(
     service: ServiceHarness, make_batch: Any,
 ) -> None:
     bank = build_bank(service, make_batch)
-    requester = _person(service, "reid_requester", "ana.requester")
+    requester = client_for(service, "reid_requester", user="ana.requester")
     for round_ in range(ROUNDS):
         request = requester.create_reid_request(
             persons=[bank["pseudonyms"][round_]], legal_basis="Ley 28950",
             purpose=f"Carpeta fiscal {round_:04d}-2026 (sintética)")
-        approvers = [_person(service, "reid_approver", f"aprobador.{round_}.{i}")
+        approvers = [client_for(service, "reid_approver", user=f"aprobador.{round_}.{i}")
                      for i in range(3)]
         rid = request["id"]
         answers = _race([(lambda a=a, rid=rid: a.approve_reid(rid, reason="procede"))
@@ -93,14 +85,14 @@ def test_approvers_approving_one_request_at_once(
 
 def test_a_denial_and_an_approval_at_once(service: ServiceHarness, make_batch: Any) -> None:
     bank = build_bank(service, make_batch)
-    requester = _person(service, "reid_requester", "ana.requester")
+    requester = client_for(service, "reid_requester", user="ana.requester")
     outcomes: Counter[str] = Counter()
     for round_ in range(ROUNDS):
         request = requester.create_reid_request(
             persons=[bank["pseudonyms"][round_]], legal_basis="Ley 28950",
             purpose=f"Carpeta fiscal {round_:04d}-2026 (sintética)")
-        yes = _person(service, "reid_approver", f"aprueba.{round_}")
-        no = _person(service, "reid_approver", f"deniega.{round_}")
+        yes = client_for(service, "reid_approver", user=f"aprueba.{round_}")
+        no = client_for(service, "reid_approver", user=f"deniega.{round_}")
         rid = request["id"]
         answers = _race([
             lambda yes=yes, rid=rid: yes.approve_reid(rid, reason="procede"),

@@ -32,6 +32,7 @@ from client_sdk.results import fetch_results, resolve_results, wait_for_job
 from linkage_service.logs import JsonFormatter
 from tests.conftest import SOURCES, ServiceHarness
 from tests.privacy_scan import identifiers_of, scan_database, scan_text
+from tests.test_reid_api import client_for
 from vinculo_common.crypto import load_public_key
 from vinculo_common.errors import SchemaMismatch, ServiceError
 from vinculo_common.schemas import DEFAULT_SCHEMA_ID, load_linkage_schema, schema_fingerprint
@@ -85,17 +86,6 @@ def _opened_rows(service: ServiceHarness) -> list[Any]:
     with Session(service.engine) as session:
         key = custody_key_for(session)
     return [(bool(row.is_current), opened(key, row)) for row in rows]
-
-
-def _client(service: ServiceHarness, role: str, user: str) -> Any:
-    from sqlmodel import Session
-
-    from linkage_service.auth import create_token
-
-    with Session(service.engine) as session:
-        token, _ = create_token(session, role=role, source=None, user_label=user)
-        session.commit()
-    return service.client(token)
 
 
 @dataclass
@@ -158,7 +148,7 @@ def test_v4_bank_migrates_and_keeps_its_history(
         # A re-identification request made before the migration, approved after it.
         pseudonym = Counter(p for (src, _), p in before.items()
                             if src == "reta").most_common(1)[0][0]
-        requester = _client(service, "reid_requester", "ana.requester")
+        requester = client_for(service, "reid_requester", user="ana.requester")
         request = requester.create_reid_request(persons=[pseudonym], legal_basis="Ley 28950",
                                                 purpose="Carpeta fiscal 0001-2026 (sintética)")
         with service.engine.connect() as conn:
@@ -225,7 +215,7 @@ def test_v4_bank_migrates_and_keeps_its_history(
 
         # The request made before is approved now: its package is sealed from the new
         # schema's rows, and reta opens it with its keys to the same records.
-        approved = _client(service, "reid_approver", "beto.approver").approve_reid(
+        approved = client_for(service, "reid_approver", user="beto.approver").approve_reid(
             request["id"], reason="procede")
         assert approved["status"] == "approved"
         reta = service.uploader("reta")
