@@ -22,12 +22,7 @@ from linkage_service.api.openapi import custom_openapi
 from linkage_service.audit.log import POLICY_KEY, register_policy
 from linkage_service.bank.jobs import recover_jobs
 from linkage_service.bank.migration import check_bank_schema
-from linkage_service.custody import install_custody_key, load_custody_key
-from linkage_service.custody.records import (
-    check_custody,
-    clear_row_count,
-    encrypt_bank_audited,
-)
+from linkage_service.custody.records import clear_row_count, encrypt_bank_audited, open_custody
 from linkage_service.db import current_revision, make_engine, migrate
 from linkage_service.logs import configure_logging, log_event
 from linkage_service.service_key import load_or_create_service_key
@@ -66,8 +61,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> FastAPI:
     recover_jobs(engine, lease_s=settings.job_lease_seconds)
     # A bank migrated to another linkage schema runs only under that one (bank.migration).
     check_bank_schema(engine, settings.linkage_schema, extra=settings.extra_schema_fingerprints)
-    custody = install_custody_key(engine, load_custody_key(settings))
-    check_custody(engine, custody)
+    custody = open_custody(engine, settings)
     in_clear = clear_row_count(engine)
     if in_clear:  # a bank from before custody: sealed in place on first start
         sealed = encrypt_bank_audited(engine, custody, actor="service:start")

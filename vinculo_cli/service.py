@@ -258,11 +258,10 @@ def custody_status(db: DbOption = None) -> None:
 
 def _custody_engine(db: str | None) -> Engine:
     """The migrated engine with the custodian's key installed (records are opened and sealed)."""
-    from linkage_service.custody import install_custody_key, load_custody_key
-    from linkage_service.custody.records import check_custody
+    from linkage_service.custody.records import open_custody
 
     engine = _engine(db)
-    check_custody(engine, install_custody_key(engine, load_custody_key(_settings(db))))
+    open_custody(engine, _settings(db))
     return engine
 
 

@@ -440,6 +440,7 @@ def finish_migration(
     re-encodings, listing them; a linkage job that is running refuses it too. A migration left
     ``switched`` (its re-link failed or was interrupted) is resumed: only the re-link runs.
     """
+    scrub = False
     with Session(engine) as session:
         migration = open_migration(session, lock=True)
         if migration is None:
@@ -469,19 +470,19 @@ def finish_migration(
                              parameters=_relink_parameters(migration, relink=relink),
                              now=stamp, lease_s=lease_s)
             assert job.id is not None
+            job_id = int(job.id)
             try:
-                counts = _switch(session, migration=migration, job_id=int(job.id), now=stamp)
+                counts = _switch(session, migration=migration, job_id=job_id, now=stamp)
                 migration.report = {"switch": counts, "relink": relink}
                 record(session, actor=actor, action="schema.migrate.switch",
-                       objects=[*objects, f"job:{job.id}", f"count:{counts['records']}"],
+                       objects=[*objects, f"job:{job_id}", f"count:{counts['records']}"],
                        now=stamp)
                 session.commit()
             except BaseException:
                 session.rollback()
-                forget_job(engine, int(job.id))
+                forget_job(engine, job_id)
                 raise
-            job_id = int(job.id)
-            _scrub(engine)  # the old ciphertexts' pages leave the file
+            scrub = True
         else:  # switched: resume the re-link
             assert migration.relink_job_id is not None
             previous = get_job(session, job_id=int(migration.relink_job_id))
@@ -497,6 +498,8 @@ def finish_migration(
                 job_id = int(job.id)
                 migration.relink_job_id = job_id
                 session.commit()
+    if scrub:  # the old ciphertexts' pages leave the file; no session of ours still open
+        _scrub(engine)
     with Session(engine) as session:
         before = _persons_now(session)
     status = run_job(engine, job_id=job_id, linker=linker, lease_s=lease_s)

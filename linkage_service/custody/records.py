@@ -13,7 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from linkage_service.custody import CustodyKey, OpenedRecord, open_record, seal_record
+from linkage_service.custody import (
+    CustodyKey,
+    OpenedRecord,
+    install_custody_key,
+    load_custody_key,
+    open_record,
+    seal_record,
+)
 from linkage_service.models import EncodedRecord
 from linkage_service.models.custody import CustodyCheck
 from linkage_service.models.record import CONTENT_COLUMNS
@@ -26,6 +33,7 @@ __all__ = [
     "custody_status",
     "encrypt_bank",
     "encrypt_bank_audited",
+    "open_custody",
     "opened",
     "record_columns",
     "scrub_free_space",
@@ -71,6 +79,15 @@ def seal_row(key: CustodyKey, row: dict[str, Any]) -> dict[str, Any]:
     )
     return {**row, "record_ref": stored, "sealed": sealed, "clk": b"", "locator": b"",
             **{name: None for name in RECORD_SECTIONS}, **{name: None for name in CONTENT_COLUMNS}}
+
+
+def open_custody(engine: Engine, settings: Any) -> CustodyKey:
+    """The custodian's key (``load_custody_key``) installed on ``engine`` and checked against
+    the key that sealed this bank (``check_custody``): what the service and the operator's
+    commands that open records do first."""
+    key = install_custody_key(engine, load_custody_key(settings))
+    check_custody(engine, key)
+    return key
 
 
 def check_custody(engine: Engine, key: CustodyKey) -> None:
