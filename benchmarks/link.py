@@ -48,6 +48,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -144,7 +145,10 @@ def load_data(kind: str, size: int, seed: int, cache: Path,
     with np.load(prepare_real(size, seed, cache, schema)) as npz:
         data = {k: npz[k] for k in npz.files}
     for name in TEXT_ATTRIBUTES:
-        data[name] = data[name].astype(object)
+        # One str object per distinct value, as the service's loader keeps them (8 bytes a
+        # record instead of a string each: 350 MB at 3 × 300k).
+        codes, uniques = pd.factorize(data[name])
+        data[name] = np.asarray(uniques, dtype=object)[codes]
     return data
 
 

@@ -145,6 +145,7 @@ def test_review_decisions_are_respected_by_later_jobs(
     assert pair["left"].keys() == pair["right"].keys() == {"source"}
     assert {pair["left"]["source"], pair["right"]["source"]} == {"reta", "care"}
     assert pair["evidence"]["comparisons"]["sex"] == "agree"
+    assert pair["evidence"]["reason"] == "band"  # why it waits: between the two thresholds
 
     def persons() -> tuple[str, str]:
         reta = person_by_record(service, keys_dir, "reta")

@@ -137,6 +137,11 @@ def test_job_links_synthetic_registries_with_good_precision() -> None:
     assert truth.mean() >= 0.97
     assert set(result.timings) >= {"candidates", "dice", "scoring", "clustering", "total"}
     assert result.params["thresholds"]["upper"] == result.thresholds.upper
+    # Every pair sent to review says why (the reviewer's page shows it), none is linked yet.
+    assert len(result.review) and set(result.review.reason) <= {
+        "band", "cohesion", "cannot_link", "size_cap"}
+    assert (result.labels[result.review.left] != result.labels[result.review.right]).all()
+    assert set(result.auto_links.reason) == {""}
     assert result.model.to_dict()["weights_log2"]["doc_hash"][0] > 0  # equal documents: for
 
 

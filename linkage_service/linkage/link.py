@@ -77,6 +77,9 @@ from linkage_service.linkage.similarity import (
 )
 from vinculo_common.errors import InputError
 
+# Pairs compared at once (``levels_of``): bounds the comparisons' temporaries to ~150 MB.
+_LEVEL_CHUNK = 1 << 20
+
 __all__ = [
     "Candidates",
     "LinkInputs",
@@ -229,9 +232,18 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     codes = encode_attributes(attributes)  # once per record; pairs compare integers
 
     def levels_of(lf: np.ndarray, rt: np.ndarray, dc: np.ndarray) -> dict[str, np.ndarray]:
-        """Every comparison of the pairs: the attributes' and the density's."""
-        out = compare_pairs(left=lf, right=rt, dice=dc, attributes=attributes, codes=codes)
-        out["density"] = density_levels(lf, rt, neighbours, complete)
+        """Every comparison of the pairs: the attributes' and the density's, a chunk of pairs
+        at a time (the comparisons' temporaries are 8-byte gathers, the levels one byte)."""
+        out: dict[str, np.ndarray] = {}
+        for s in range(0, max(len(lf), 1), _LEVEL_CHUNK):
+            part = slice(s, s + _LEVEL_CHUNK)
+            got = compare_pairs(left=lf[part], right=rt[part], dice=dc[part],
+                                attributes=attributes, codes=codes)
+            got["density"] = density_levels(lf[part], rt[part], neighbours, complete)
+            for name, level in got.items():
+                if name not in out:
+                    out[name] = np.empty(len(lf), dtype=level.dtype)
+                out[name][part] = level
         return out
 
     levels = levels_of(left, right, dice)
@@ -294,28 +306,32 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     if len(extra_l):
         all_l, all_r = merge_pairs([(left, right), (extra_l, extra_r)], n=n)
         if len(all_l) > len(left):
-            was = np.isin(all_l * n + all_r, left * n + right, assume_unique=True)
-            all_d = dice_of(all_l, all_r)
-            levels = levels_of(all_l, all_r, all_d)
+            # Pairs already scored keep their Dice and levels (pure functions of the pair);
+            # only the new cross pairs are compared.
+            old_at = np.searchsorted(all_l * n + all_r, left * n + right)
+            new_at = np.flatnonzero(np.bincount(old_at, minlength=len(all_l)) == 0)
+            new_l, new_r = all_l[new_at], all_r[new_at]
+            new_d = dice_of(new_l, new_r)
+            fresh = levels_of(new_l, new_r, new_d)
+            dice = _scatter(len(all_l), (old_at, dice), (new_at, new_d))
+            levels = {name: _scatter(len(all_l), (old_at, levels[name]), (new_at, fresh[name]))
+                      for name in levels}
+            del fresh
             prob = constrained_probability(model, levels, incompatible=params.incompatible)
-            n_completion += int((~was).sum())
-            core = np.isin(all_l * n + all_r, (left * n + right)[core], assume_unique=True)
-            left, right, dice = all_l, all_r, all_d
+            n_completion += len(new_at)
+            core = _scatter(len(all_l), (old_at, core), (new_at, np.zeros(len(new_at), bool)))
+            left, right = all_l, all_r
             clustering = run(left, right, prob, levels)
     warnings.extend(clustering.warnings)
     timings["clustering"] = clock() - t
 
     labels = clustering.labels
-    same = labels[left] == labels[right]
-    table = PairTable(
-        left=left,
-        right=right,
-        dice=dice,
-        probability=prob,
-        levels=levels,
-        reason=np.full(len(left), "", dtype=object),
-    )
-    auto = table.take(np.flatnonzero(same & (prob >= thresholds.upper)))
+    person = pd.factorize(labels)[0]  # integer codes: the comparisons below stay 1 byte a pair
+    same = person[left] == person[right]
+    table = PairTable(left=left, right=right, dice=dice, probability=prob, levels=levels,
+                      reason=np.empty(0, dtype=object))  # reasons only for the pairs taken
+    auto_idx = np.flatnonzero(same & (prob >= thresholds.upper))
+    auto = table.take(auto_idx, reason=np.full(len(auto_idx), "", dtype=object))
     decided = np.concatenate(
         [
             np.asarray(x, dtype=np.int64).reshape(-1, 2)
@@ -325,24 +341,25 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     decided_codes = np.minimum(decided[:, 0], decided[:, 1]) * n + np.maximum(
         decided[:, 0], decided[:, 1]
     )
-    codes = left * n + right
-    reason = np.full(len(left), "", dtype=object)
-    reason[(prob >= thresholds.lower) & (prob < thresholds.upper)] = "band"
+    # A pair's reason: the one its refused merge gave, else "band" inside the band.
+    band = (prob >= thresholds.lower) & (prob < thresholds.upper)
     refused = {min(a, b) * n + max(a, b): why for a, b, why in clustering.refused}
+    hit = np.zeros(len(left), dtype=bool)
     if refused:
-        hit = np.isin(codes, np.fromiter(refused, dtype=np.int64))
-        reason[hit] = [refused[c] for c in codes[hit].tolist()]
-    review_idx = np.flatnonzero(
-        (reason != "")
-        & ~same
-        & (involve[left] | involve[right] | (reason != "band"))
-        & ~np.isin(codes, decided_codes)
-    )
+        hit = np.isin(left * n + right, np.fromiter(refused, dtype=np.int64))
+    review_idx = np.flatnonzero((band | hit) & ~same & (involve[left] | involve[right] | hit))
+    if len(decided_codes):
+        review_idx = review_idx[~np.isin(left[review_idx] * n + right[review_idx],
+                                         decided_codes)]
     review_idx = review_idx[np.argsort(-prob[review_idx], kind="stable")]
     review_idx, thresholds = _cap_review(review_idx, left, right, prob, thresholds,
                                          max_records=max(int(params.max_review_share * n),
                                                          params.min_review_records))
-    review = table.take(review_idx)
+    reason = np.full(len(review_idx), "band", dtype=object)
+    for at in np.flatnonzero(hit[review_idx]).tolist():
+        row = int(review_idx[at])
+        reason[at] = refused[int(left[row]) * n + int(right[row])]
+    review = table.take(review_idx, reason=reason)
     timings["total"] = clock() - t0
     n_labels = len(set(labels.tolist()))
     return LinkResult(
@@ -371,6 +388,18 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         | {"model_source": model_source, "model_records": model.records},
         warnings=warnings,
     )
+
+
+def _scatter(size: int, *parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """One array of ``size`` from (positions, values) parts that cover every position once.
+
+    >>> _scatter(3, (np.array([0, 2]), np.array([5, 7])), (np.array([1]), np.array([6]))).tolist()
+    [5, 6, 7]
+    """
+    out = np.empty(size, dtype=parts[0][1].dtype)
+    for at, values in parts:
+        out[at] = values
+    return out
 
 
 def _cap_review(
