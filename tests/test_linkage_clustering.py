@@ -138,3 +138,66 @@ def test_cannot_link_splits_an_existing_person_with_lineage() -> None:
 def test_existing_label_with_new_prefix_is_refused() -> None:
     with pytest.raises(InputError, match="must not start"):
         cluster(n=1, pairs=pairs(), existing_labels=["new-3"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pairs_across_strong_components_change_nothing(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clustering holds only the sums of pairs inside one component of the strong pairs,
+    must-links and existing persons; holding every pair (one component) gives the same
+    persons, refusals and lineage, on dense random graphs with decisions and old persons."""
+    from linkage_service.linkage import clustering as mod
+
+    rng = np.random.default_rng(seed)
+    n, m = 300, 2500
+    left = rng.integers(0, n, m)
+    right = rng.integers(0, n, m)
+    keep = left < right
+    codes = np.unique(left[keep] * n + right[keep])
+    left, right = codes // n, codes % n
+    # A few near-ties and many weak pairs: what reaches the cohesion sums.
+    prob = np.round(rng.choice([0.02, 0.3, 0.6, 0.91, 0.95, 0.99], len(left)), 2)
+    old = [None if rng.random() < 0.6 else f"P{rng.integers(0, 40)}" for _ in range(n)]
+    must = rng.integers(0, n, (5, 2))
+    must = must[must[:, 0] != must[:, 1]]
+    cannot = rng.integers(0, n, (8, 2))
+    cannot = cannot[cannot[:, 0] != cannot[:, 1]]
+    scored = ScoredPairs(left=left, right=right, probability=prob,
+                         apart=rng.random(len(left)) < 0.01)
+
+    def run() -> tuple[list[str], list, list]:
+        try:
+            got = cluster(n=n, pairs=scored, existing_labels=old,
+                          decisions=Decisions(must_link=must, cannot_link=cannot),
+                          params=ClusterParams(link_threshold=0.9, min_cohesion=0.45))
+        except Conflict:
+            return ["conflict"], [], []
+        return got.labels.tolist(), got.refused, got.events
+
+    filtered = run()
+    monkeypatch.setattr(mod, "_components", lambda n, a, b: np.zeros(n, dtype=np.int64))
+    assert run() == filtered
+    assert filtered[0] != ["conflict"] or seed  # at least one seed runs through
+
+
+def test_components_match_a_plain_union_find() -> None:
+    from linkage_service.linkage.clustering import _components
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    a, b = rng.integers(0, n, 2200), rng.integers(0, n, 2200)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+    assert _components(n, a, b).tolist() == [find(i) for i in range(n)]
+    assert _components(4, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2, 3]

@@ -646,7 +646,48 @@ static void task_merge(void *ctx, int64_t item, int thread) {
     }
 }
 
+/* The buffers of the band loop (keys, sort scratch, found pairs, caches): freed before the
+ * output is allocated, so the job's peak is the larger of the two phases, not their sum. */
+static void free_band_buffers(job *J) {
+    free(J->keys);
+    free(J->tmp_keys);
+    free(J->tmp_rows);
+    J->keys = NULL;
+    J->tmp_keys = NULL;
+    J->tmp_rows = NULL;
+    if (J->found) {
+        for (int t = 0; t < J->threads; t++) {
+            free(J->found[t].owner);
+            free(J->found[t].partner);
+            free(J->found[t].rank);
+        }
+    }
+    free(J->found);
+    J->found = NULL;
+    if (J->seen)
+        for (int t = 0; t < J->threads; t++) free(J->seen[t]);
+    free(J->seen);
+    J->seen = NULL;
+    if (J->inv_table)
+        for (int t = 0; t < J->threads; t++) free(J->inv_table[t]);
+    free(J->inv_table);
+    J->inv_table = NULL;
+    if (J->stamps)
+        for (int t = 0; t < J->threads; t++) free(J->stamps[t]);
+    if (J->scratch)
+        for (int t = 0; t < J->threads; t++) free(J->scratch[t]);
+    free(J->stamps);
+    free(J->scratch);
+    J->stamps = NULL;
+    J->scratch = NULL;
+    free(J->by_partner);
+    free(J->by_rank);
+    J->by_partner = NULL;
+    J->by_rank = NULL;
+}
+
 static void free_job(job *J) {
+    free_band_buffers(J);
     if (J->lists) {
         for (int64_t i = 0; i < J->n; i++) {
             free(J->lists[i].partner);
@@ -656,35 +697,10 @@ static void free_job(job *J) {
     free(J->lists);
     free(J->kth);
     free(J->counts);
-    free(J->keys);
-    free(J->tmp_keys);
-    free(J->tmp_rows);
-    if (J->found) {
-        for (int t = 0; t < J->threads; t++) {
-            free(J->found[t].owner);
-            free(J->found[t].partner);
-            free(J->found[t].rank);
-        }
-    }
-    free(J->found);
-    if (J->seen)
-        for (int t = 0; t < J->threads; t++) free(J->seen[t]);
-    free(J->seen);
     free(J->inv_rows);
-    if (J->inv_table)
-        for (int t = 0; t < J->threads; t++) free(J->inv_table[t]);
-    free(J->inv_table);
-    if (J->stamps)
-        for (int t = 0; t < J->threads; t++) free(J->stamps[t]);
-    if (J->scratch)
-        for (int t = 0; t < J->threads; t++) free(J->scratch[t]);
-    free(J->stamps);
-    free(J->scratch);
     free(J->compared);
     free(J->skipped);
     free(J->start);
-    free(J->by_partner);
-    free(J->by_rank);
 }
 
 /* The group's found pairs, counted into owner order (J->start, by_partner, by_rank). */
@@ -856,6 +872,7 @@ int64_t vk_lsh_candidates(const uint8_t *clks, int64_t n, int bytes, const int32
         if (listed > held) held = listed;
     }
     stats[2] = held;
+    free_band_buffers(&J);
     /* Each record's list now holds every partner at or above its final floor (kth). Each
      * pair once: from its left record's list, or from its right record's when the left
      * record's floor is above it. */

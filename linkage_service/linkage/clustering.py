@@ -204,6 +204,30 @@ class _Clusters:
         self.cannot.setdefault(rb, set()).add(ra)
 
 
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each record's connected component (its smallest row) in the graph of edges a–b.
+
+    >>> _components(5, np.array([3, 1]), np.array([4, 3])).tolist()
+    [0, 1, 2, 1, 1]
+    """
+    root = np.arange(n)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    while True:  # hook each edge's larger root under its smaller one, then jump to the roots
+        ra, rb = root[a], root[b]
+        lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+        apart = lo != hi
+        if not apart.any():
+            return root
+        np.minimum.at(root, hi[apart], lo[apart])
+        while True:
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
+        a, b = a[apart], b[apart]
+
+
 def _pair_array(values: np.ndarray, n: int, what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.int64).reshape(-1, 2)
     if len(arr) and (arr.min() < 0 or arr.max() >= n):
@@ -274,7 +298,23 @@ def cluster(
         for a, b in zip(left[apart].tolist(), right[apart].tolist(), strict=True):
             if cl.find(a) != cl.find(b):
                 cl.add_cannot(a, b)
-    kept = np.flatnonzero(prob >= params.min_probability_kept)
+    # Only clusters that a strong pair joins are ever judged, and clusters never leave the
+    # components of the strong pairs, must-links and existing persons: a pair across two such
+    # components adds to no sum that is read, so it is not held (most candidate pairs at
+    # national scale; the sums that are read come out the same).
+    labelled = np.flatnonzero(codes >= 0)
+    strong_any = np.flatnonzero(prob >= params.link_threshold)
+    component = _components(
+        n,
+        np.concatenate([left[strong_any], must[:, 0], labelled]),
+        np.concatenate([right[strong_any], must[:, 1], first[codes[labelled]]]),
+    )
+    inside = prob >= params.min_probability_kept
+    for s in range(0, len(left), 1 << 20):  # a chunk at a time: no pair-long temporaries
+        part = slice(s, s + (1 << 20))
+        inside[part] &= component[left[part]] == component[right[part]]
+    kept = np.flatnonzero(inside)
+    del inside
     cl.add_probabilities(left[kept], right[kept], prob[kept])
     # 3. best-first coherent merging.
     refused: list[tuple[int, int, str]] = []

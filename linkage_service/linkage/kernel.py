@@ -208,11 +208,15 @@ def lsh_candidates(
         if got == -1:
             raise MemoryError("linkage kernel: out of memory")
         raise InputError("linkage kernel: bad arguments")
-    try:
+    left_freed = False
+    try:  # one side copied and freed before the other: the peak holds three arrays, not four
         left = np.ctypeslib.as_array(out_l, shape=(got,)).copy() if got else np.empty(0, np.int64)
+        lib.vk_free(out_l)
+        left_freed = True
         right = np.ctypeslib.as_array(out_r, shape=(got,)).copy() if got else np.empty(0, np.int64)
     finally:
-        lib.vk_free(out_l)
+        if not left_freed:
+            lib.vk_free(out_l)
         lib.vk_free(out_r)
     info = {"compared": int(stats[0]), "skipped": int(stats[1]), "held": int(stats[2]),
             "simd": int(stats[3])}

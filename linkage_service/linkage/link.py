@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -55,6 +56,7 @@ from linkage_service.linkage.contract import (
     PairTable,
     to_reference,
 )
+from linkage_service.linkage.memory import large_blocks_mapped
 from linkage_service.linkage.scoring import (
     APART,
     INCOMPATIBLE,
@@ -192,6 +194,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     clock = time.perf_counter
     t0 = clock()
     clks, n, old = _validate(inputs)
+    large_blocks_mapped()  # freed pair arrays return to the system between stages
     involve = np.array([lab is None for lab in old], dtype=bool)
     warnings: list[str] = []
     counts = popcounts(clks)
@@ -206,6 +209,8 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
 
     t = clock()
     neighbours, complete = neighbourhoods(cand, involve=involve)
+    held = cand.held
+    del cand  # its arrays are replaced below as pairs are added: not held twice
     timings["density"] = clock() - t
 
     def dice_of(lf: np.ndarray, rt: np.ndarray) -> np.ndarray:
@@ -253,7 +258,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         model = params.previous_model
     else:
         random_u = u_from_random_pairs(attributes, seed=params.lsh.seed, codes=codes)
-        core_levels = {k: v[core] for k, v in levels.items()}
+        core_levels = _Rows(levels, core)
         fixed_u = {k: v for k, v in random_u.items() if k in params.random_u_fixed}
         if params.far_u_min_pairs is not None:
             fixed_u |= document_equal_u(
@@ -314,12 +319,13 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             new_d = dice_of(new_l, new_r)
             fresh = levels_of(new_l, new_r, new_d)
             dice = _scatter(len(all_l), (old_at, dice), (new_at, new_d))
-            levels = {name: _scatter(len(all_l), (old_at, levels[name]), (new_at, fresh[name]))
-                      for name in levels}
+            for name in list(levels):  # one comparison at a time: the old array goes at once
+                levels[name] = _scatter(len(all_l), (old_at, levels[name]), (new_at, fresh[name]))
             del fresh
             prob = constrained_probability(model, levels, incompatible=params.incompatible)
             n_completion += len(new_at)
             core = _scatter(len(all_l), (old_at, core), (new_at, np.zeros(len(new_at), bool)))
+            del old_at, new_at, new_l, new_r, new_d
             left, right = all_l, all_r
             clustering = run(left, right, prob, levels)
     warnings.extend(clustering.warnings)
@@ -344,9 +350,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     # A pair's reason: the one its refused merge gave, else "band" inside the band.
     band = (prob >= thresholds.lower) & (prob < thresholds.upper)
     refused = {min(a, b) * n + max(a, b): why for a, b, why in clustering.refused}
-    hit = np.zeros(len(left), dtype=bool)
-    if refused:
-        hit = np.isin(left * n + right, np.fromiter(refused, dtype=np.int64))
+    hit = _pairs_in(left, right, n, np.fromiter(refused, dtype=np.int64, count=len(refused)))
     review_idx = np.flatnonzero((band | hit) & ~same & (involve[left] | involve[right] | hit))
     if len(decided_codes):
         review_idx = review_idx[~np.isin(left[review_idx] * n + right[review_idx],
@@ -374,7 +378,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             "new_records": int(involve.sum()),
             "candidate_pairs": n_candidates,
             "pairs_above_floor": int(core.sum()),
-            "candidates_held": cand.held,
+            "candidates_held": held,
             "completion_pairs": n_completion,
             "auto_links": len(auto),
             "review_pairs": len(review),
@@ -388,6 +392,46 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         | {"model_source": model_source, "model_records": model.records},
         warnings=warnings,
     )
+
+
+class _Rows(Mapping[str, np.ndarray]):
+    """Comparison levels of some pairs (a mask), each comparison copied only when read: EM
+    reads them one at a time, so the core pairs are never copied whole (13 bytes a pair).
+
+    >>> dict(_Rows({"dice": np.array([1, 2, 3])}, np.array([True, False, True])))["dice"].tolist()
+    [1, 3]
+    """
+
+    def __init__(self, levels: Mapping[str, np.ndarray], rows: np.ndarray) -> None:
+        self._levels, self._rows = levels, rows
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._levels[name][self._rows]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._levels)
+
+    def __len__(self) -> int:
+        return len(self._levels)
+
+
+def _pairs_in(left: np.ndarray, right: np.ndarray, n: int, codes: np.ndarray) -> np.ndarray:
+    """Which pairs (left·n + right) are among ``codes``: ``np.isin`` a chunk at a time
+    against the sorted codes, without a sort of every pair.
+
+    >>> _pairs_in(np.array([0, 0, 1]), np.array([1, 2, 2]), 3, np.array([5, 1])).tolist()
+    [True, False, True]
+    """
+    out = np.zeros(len(left), dtype=bool)
+    if len(codes) == 0:
+        return out
+    ref = np.unique(codes)
+    for s in range(0, len(left), _LEVEL_CHUNK):
+        part = slice(s, s + _LEVEL_CHUNK)
+        mine = left[part] * n + right[part]
+        at = np.minimum(np.searchsorted(ref, mine), len(ref) - 1)
+        out[part] = ref[at] == mine
+    return out
 
 
 def _scatter(size: int, *parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

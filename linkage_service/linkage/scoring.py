@@ -27,10 +27,12 @@ matches left below it stays under ``max_missed_rate``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from linkage_service.linkage.comparisons import (
     COMPARISONS,
@@ -191,7 +193,7 @@ class Thresholds:
             )
 
 
-def match_weight(model: FellegiSunterModel, levels: dict[str, np.ndarray]) -> np.ndarray:
+def match_weight(model: FellegiSunterModel, levels: Mapping[str, np.ndarray]) -> np.ndarray:
     """log2 Bayes factor plus log2 prior odds, per pair."""
     n = len(next(iter(levels.values())))
     w = np.full(n, np.log2(model.prior / (1.0 - model.prior)))
@@ -207,7 +209,7 @@ def match_weight(model: FellegiSunterModel, levels: dict[str, np.ndarray]) -> np
     return w
 
 
-def match_probability(model: FellegiSunterModel, levels: dict[str, np.ndarray]) -> np.ndarray:
+def match_probability(model: FellegiSunterModel, levels: Mapping[str, np.ndarray]) -> np.ndarray:
     """Posterior probability that each pair is the same person."""
     w = np.clip(match_weight(model, levels), -60, 60)
     return 1.0 / (1.0 + np.exp2(-w))
@@ -215,7 +217,7 @@ def match_probability(model: FellegiSunterModel, levels: dict[str, np.ndarray]) 
 
 def constrained_probability(
     model: FellegiSunterModel,
-    levels: dict[str, np.ndarray],
+    levels: Mapping[str, np.ndarray],
     *,
     incompatible: dict[str, tuple[int, ...]] | None = None,
     cap: float = 1e-3,
@@ -247,7 +249,7 @@ def constrained_probability(
     return np.where(bad, np.minimum(p, cap), p)
 
 
-def _identity_evidence(levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _identity_evidence(levels: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per kind of evidence, the pairs in which it says one person (see ``OVERRIDABLE``)."""
     n = len(next(iter(levels.values()))) if levels else 0
     none = np.zeros(n, dtype=bool)
@@ -260,7 +262,7 @@ def _identity_evidence(levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def apart_mask(
-    levels: dict[str, np.ndarray], *, apart: dict[str, tuple[int, ...]] | None = None
+    levels: Mapping[str, np.ndarray], *, apart: dict[str, tuple[int, ...]] | None = None
 ) -> np.ndarray | None:
     """Pairs at a level of ``apart`` (default ``APART``); None when no such comparison exists.
 
@@ -277,7 +279,7 @@ def apart_mask(
     return out
 
 
-def _level_counts(levels: dict[str, np.ndarray]) -> dict[str, int]:
+def _level_counts(levels: Mapping[str, np.ndarray]) -> dict[str, int]:
     return {
         name: len(COMPARISONS.get(name, ())) or int(lev.max()) + 1 for name, lev in levels.items()
     }
@@ -307,7 +309,7 @@ def _monotone(m: list[float], u: list[float], direction: int) -> list[float]:
 
 
 def _m_step(
-    levels: dict[str, np.ndarray],
+    levels: Mapping[str, np.ndarray],
     resp: np.ndarray,
     sizes: dict[str, int],
     pseudo: float,
@@ -317,8 +319,10 @@ def _m_step(
     counts: np.ndarray | None = None,
 ) -> tuple[float, dict[str, list[float]], dict[str, list[float]]]:
     """M step; with ``counts`` each row of ``levels`` stands for that many identical pairs."""
+    # Per pair (the first step, millions of pairs) the weights are taken per comparison and
+    # only where it is present: no whole-length copies beyond those (same sums as before).
     if counts is None:
-        match_w, non_w = resp, 1 - resp
+        match_w, non_w = resp, None
         prior = float(np.clip(resp.mean(), 1e-6, 1 - 1e-6))
     else:
         match_w, non_w = resp * counts, (1 - resp) * counts
@@ -327,13 +331,17 @@ def _m_step(
     u: dict[str, list[float]] = {}
     for name, lev in levels.items():
         present = lev >= 0
+        whole = bool(present.all())
+        at = lev if whole else lev[present]
         k = sizes[name]
-        cm = np.bincount(lev[present], weights=match_w[present], minlength=k)[:k] + pseudo
+        mw = match_w if whole else match_w[present]
+        cm = np.bincount(at, weights=mw, minlength=k)[:k] + pseudo
         m[name] = (cm / cm.sum()).tolist()
         if name in fixed_u:
             u[name] = list(fixed_u[name])
         else:
-            cu = np.bincount(lev[present], weights=non_w[present], minlength=k)[:k] + pseudo
+            nw = 1 - mw if non_w is None else (non_w if whole else non_w[present])
+            cu = np.bincount(at, weights=nw, minlength=k)[:k] + pseudo
             if u_prior and name in u_prior:
                 cu = cu + u_prior_weight * np.asarray(u_prior[name], dtype=float)
             u[name] = (cu / cu.sum()).tolist()
@@ -343,7 +351,7 @@ def _m_step(
 
 
 def level_patterns(
-    levels: dict[str, np.ndarray],
+    levels: Mapping[str, np.ndarray],
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """The distinct comparison vectors: (their levels, index of each pair's, pairs per vector).
 
@@ -366,14 +374,17 @@ def level_patterns(
         for name, r in zip(names, radix, strict=True):
             code *= r
             code += levels[name].astype(np.int64) + 1
-        if space <= max(8 * n, 1 << 22):  # a counting pass instead of a sort
-            full = np.bincount(code, minlength=space)
-            uniq = np.flatnonzero(full)
-            index = np.zeros(space, dtype=np.int64)
-            index[uniq] = np.arange(len(uniq))
-            inverse, counts = index[code], full[uniq]
-        else:
-            uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+        # A hash pass (the vectors are a few thousand), then the vectors in code order: the
+        # result of np.unique without its sort of every pair, and without a count per code of
+        # the whole space (tens of millions at national scale).
+        first_seen, found = pd.factorize(code, sort=False)
+        order = np.argsort(found, kind="stable")
+        uniq = np.asarray(found)[order]
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        inverse = rank[first_seen]
+        del first_seen
+        counts = np.bincount(inverse, minlength=len(uniq))
         patterns: dict[str, np.ndarray] = {}
         rest = uniq.astype(np.int64)
         for name, r in reversed(list(zip(names, radix, strict=True))):
@@ -387,7 +398,7 @@ def level_patterns(
 
 
 def estimate_model(
-    levels: dict[str, np.ndarray],
+    levels: Mapping[str, np.ndarray],
     *,
     dice: np.ndarray,
     max_iterations: int = 200,
@@ -497,7 +508,7 @@ def u_from_random_pairs(
 
 
 def u_from_far_pairs(
-    levels: dict[str, np.ndarray],
+    levels: Mapping[str, np.ndarray],
     *,
     names: tuple[str, ...] = FAR_PAIR_U,
     min_pairs: int = 1000,
