@@ -470,9 +470,15 @@ def lsh_candidate_pairs(
     min_dice: float | None = None,
     budget: int | None = None,
     stats: dict[str, int] | None = None,
+    band_range: slice | None = None,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Deduplicated candidate pairs (left < right) from Hamming LSH, plus the number of
     record-band memberships skipped in oversized buckets.
+
+    ``band_range``: only these of the designed bands (a slice of a partitioned run,
+    ``linkage.partition``; the design, hence k and the positions, is that of all bands).
+    ``threads``: the compiled kernel's threads for this call.
 
     ``involve``: optional boolean mask; only pairs with at least one record in it are
     generated (an incremental job passes the new records: new × new and new × existing,
@@ -509,6 +515,8 @@ def lsh_candidate_pairs(
         max_floor_bands=params.max_floor_bands,
     )
     positions = band_positions(arr.shape[1] * 8, bands=bands, bits_per_band=k, seed=params.seed)
+    if band_range is not None:
+        positions = positions[band_range]
     if involve is not None:
         involve = np.asarray(involve, dtype=bool)
         if len(involve) != n:
@@ -530,16 +538,17 @@ def lsh_candidate_pairs(
                 min_dice=-1.0 if min_dice is None else min_dice,
                 budget=budget,
                 group_bytes=params.key_budget_mb << 20,
+                n_threads=threads,
             )
         if stats is not None:
             stats.update(compared=info["compared"], distinct=-1, held=info["held"],
-                         bands=bands, bits_per_band=k)
+                         bands=len(positions), bits_per_band=k)
         return left, right, info["skipped"]
     survivors = _Survivors(arr, min_dice=min_dice, buffer=params.pair_buffer, budget=budget)
     skipped = compared = 0
     group = max(1, (params.key_budget_mb << 20) // max(1, 8 * n))
     if involve is None or involve.any():
-        for first in range(0, bands, group):
+        for first in range(0, len(positions), group):
             keys = band_keys(arr, positions[first : first + group])
             for band_key in keys:
                 left, right, s = pairs_within_groups(
@@ -555,7 +564,7 @@ def lsh_candidate_pairs(
             compared=compared,
             distinct=survivors.distinct,
             held=survivors.peak,
-            bands=bands,
+            bands=len(positions),
             bits_per_band=k,
         )
     return left, right, skipped

@@ -189,9 +189,11 @@ def lsh_candidates(
     min_dice: float,
     budget: int | None,
     group_bytes: int,
+    n_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """``blocking.lsh_candidate_pairs``' pairs from the kernel: (left, right, stats) with
-    stats ``compared``, ``skipped``, ``held`` (partner-list entries at the end) and ``simd``."""
+    stats ``compared``, ``skipped``, ``held`` (partner-list entries at the end) and ``simd``.
+    ``n_threads``: the kernel's threads for this call (default ``threads()``)."""
     arr = np.ascontiguousarray(clks, dtype=np.uint8)
     pos = np.ascontiguousarray(positions, dtype=np.int32)
     inv = None if involve is None else np.ascontiguousarray(involve, dtype=np.uint8)
@@ -201,7 +203,8 @@ def lsh_candidates(
     got = lib.vk_lsh_candidates(
         _ptr(arr), len(arr), arr.shape[1], _ptr(pos), pos.shape[0], pos.shape[1],
         int(max_bucket), None if inv is None else _ptr(inv), float(min_dice), int(budget or 0),
-        int(group_bytes), threads(), simd_level(), ctypes.byref(out_l), ctypes.byref(out_r),
+        int(group_bytes), n_threads or threads(), simd_level(), ctypes.byref(out_l),
+        ctypes.byref(out_r),
         _ptr(stats),
     )
     if got < 0:

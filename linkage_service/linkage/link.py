@@ -60,6 +60,7 @@ from linkage_service.linkage.memory import large_blocks_mapped
 from linkage_service.linkage.scoring import (
     APART,
     INCOMPATIBLE,
+    FellegiSunterModel,
     PairAttributes,
     Thresholds,
     apart_mask,
@@ -273,7 +274,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         )
         if model_source == "em":
             model.records = n
-    prob = constrained_probability(model, levels, incompatible=params.incompatible)
+    prob = _probability(model, levels, params)
     thresholds = params.thresholds or choose_thresholds(
         prob[core],
         max_false_link_rate=params.max_false_link_rate,
@@ -322,11 +323,13 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             for name in list(levels):  # one comparison at a time: the old array goes at once
                 levels[name] = _scatter(len(all_l), (old_at, levels[name]), (new_at, fresh[name]))
             del fresh
-            prob = constrained_probability(model, levels, incompatible=params.incompatible)
+            del prob  # the first round's, before the second's is computed
+            prob = _probability(model, levels, params)
             n_completion += len(new_at)
             core = _scatter(len(all_l), (old_at, core), (new_at, np.zeros(len(new_at), bool)))
             del old_at, new_at, new_l, new_r, new_d
             left, right = all_l, all_r
+            del clustering  # its labels are read above; not held while the next one is built
             clustering = run(left, right, prob, levels)
     warnings.extend(clustering.warnings)
     timings["clustering"] = clock() - t
@@ -413,6 +416,20 @@ class _Rows(Mapping[str, np.ndarray]):
 
     def __len__(self) -> int:
         return len(self._levels)
+
+
+def _probability(
+    model: FellegiSunterModel, levels: Mapping[str, np.ndarray], params: LinkParams
+) -> np.ndarray:
+    """``constrained_probability`` of every pair, a chunk of pairs at a time (each pair's
+    value depends on its own levels only; the weights' temporaries stay small)."""
+    size = len(next(iter(levels.values()))) if levels else 0
+    out = np.empty(size, dtype=np.float64)
+    for s in range(0, size, _LEVEL_CHUNK):
+        part = slice(s, s + _LEVEL_CHUNK)
+        out[part] = constrained_probability(model, {k: v[part] for k, v in levels.items()},
+                                            incompatible=params.incompatible)
+    return out
 
 
 def _pairs_in(left: np.ndarray, right: np.ndarray, n: int, codes: np.ndarray) -> np.ndarray:
