@@ -263,22 +263,6 @@ def linkage_f1(target: Target, stored: np.ndarray,
             "review": float(len(result.review))}
 
 
-def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    parent = np.arange(n)
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return np.array([root(i) for i in range(n)])
-
-
 DICE_ONLY_THRESHOLDS: tuple[float, ...] = tuple(round(0.6 + 0.01 * i, 2) for i in range(36))
 
 
@@ -286,6 +270,7 @@ def dice_only_f1(target: Target, stored: np.ndarray,
                  thresholds: Sequence[float] = DICE_ONLY_THRESHOLDS) -> dict[str, float]:
     """Best pairwise F1 of Dice ≥ threshold + connected components over a threshold sweep:
     what the stored bits alone separate, without the core's document hash and attributes."""
+    from linkage_service.linkage.clustering import components
     from linkage_service.linkage.similarity import dice_candidates_within
     from vinculo_lab.evaluation.metrics import pairwise_scores
 
@@ -294,7 +279,7 @@ def dice_only_f1(target: Target, stored: np.ndarray,
     best = {"dice_f1": 0.0, "dice_threshold": math.nan}
     for t in thresholds:
         keep = pairs.dice >= t
-        labels = _components(len(target), pairs.left[keep], pairs.right[keep])
+        labels = components(len(target), pairs.left[keep], pairs.right[keep])
         f1 = pairwise_scores(truth, dict(zip(target.keys, labels.tolist(), strict=True))).f1
         if f1 > best["dice_f1"]:
             best = {"dice_f1": f1, "dice_threshold": t}

@@ -176,13 +176,13 @@ def test_pairs_across_strong_components_change_nothing(
         return got.labels.tolist(), got.refused, got.events
 
     filtered = run()
-    monkeypatch.setattr(mod, "_components", lambda n, a, b: np.zeros(n, dtype=np.int64))
+    monkeypatch.setattr(mod, "components", lambda n, a, b: np.zeros(n, dtype=np.int64))
     assert run() == filtered
     assert filtered[0] != ["conflict"] or seed  # at least one seed runs through
 
 
 def test_components_match_a_plain_union_find() -> None:
-    from linkage_service.linkage.clustering import _components
+    from linkage_service.linkage.clustering import components
 
     rng = np.random.default_rng(1)
     n = 3000
@@ -199,5 +199,5 @@ def test_components_match_a_plain_union_find() -> None:
         rx, ry = find(x), find(y)
         if rx != ry:
             parent[max(rx, ry)] = min(rx, ry)
-    assert _components(n, a, b).tolist() == [find(i) for i in range(n)]
-    assert _components(4, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2, 3]
+    assert components(n, a, b).tolist() == [find(i) for i in range(n)]
+    assert components(4, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2, 3]

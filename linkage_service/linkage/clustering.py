@@ -45,6 +45,7 @@ __all__ = [
     "LineageEvent",
     "ScoredPairs",
     "cluster",
+    "components",
 ]
 
 
@@ -204,10 +205,10 @@ class _Clusters:
         self.cannot.setdefault(rb, set()).add(ra)
 
 
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Each record's connected component (its smallest row) in the graph of edges a–b.
 
-    >>> _components(5, np.array([3, 1]), np.array([4, 3])).tolist()
+    >>> components(5, np.array([3, 1]), np.array([4, 3])).tolist()
     [0, 1, 2, 1, 1]
     """
     root = np.arange(n)
@@ -304,7 +305,7 @@ def cluster(
     # national scale; the sums that are read come out the same).
     labelled = np.flatnonzero(codes >= 0)
     strong_any = np.flatnonzero(prob >= params.link_threshold)
-    component = _components(
+    component = components(
         n,
         np.concatenate([left[strong_any], must[:, 0], labelled]),
         np.concatenate([right[strong_any], must[:, 1], first[codes[labelled]]]),
