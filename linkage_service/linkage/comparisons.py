@@ -171,12 +171,18 @@ def _factorize(values: np.ndarray) -> np.ndarray:
 
 
 def _ubigeo_codes(values: np.ndarray) -> np.ndarray:
+    """Per record: the UBIGEO's length and codes of its first 2, 4 and 6 characters (equal
+    prefixes, equal codes; hashed, not sorted: only equality is read).
+
+    >>> _ubigeo_codes(np.array(["150101", "1501", "", "150102"])).tolist()
+    [[6, 0, 0, 0], [4, 0, 0, 1], [0, 1, 1, 2], [6, 0, 0, 3]]
+    """
     codes = np.asarray(values).astype("U6")
     out = np.empty((len(codes), 4), dtype=np.int64)
     out[:, 0] = np.char.str_len(codes) if len(codes) else 0
     padded = np.char.ljust(codes, 6) if len(codes) else codes
     for col, width in ((1, 2), (2, 4), (3, 6)):
-        out[:, col] = np.unique(padded.astype(f"U{width}"), return_inverse=True)[1].reshape(-1)
+        out[:, col] = pd.factorize(padded.astype(f"U{width}").astype(object))[0]
     return out
 
 
@@ -237,8 +243,15 @@ def _row_codes(raw: np.ndarray) -> np.ndarray:
     [1, -1, 1, 2]
     """
     raw = np.ascontiguousarray(raw, dtype=np.uint8)
-    rows = raw.view(np.dtype((np.void, raw.shape[1]))).reshape(-1)
-    codes = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    if raw.shape[1] % 8 or len(raw) == 0:
+        rows = raw.view(np.dtype((np.void, raw.shape[1]))).reshape(-1)
+        codes = np.unique(rows, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    else:  # 8-byte words hashed one after another (pandas' table): no sort of the rows
+        words = raw.view(np.uint64)
+        codes = pd.factorize(words[:, 0])[0].astype(np.int64)
+        for j in range(1, words.shape[1]):
+            word = pd.factorize(words[:, j])[0].astype(np.int64)
+            codes = pd.factorize(codes * (int(word.max()) + 1) + word)[0].astype(np.int64)
     codes[~raw.any(axis=1)] = -1
     return codes
 
