@@ -173,31 +173,45 @@ class _Clusters:
         row_a[rb] = row_a.get(rb, 0.0) + p
         row_b[ra] = row_b.get(ra, 0.0) + p
 
-    def add_probabilities(self, left: np.ndarray, right: np.ndarray, prob: np.ndarray) -> None:
-        """``add_probability`` of every pair, before any merge is judged, at once: each cluster
-        pair's probabilities are added in pair order from 0.0 (a bincount), the same float sums
-        as adding them one by one (the roots do not change meanwhile: no union happens)."""
-        if len(left) == 0:
+    def add_probabilities(self, left: np.ndarray, right: np.ndarray, prob: np.ndarray,
+                          keep: np.ndarray | None = None) -> None:
+        """``add_probability`` of every pair (of the pairs ``keep`` marks), before any merge is
+        judged, at once: each cluster pair's probabilities are added in pair order from 0.0
+        (a bincount), the same float sums as adding them one by one (the roots do not change
+        meanwhile: no union happens). The pairs are read a chunk at a time."""
+        rows = np.arange(len(left)) if keep is None else np.flatnonzero(keep)
+        if len(rows) == 0:
             return
         if self.adj:  # sums already started: add one by one, as the order matters
-            for a, b, p in zip(np.asarray(left).tolist(), np.asarray(right).tolist(),
-                               np.asarray(prob, dtype=float).tolist(), strict=True):
+            for a, b, p in zip(np.asarray(left)[rows].tolist(), np.asarray(right)[rows].tolist(),
+                               np.asarray(prob, dtype=float)[rows].tolist(), strict=True):
                 self.add_probability(a, b, p)
             return
         n = len(self.parent)
         roots = self.roots()
-        ra, rb = roots[left], roots[right]
-        apart_roots = ra != rb
-        lo = np.minimum(ra, rb)[apart_roots]
-        hi = np.maximum(ra, rb)[apart_roots]
-        uniq, inverse = np.unique(lo * n + hi, return_inverse=True)
-        sums = np.bincount(inverse.reshape(-1), weights=np.asarray(prob, dtype=float)[apart_roots],
-                           minlength=len(uniq))
+        code_parts, prob_parts = [], []
+        for s in range(0, len(rows), 1 << 20):
+            at = rows[s : s + (1 << 20)]
+            ra, rb = roots[left[at]], roots[right[at]]
+            apart_roots = ra != rb
+            code_parts.append((np.minimum(ra, rb) * n + np.maximum(ra, rb))[apart_roots])
+            prob_parts.append(np.asarray(prob, dtype=float)[at][apart_roots])
+        del rows, roots
+        codes = np.concatenate(code_parts)
+        weights = np.concatenate(prob_parts)
+        del code_parts, prob_parts
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        del codes
+        sums = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(uniq))
+        del inverse, weights
         adj = self.adj
-        for a, b, total in zip((uniq // n).tolist(), (uniq % n).tolist(), sums.tolist(),
-                               strict=True):
-            adj.setdefault(a, {})[b] = total
-            adj.setdefault(b, {})[a] = total
+        step = 1 << 16  # Python lists a block at a time: the dicts are what stays
+        for s in range(0, len(uniq), step):
+            block = uniq[s : s + step]
+            for a, b, total in zip((block // n).tolist(), (block % n).tolist(),
+                                   sums[s : s + step].tolist(), strict=True):
+                adj.setdefault(a, {})[b] = total
+                adj.setdefault(b, {})[a] = total
 
     def add_cannot(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
@@ -314,9 +328,8 @@ def cluster(
     for s in range(0, len(left), 1 << 20):  # a chunk at a time: no pair-long temporaries
         part = slice(s, s + (1 << 20))
         inside[part] &= component[left[part]] == component[right[part]]
-    kept = np.flatnonzero(inside)
+    cl.add_probabilities(left, right, prob, keep=inside)
     del inside
-    cl.add_probabilities(left[kept], right[kept], prob[kept])
     # 3. best-first coherent merging.
     refused: list[tuple[int, int, str]] = []
     strong = np.flatnonzero(prob >= params.link_threshold)
@@ -344,6 +357,7 @@ def cluster(
             f"({params.max_cluster_size}) (links refused by the cluster size cap)"
         )
     roots = cl.roots()
+    cl.adj, cl.cannot = {}, {}  # the sums are done with: freed before the labels are built
     refused = [r for r in refused if roots[r[0]] != roots[r[1]]]
     labels, events = _assign_labels(roots, codes, names, first, new_label_prefix)
     return Clustering(labels=labels, events=events, refused=refused, warnings=warnings)

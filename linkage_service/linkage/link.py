@@ -315,7 +315,10 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             # Pairs already scored keep their Dice and levels (pure functions of the pair);
             # only the new cross pairs are compared.
             old_at = np.searchsorted(all_l * n + all_r, left * n + right)
-            new_at = np.flatnonzero(np.bincount(old_at, minlength=len(all_l)) == 0)
+            fresh_mask = np.ones(len(all_l), dtype=bool)
+            fresh_mask[old_at] = False
+            new_at = np.flatnonzero(fresh_mask)
+            del fresh_mask
             new_l, new_r = all_l[new_at], all_r[new_at]
             new_d = dice_of(new_l, new_r)
             fresh = levels_of(new_l, new_r, new_d)
