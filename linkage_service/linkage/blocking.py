@@ -40,6 +40,7 @@ __all__ = [
     "budget_mask",
     "key_block_pairs",
     "lsh_candidate_pairs",
+    "merge_codes",
     "merge_pairs",
     "pairs_within_groups",
 ]
@@ -290,14 +291,23 @@ def merge_pairs(
     >>> merge_pairs([(np.array([0, 1]), np.array([2, 2])), (np.array([0]), np.array([2]))], n=3)
     (array([0, 1]), array([2, 2]))
     """
+    codes = merge_codes(parts, n=n)
+    return codes // n, codes % n
+
+
+def merge_codes(parts: list[tuple[np.ndarray, np.ndarray]], *, n: int) -> np.ndarray:
+    """``merge_pairs`` as sorted unique codes left·n + right (one array instead of two).
+
+    >>> merge_codes([(np.array([1, 0]), np.array([2, 2]))], n=3).tolist()
+    [2, 5]
+    """
     if not parts:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty.copy()
+        return np.empty(0, dtype=np.int64)
     codes = np.concatenate([left * n + right for left, right in parts])
     codes.sort(kind="stable" if len(codes) < 2 else "quicksort")
     if len(codes):
         codes = codes[np.r_[True, codes[1:] != codes[:-1]]]
-    return codes // n, codes % n
+    return codes
 
 
 def key_block_pairs(

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from linkage_service.linkage.blocking import (
+    merge_codes,
     merge_pairs,
 )
 from linkage_service.linkage.candidates import Candidates, candidate_pairs
@@ -310,11 +311,17 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         clustering.labels, clustering.refused, params.completion_max_pairs
     )
     if len(extra_l):
-        all_l, all_r = merge_pairs([(left, right), (extra_l, extra_r)], n=n)
-        if len(all_l) > len(left):
+        merged = merge_codes([(left, right), (extra_l, extra_r)], n=n)
+        if len(merged) > len(left):
             # Pairs already scored keep their Dice and levels (pure functions of the pair);
             # only the new cross pairs are compared.
-            old_at = np.searchsorted(all_l * n + all_r, left * n + right)
+            old_at = np.empty(len(left), dtype=np.int64)
+            for s in range(0, len(left), _LEVEL_CHUNK):
+                part = slice(s, s + _LEVEL_CHUNK)
+                old_at[part] = np.searchsorted(merged, left[part] * n + right[part])
+            all_l, all_r = merged // n, merged % n
+            del merged
+            left, right = all_l, all_r  # the old ends are no longer read
             fresh_mask = np.ones(len(all_l), dtype=bool)
             fresh_mask[old_at] = False
             new_at = np.flatnonzero(fresh_mask)
@@ -331,7 +338,6 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             n_completion += len(new_at)
             core = _scatter(len(all_l), (old_at, core), (new_at, np.zeros(len(new_at), bool)))
             del old_at, new_at, new_l, new_r, new_d
-            left, right = all_l, all_r
             del clustering  # its labels are read above; not held while the next one is built
             clustering = run(left, right, prob, levels)
     warnings.extend(clustering.warnings)
