@@ -60,7 +60,7 @@ from linkage_service.models.migration import (
 )
 from linkage_service.models.record import CONTENT_COLUMNS
 from linkage_service.store.migration_batches import bank_schema, open_migration
-from linkage_service.store.uploads import in_chunks
+from linkage_service.store.uploads import in_chunks, insert_rows
 from vinculo_common.batch import RECORD_SECTIONS
 from vinculo_common.errors import Conflict, InputError, SchemaMismatch, VinculoError
 from vinculo_common.schemas import known_fingerprints, load_linkage_schema, schema_fingerprint
@@ -336,8 +336,7 @@ def _switch(session: Session, *, migration: SchemaMigration, job_id: int,
     old_ids = list(replaced)
     for chunk in in_chunks(old_ids):
         session.execute(sa.update(_REC).where(r.id.in_(chunk)).values(is_current=False))
-    for start in range(0, len(rows), 5000):
-        session.execute(_REC.insert(), rows[start:start + 5000])
+    insert_rows(session, _REC, rows)
     new_id = {(int(s), bytes(ref)): int(i) for i, s, ref in session.execute(
         sa.select(r.id, r.source_id, r.record_ref).where(r.is_current.is_(True))).all()}
     # A membership that pointed at the replaced version points at its re-encoding: the person

@@ -24,6 +24,7 @@ from linkage_service.custody import (
 from linkage_service.models import EncodedRecord
 from linkage_service.models.custody import CustodyCheck
 from linkage_service.models.record import CONTENT_COLUMNS
+from linkage_service.settings import Settings
 from vinculo_common.batch import RECORD_SECTIONS
 from vinculo_common.errors import ConfigError
 
@@ -81,7 +82,7 @@ def seal_row(key: CustodyKey, row: dict[str, Any]) -> dict[str, Any]:
             **{name: None for name in RECORD_SECTIONS}, **{name: None for name in CONTENT_COLUMNS}}
 
 
-def open_custody(engine: Engine, settings: Any) -> CustodyKey:
+def open_custody(engine: Engine, settings: Settings) -> CustodyKey:
     """The custodian's key (``load_custody_key``) installed on ``engine`` and checked against
     the key that sealed this bank (``check_custody``): what the service and the operator's
     commands that open records do first."""

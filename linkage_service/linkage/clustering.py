@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from linkage_service.linkage.memory import pair_chunks
 from vinculo_common.errors import Conflict, InputError
 
 __all__ = [
@@ -190,8 +191,8 @@ class _Clusters:
         n = len(self.parent)
         roots = self.roots()
         code_parts, prob_parts = [], []
-        for s in range(0, len(rows), 1 << 20):
-            at = rows[s : s + (1 << 20)]
+        for part in pair_chunks(len(rows)):
+            at = rows[part]
             ra, rb = roots[left[at]], roots[right[at]]
             apart_roots = ra != rb
             code_parts.append((np.minimum(ra, rb) * n + np.maximum(ra, rb))[apart_roots])
@@ -325,8 +326,7 @@ def cluster(
         np.concatenate([right[strong_any], must[:, 1], first[codes[labelled]]]),
     )
     inside = prob >= params.min_probability_kept
-    for s in range(0, len(left), 1 << 20):  # a chunk at a time: no pair-long temporaries
-        part = slice(s, s + (1 << 20))
+    for part in pair_chunks(len(left)):  # a chunk at a time: no pair-long temporaries
         inside[part] &= component[left[part]] == component[right[part]]
     cl.add_probabilities(left, right, prob, keep=inside)
     del inside

@@ -57,7 +57,7 @@ from linkage_service.linkage.contract import (
     PairTable,
     to_reference,
 )
-from linkage_service.linkage.memory import large_blocks_mapped
+from linkage_service.linkage.memory import large_blocks_mapped, pair_chunks
 from linkage_service.linkage.scoring import (
     APART,
     INCOMPATIBLE,
@@ -80,9 +80,6 @@ from linkage_service.linkage.similarity import (
     popcounts,
 )
 from vinculo_common.errors import InputError
-
-# Pairs compared at once (``levels_of``): bounds the comparisons' temporaries to ~150 MB.
-_LEVEL_CHUNK = 1 << 20
 
 __all__ = [
     "Candidates",
@@ -242,8 +239,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         """Every comparison of the pairs: the attributes' and the density's, a chunk of pairs
         at a time (the comparisons' temporaries are 8-byte gathers, the levels one byte)."""
         out: dict[str, np.ndarray] = {}
-        for s in range(0, max(len(lf), 1), _LEVEL_CHUNK):
-            part = slice(s, s + _LEVEL_CHUNK)
+        for part in pair_chunks(len(lf), at_least_one=True):
             got = compare_pairs(left=lf[part], right=rt[part], dice=dc[part],
                                 attributes=attributes, codes=codes)
             got["density"] = density_levels(lf[part], rt[part], neighbours, complete)
@@ -316,27 +312,25 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             # Pairs already scored keep their Dice and levels (pure functions of the pair);
             # only the new cross pairs are compared.
             old_at = np.empty(len(left), dtype=np.int64)
-            for s in range(0, len(left), _LEVEL_CHUNK):
-                part = slice(s, s + _LEVEL_CHUNK)
+            for part in pair_chunks(len(left)):
                 old_at[part] = np.searchsorted(merged, left[part] * n + right[part])
-            all_l, all_r = merged // n, merged % n
+            left, right = merged // n, merged % n  # the old ends are no longer read
             del merged
-            left, right = all_l, all_r  # the old ends are no longer read
-            fresh_mask = np.ones(len(all_l), dtype=bool)
+            fresh_mask = np.ones(len(left), dtype=bool)
             fresh_mask[old_at] = False
             new_at = np.flatnonzero(fresh_mask)
             del fresh_mask
-            new_l, new_r = all_l[new_at], all_r[new_at]
+            new_l, new_r = left[new_at], right[new_at]
             new_d = dice_of(new_l, new_r)
             fresh = levels_of(new_l, new_r, new_d)
-            dice = _scatter(len(all_l), (old_at, dice), (new_at, new_d))
+            dice = _scatter(len(left), (old_at, dice), (new_at, new_d))
             for name in list(levels):  # one comparison at a time: the old array goes at once
-                levels[name] = _scatter(len(all_l), (old_at, levels[name]), (new_at, fresh[name]))
+                levels[name] = _scatter(len(left), (old_at, levels[name]), (new_at, fresh[name]))
             del fresh
             del prob  # the first round's, before the second's is computed
             prob = _probability(model, levels, params)
             n_completion += len(new_at)
-            core = _scatter(len(all_l), (old_at, core), (new_at, np.zeros(len(new_at), bool)))
+            core = _scatter(len(left), (old_at, core), (new_at, np.zeros(len(new_at), bool)))
             del old_at, new_at, new_l, new_r, new_d
             del clustering  # its labels are read above; not held while the next one is built
             clustering = run(left, right, prob, levels)
@@ -434,8 +428,7 @@ def _probability(
     value depends on its own levels only; the weights' temporaries stay small)."""
     size = len(next(iter(levels.values()))) if levels else 0
     out = np.empty(size, dtype=np.float64)
-    for s in range(0, size, _LEVEL_CHUNK):
-        part = slice(s, s + _LEVEL_CHUNK)
+    for part in pair_chunks(size):
         out[part] = constrained_probability(model, {k: v[part] for k, v in levels.items()},
                                             incompatible=params.incompatible)
     return out
@@ -452,8 +445,7 @@ def _pairs_in(left: np.ndarray, right: np.ndarray, n: int, codes: np.ndarray) ->
     if len(codes) == 0:
         return out
     ref = np.unique(codes)
-    for s in range(0, len(left), _LEVEL_CHUNK):
-        part = slice(s, s + _LEVEL_CHUNK)
+    for part in pair_chunks(len(left)):
         mine = left[part] * n + right[part]
         at = np.minimum(np.searchsorted(ref, mine), len(ref) - 1)
         out[part] = ref[at] == mine

@@ -16,10 +16,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
+from collections.abc import Iterator
 
-__all__ = ["MMAP_THRESHOLD", "large_blocks_mapped"]
+__all__ = ["MMAP_THRESHOLD", "PAIR_CHUNK", "large_blocks_mapped", "pair_chunks"]
 
 MMAP_THRESHOLD = 1 << 20
+# Pairs handled at once by the stages that read pair arrays a chunk at a time: bounds their
+# 8-byte temporaries to a few tens of MB each.
+PAIR_CHUNK = 1 << 20
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 _lock = threading.Lock()
 _done: bool | None = None
@@ -40,3 +44,14 @@ def large_blocks_mapped() -> bool:
             except OSError:
                 _done = False
         return _done
+
+
+def pair_chunks(size: int, *, at_least_one: bool = False) -> Iterator[slice]:
+    """Slices of ``PAIR_CHUNK`` over ``size`` pairs (one empty slice for none when
+    ``at_least_one``: a caller that learns its output's columns from the first chunk).
+
+    >>> [(s.start, s.stop) for s in pair_chunks(3)], len(list(pair_chunks(0, at_least_one=True)))
+    ([(0, 1048576)], 1)
+    """
+    for start in range(0, max(size, 1) if at_least_one else size, PAIR_CHUNK):
+        yield slice(start, start + PAIR_CHUNK)
