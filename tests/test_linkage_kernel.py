@@ -86,6 +86,37 @@ def test_kernel_incremental_pairs_equal_numpy(
     assert _both(monkeypatch, level, _pairs(data.clks, params, involve=none))[1][:2] == ([], [])
 
 
+@pytest.mark.parametrize("group_bytes", [1, 1 << 30])
+def test_kernel_incremental_across_band_groups(
+    monkeypatch: pytest.MonkeyPatch, group_bytes: int
+) -> None:
+    # An incremental run (a few new records among thousands: the filter path) with one band
+    # per group (group_bytes=1) or all bands in one gives the NumPy path's pairs.
+    from linkage_service.linkage.blocking import band_positions
+
+    data = synthetic_registries(records_per_source=1700, seed=13)
+    n = len(data.clks)
+    involve = np.zeros(n, dtype=bool)
+    involve[-150:] = True
+    involve[::211] = True
+    assert involve.sum() * 8 < n
+    params = LshParams(bands=12, bits_per_band=9, seed=3)
+    monkeypatch.setenv("VINCULO_KERNEL", "numpy")
+    want = lsh_candidate_pairs(data.clks, params=params, involve=involve, min_dice=0.5,
+                               budget=3)
+    monkeypatch.setenv("VINCULO_KERNEL", "c")
+    lib = kernel.load()
+    assert lib is not None
+    positions = band_positions(data.clks.shape[1] * 8, bands=12, bits_per_band=9, seed=3)
+    left, right, info = kernel.lsh_candidates(
+        lib, data.clks, positions, max_bucket=params.max_bucket, involve=involve,
+        min_dice=0.5, budget=3, group_bytes=group_bytes,
+    )
+    assert (left.tolist(), right.tolist(), info["skipped"]) == (
+        want[0].tolist(), want[1].tolist(), want[2])
+    assert len(left) > 100
+
+
 def _adversarial() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(5)
     base = rng.integers(0, 256, size=(1, 128), dtype=np.uint8)

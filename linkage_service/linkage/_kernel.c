@@ -319,7 +319,8 @@ typedef struct {
 
 /* Keys of a block of records for the group's bands. The block is first turned into byte
  * planes (plane[byte][record]), so each sampled bit of a band is one pass over contiguous
- * bytes that the compiler vectorizes, instead of a load per record and bit. */
+ * bytes that the compiler vectorizes, instead of a load per record and bit; the key is built
+ * in byte lanes (eight of its bits per byte) and widened once at the end, not once per bit. */
 static void task_keys(void *ctx, int64_t item, int thread) {
     (void)thread;
     job *J = (job *)ctx;
@@ -327,8 +328,9 @@ static void task_keys(void *ctx, int64_t item, int thread) {
     if (hi > J->n) hi = J->n;
     int m = (int)(hi - lo);
     uint8_t planes[128 * KEY_BLOCK];
-    uint32_t low[KEY_BLOCK], high[KEY_BLOCK];
+    uint8_t part[8][KEY_BLOCK]; /* the key's bytes: bit j is bit j & 7 of part[j >> 3] */
     int nplanes = J->bytes < 128 ? J->bytes : 128;
+    int nparts = (J->k + 7) / 8;
     if (m < KEY_BLOCK) memset(planes, 0, sizeof(planes));
     for (int i = 0; i < m; i++) {
         const uint8_t *row = J->clks + (size_t)(lo + i) * (size_t)J->bytes;
@@ -337,27 +339,36 @@ static void task_keys(void *ctx, int64_t item, int thread) {
     for (int b = 0; b < J->g_bands; b++) {
         const int32_t *pos = J->positions + (size_t)(J->g_first + b) * (size_t)J->k;
         uint64_t *out = J->keys + (size_t)b * (size_t)J->n + lo;
-        memset(low, 0, sizeof(low));
-        memset(high, 0, sizeof(high));
+        memset(part, 0, (size_t)nparts * KEY_BLOCK);
         for (int j = 0; j < J->k; j++) {
             int p = pos[j];
             int shift = 7 - (p & 7);
-            if ((p >> 3) < nplanes) {
+            uint8_t *dst = part[j >> 3];
+            int at = j & 7;
+            if ((p >> 3) < nplanes) { /* byte lanes: one vector op covers 16-64 records */
                 const uint8_t *plane = planes + (p >> 3) * KEY_BLOCK;
-                uint32_t *dst = j < 32 ? low : high;
-                int at = j & 31;
                 for (int i = 0; i < KEY_BLOCK; i++)
-                    dst[i] |= (uint32_t)((plane[i] >> shift) & 1) << at;
+                    dst[i] |= (uint8_t)(((plane[i] >> shift) & 1) << at);
             } else { /* CLKs wider than 1024 bits: read the rows */
                 for (int i = 0; i < m; i++) {
                     const uint8_t *row = J->clks + (size_t)(lo + i) * (size_t)J->bytes;
-                    uint32_t bit = (uint32_t)((row[p >> 3] >> shift) & 1);
-                    if (j < 32) low[i] |= bit << j;
-                    else high[i] |= bit << (j - 32);
+                    dst[i] |= (uint8_t)(((row[p >> 3] >> shift) & 1) << at);
                 }
             }
         }
-        for (int i = 0; i < m; i++) out[i] = ((uint64_t)high[i] << 32) | low[i];
+        if (nparts <= 4) {
+            uint32_t low[KEY_BLOCK];
+            memset(low, 0, sizeof(low));
+            for (int q = 0; q < nparts; q++)
+                for (int i = 0; i < KEY_BLOCK; i++) low[i] |= (uint32_t)part[q][i] << (8 * q);
+            for (int i = 0; i < m; i++) out[i] = low[i];
+        } else {
+            for (int i = 0; i < m; i++) {
+                uint64_t key = 0;
+                for (int q = 0; q < nparts; q++) key |= (uint64_t)part[q][i] << (8 * q);
+                out[i] = key;
+            }
+        }
     }
 }
 

@@ -310,10 +310,13 @@ def cluster(
             )
         cl.add_cannot(a, b)
     if pairs.apart is not None:
-        apart = np.asarray(pairs.apart, dtype=bool)
-        for a, b in zip(left[apart].tolist(), right[apart].tolist(), strict=True):
-            if cl.find(a) != cl.find(b):
-                cl.add_cannot(a, b)
+        apart = np.flatnonzero(np.asarray(pairs.apart, dtype=bool))
+        for part in pair_chunks(len(apart), chunk=1 << 16):
+            block = apart[part]
+            for a, b in zip(left[block].tolist(), right[block].tolist(), strict=True):
+                if cl.find(a) != cl.find(b):
+                    cl.add_cannot(a, b)
+        del apart
     # Only clusters that a strong pair joins are ever judged, and clusters never leave the
     # components of the strong pairs, must-links and existing persons: a pair across two such
     # components adds to no sum that is read, so it is not held (most candidate pairs at
@@ -334,22 +337,25 @@ def cluster(
     refused: list[tuple[int, int, str]] = []
     strong = np.flatnonzero(prob >= params.link_threshold)
     strong = strong[np.argsort(-prob[strong], kind="stable")]
-    for a, b in zip(left[strong].tolist(), right[strong].tolist(), strict=True):
-        ra, rb = cl.find(a), cl.find(b)
-        if ra == rb:
-            continue
-        if rb in cl.cannot.get(ra, ()):
-            refused.append((a, b, "cannot_link"))
-            continue
-        size_a, size_b = cl.size[ra], cl.size[rb]
-        if size_a + size_b > params.max_cluster_size:
-            refused.append((a, b, "size_cap"))
-            continue
-        cohesion = cl.adj.get(ra, {}).get(rb, 0.0) / (size_a * size_b)
-        if cohesion < params.min_cohesion:
-            refused.append((a, b, "cohesion"))
-            continue
-        cl.union(ra, rb)
+    for part in pair_chunks(len(strong), chunk=1 << 16):  # Python ints a block at a time
+        block = strong[part]
+        for a, b in zip(left[block].tolist(), right[block].tolist(), strict=True):
+            ra, rb = cl.find(a), cl.find(b)
+            if ra == rb:
+                continue
+            if rb in cl.cannot.get(ra, ()):
+                refused.append((a, b, "cannot_link"))
+                continue
+            size_a, size_b = cl.size[ra], cl.size[rb]
+            if size_a + size_b > params.max_cluster_size:
+                refused.append((a, b, "size_cap"))
+                continue
+            cohesion = cl.adj.get(ra, {}).get(rb, 0.0) / (size_a * size_b)
+            if cohesion < params.min_cohesion:
+                refused.append((a, b, "cohesion"))
+                continue
+            cl.union(ra, rb)
+    del strong
     caps = sum(1 for *_, why in refused if why == "size_cap")
     if caps:
         warnings.append(

@@ -17,8 +17,8 @@ Stages (each timed in ``LinkResult.timings``):
    refused for low cohesion get their missing cross pairs scored and are judged once more.
 
 Nothing here touches a database, a clock or global randomness: the same inputs give the same
-result, which is also what would let the stages run partitioned (docs/linkage.md, "When the
-bank outgrows one machine", designs it; it is not built).
+result, which is also what lets the candidate stage run partitioned (``linkage.partition``;
+docs/linkage.md, "When the bank outgrows one machine").
 
 >>> from vinculo_lab.synthetic_clks import synthetic_registries
 >>> d = synthetic_registries(records_per_source=200, seed=4)
@@ -277,6 +277,10 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
         max_false_link_rate=params.max_false_link_rate,
         max_missed_rate=params.max_missed_rate,
     )
+    n_above_floor = int(core.sum())
+    # Dice is a pure function of the pair: not held through clustering (8 bytes a pair), but
+    # computed again for the pairs the result reports.
+    del core, dice
     timings["scoring"] = clock() - t
 
     # 5. clustering (a second round scores the cross pairs of merges refused for cohesion)
@@ -309,8 +313,8 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     if len(extra_l):
         merged = merge_codes([(left, right), (extra_l, extra_r)], n=n)
         if len(merged) > len(left):
-            # Pairs already scored keep their Dice and levels (pure functions of the pair);
-            # only the new cross pairs are compared.
+            # Pairs already scored keep their levels (pure functions of the pair); only the
+            # new cross pairs are compared.
             old_at = np.empty(len(left), dtype=np.int64)
             for part in pair_chunks(len(left)):
                 old_at[part] = np.searchsorted(merged, left[part] * n + right[part])
@@ -321,17 +325,14 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             new_at = np.flatnonzero(fresh_mask)
             del fresh_mask
             new_l, new_r = left[new_at], right[new_at]
-            new_d = dice_of(new_l, new_r)
-            fresh = levels_of(new_l, new_r, new_d)
-            dice = _scatter(len(left), (old_at, dice), (new_at, new_d))
+            fresh = levels_of(new_l, new_r, dice_of(new_l, new_r))
             for name in list(levels):  # one comparison at a time: the old array goes at once
                 levels[name] = _scatter(len(left), (old_at, levels[name]), (new_at, fresh[name]))
             del fresh
             del prob  # the first round's, before the second's is computed
             prob = _probability(model, levels, params)
             n_completion += len(new_at)
-            core = _scatter(len(left), (old_at, core), (new_at, np.zeros(len(new_at), bool)))
-            del old_at, new_at, new_l, new_r, new_d
+            del old_at, new_at, new_l, new_r
             del clustering  # its labels are read above; not held while the next one is built
             clustering = run(left, right, prob, levels)
     warnings.extend(clustering.warnings)
@@ -340,10 +341,14 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     labels = clustering.labels
     person = pd.factorize(labels)[0]  # integer codes: the comparisons below stay 1 byte a pair
     same = person[left] == person[right]
-    table = PairTable(left=left, right=right, dice=dice, probability=prob, levels=levels,
-                      reason=np.empty(0, dtype=object))  # reasons only for the pairs taken
+
+    def take(idx: np.ndarray, reason: np.ndarray) -> PairTable:
+        lf, rt = left[idx], right[idx]
+        return PairTable(left=lf, right=rt, dice=dice_of(lf, rt), probability=prob[idx],
+                         levels={k: v[idx] for k, v in levels.items()}, reason=reason)
+
     auto_idx = np.flatnonzero(same & (prob >= thresholds.upper))
-    auto = table.take(auto_idx, reason=np.full(len(auto_idx), "", dtype=object))
+    auto = take(auto_idx, np.full(len(auto_idx), "", dtype=object))
     decided = np.concatenate(
         [
             np.asarray(x, dtype=np.int64).reshape(-1, 2)
@@ -369,7 +374,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
     for at in np.flatnonzero(hit[review_idx]).tolist():
         row = int(review_idx[at])
         reason[at] = refused[int(left[row]) * n + int(right[row])]
-    review = table.take(review_idx, reason=reason)
+    review = take(review_idx, reason)
     timings["total"] = clock() - t0
     n_labels = len(set(labels.tolist()))
     return LinkResult(
@@ -383,7 +388,7 @@ def link(inputs: LinkInputs, params: LinkParams) -> LinkResult:
             "records": n,
             "new_records": int(involve.sum()),
             "candidate_pairs": n_candidates,
-            "pairs_above_floor": int(core.sum()),
+            "pairs_above_floor": n_above_floor,
             "candidates_held": held,
             "completion_pairs": n_completion,
             "auto_links": len(auto),

@@ -46,12 +46,17 @@ def large_blocks_mapped() -> bool:
         return _done
 
 
-def pair_chunks(size: int, *, at_least_one: bool = False) -> Iterator[slice]:
-    """Slices of ``PAIR_CHUNK`` over ``size`` pairs (one empty slice for none when
-    ``at_least_one``: a caller that learns its output's columns from the first chunk).
+def pair_chunks(size: int, *, at_least_one: bool = False,
+                chunk: int = PAIR_CHUNK) -> Iterator[slice]:
+    """Slices of ``chunk`` (default ``PAIR_CHUNK``) over ``size`` pairs (one empty slice for
+    none when ``at_least_one``: a caller that learns its output's columns from the first
+    chunk). Loops that read pairs as Python ints take smaller chunks (the lists cost about
+    40 bytes an entry).
 
     >>> [(s.start, s.stop) for s in pair_chunks(3)], len(list(pair_chunks(0, at_least_one=True)))
     ([(0, 1048576)], 1)
+    >>> [(s.start, s.stop) for s in pair_chunks(5, chunk=2)]
+    [(0, 2), (2, 4), (4, 6)]
     """
-    for start in range(0, max(size, 1) if at_least_one else size, PAIR_CHUNK):
-        yield slice(start, start + PAIR_CHUNK)
+    for start in range(0, max(size, 1) if at_least_one else size, chunk):
+        yield slice(start, start + chunk)
