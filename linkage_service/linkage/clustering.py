@@ -310,13 +310,18 @@ def cluster(
             )
         cl.add_cannot(a, b)
     if pairs.apart is not None:
+        # Each pair of clusters an apart pair separates, once (the roots do not change until
+        # merging starts; a cannot-link is a set entry, so adding it twice changes nothing).
         apart = np.flatnonzero(np.asarray(pairs.apart, dtype=bool))
-        for part in pair_chunks(len(apart), chunk=1 << 16):
-            block = apart[part]
-            for a, b in zip(left[block].tolist(), right[block].tolist(), strict=True):
-                if cl.find(a) != cl.find(b):
-                    cl.add_cannot(a, b)
-        del apart
+        roots = cl.roots()
+        ra, rb = roots[left[apart]], roots[right[apart]]
+        split = ra != rb
+        cut = np.unique(np.minimum(ra, rb)[split] * n + np.maximum(ra, rb)[split])
+        del apart, roots, ra, rb, split
+        for part in pair_chunks(len(cut), chunk=1 << 16):
+            for a, b in zip((cut[part] // n).tolist(), (cut[part] % n).tolist(), strict=True):
+                cl.add_cannot(a, b)
+        del cut
     # Only clusters that a strong pair joins are ever judged, and clusters never leave the
     # components of the strong pairs, must-links and existing persons: a pair across two such
     # components adds to no sum that is read, so it is not held (most candidate pairs at

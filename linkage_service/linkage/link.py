@@ -544,8 +544,8 @@ def _cluster_touched(
         touched[np.asarray(arr, dtype=np.int64)] = True
     old_arr = np.array([lab if lab is not None else "" for lab in old], dtype=object)
     labels_hit = set(old_arr[touched].tolist()) - {""}
-    if labels_hit:  # a set, not np.isin: isin over object arrays is slow
-        touched |= np.fromiter((lab in labels_hit for lab in old), dtype=bool, count=n)
+    if labels_hit:  # pandas' hash table, not np.isin (which sorts object arrays)
+        touched |= pd.Series(old_arr).isin(labels_hit).to_numpy()
     rows = np.flatnonzero(touched)
     if len(rows) == n:
         return cluster(
@@ -581,21 +581,20 @@ def _cohesion_pairs(
     if not refused:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty.copy()
-    members: dict[str, np.ndarray] = {}
-    order = np.argsort(labels.astype(str), kind="stable")
-    sorted_labels = labels[order]
-    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
-    for s, e in zip(starts, np.r_[starts[1:], len(order)], strict=True):
-        members[str(sorted_labels[s])] = order[s:e]
+    # Each person's members in row order: persons as integer codes, rows sorted by code once
+    # (no dict of every person: only the persons of refused merges are read).
+    codes, uniques = pd.factorize(labels)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     out_l, out_r = [], []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[int, int]] = set()
     for a, b, why in refused:
-        la, lb = str(labels[a]), str(labels[b])
-        key = (min(la, lb), max(la, lb))
+        ca, cb = int(codes[a]), int(codes[b])
+        key = (min(ca, cb), max(ca, cb))
         if why != "cohesion" or key in seen:
             continue
         seen.add(key)
-        ma, mb = members[la], members[lb]
+        ma, mb = order[bounds[ca] : bounds[ca + 1]], order[bounds[cb] : bounds[cb + 1]]
         if len(ma) * len(mb) > limit:
             continue
         out_l.append(np.repeat(ma, len(mb)))
