@@ -314,10 +314,10 @@ def cluster(
         # merging starts; a cannot-link is a set entry, so adding it twice changes nothing).
         apart = np.flatnonzero(np.asarray(pairs.apart, dtype=bool))
         roots = cl.roots()
-        ra, rb = roots[left[apart]], roots[right[apart]]
-        split = ra != rb
-        cut = np.unique(np.minimum(ra, rb)[split] * n + np.maximum(ra, rb)[split])
-        del apart, roots, ra, rb, split
+        end_l, end_r = roots[left[apart]], roots[right[apart]]
+        split = end_l != end_r
+        cut = np.unique(np.minimum(end_l, end_r)[split] * n + np.maximum(end_l, end_r)[split])
+        del apart, roots, end_l, end_r, split
         for part in pair_chunks(len(cut), chunk=1 << 16):
             for a, b in zip((cut[part] // n).tolist(), (cut[part] % n).tolist(), strict=True):
                 cl.add_cannot(a, b)
