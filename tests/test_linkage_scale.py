@@ -156,4 +156,53 @@ def test_add_probabilities_equals_adding_one_by_one() -> None:
         for (a, b), p in zip(pairs.tolist(), prob.tolist(), strict=True):
             one.add_probability(a, b, p)
         many.add_probabilities(pairs[:, 0], pairs[:, 1], prob)
-        assert many.adj == one.adj  # the same float sums, bit for bit
+        assert many.sums == one.sums  # the same float sums, bit for bit
+        assert {r: sorted(x) for r, x in many.nbrs.items()} == {
+            r: sorted(x) for r, x in one.nbrs.items()}
+
+
+class _DictSums:
+    """The per-root dicts of sums _Clusters held before its flat dict (the reference)."""
+
+    def __init__(self) -> None:
+        self.adj: dict[int, dict[int, float]] = {}
+
+    def add(self, ra: int, rb: int, p: float) -> None:
+        row_a, row_b = self.adj.setdefault(ra, {}), self.adj.setdefault(rb, {})
+        row_a[rb] = row_a.get(rb, 0.0) + p
+        row_b[ra] = row_b.get(ra, 0.0) + p
+
+    def union(self, a: int, b: int) -> None:  # b into a
+        small_adj = self.adj.pop(b, {})
+        big_adj = self.adj.setdefault(a, {})
+        for x, p in small_adj.items():
+            if x == a:
+                continue
+            other = self.adj[x]
+            other[a] = other.get(a, 0.0) + other.pop(b)
+            big_adj[x] = big_adj.get(x, 0.0) + p
+        big_adj.pop(b, None)
+
+
+def test_flat_sums_follow_unions_like_per_root_dicts() -> None:
+    # Random probabilities and merges, interleaved: every sum between two roots (and who
+    # neighbours whom) equals the per-root dicts', bit for bit.
+    rng = np.random.default_rng(23)
+    for _ in range(60):
+        n = int(rng.integers(2, 30))
+        cl, ref = _Clusters(n), _DictSums()
+        for _step in range(int(rng.integers(1, 120))):
+            a, b = (int(x) for x in rng.integers(0, n, 2))
+            ra, rb = cl.find(a), cl.find(b)
+            if ra == rb:
+                continue
+            if rng.random() < 0.7:
+                p = float(rng.random() ** 3)
+                cl.add_probability(a, b, p)
+                ref.add(ra, rb, p)
+            else:
+                kept = cl.union(ra, rb)
+                ref.union(kept, rb if kept == ra else ra)
+            want = {(x, y): p for x, row in ref.adj.items() for y, p in row.items()}
+            got = {(x, y): cl.sum_between(x, y) for x, ys in cl.nbrs.items() for y in ys}
+            assert got == want

@@ -111,15 +111,28 @@ class Clustering:
 
 
 class _Clusters:
-    """Disjoint sets with, per root, size, Σ probability to neighbouring roots and cannot-links."""
+    """Disjoint sets with, per root, size, Σ probability to neighbouring roots and cannot-links.
+
+    The sums are one dict keyed by the pair of roots (``lo · n + hi``) and each root's
+    neighbours a list: a dict of sums per root cost about 200 bytes more for each of the
+    hundreds of thousands of roots of a national job."""
 
     def __init__(self, n: int) -> None:
         # Python lists, not NumPy arrays: the loops below index one element at a time, and a
         # NumPy scalar read costs several times a list's.
+        self.n = n
         self.parent: list[int] = list(range(n))
         self.size: list[int] = [1] * n
-        self.adj: dict[int, dict[int, float]] = {}
+        self.sums: dict[int, float] = {}
+        self.nbrs: dict[int, list[int]] = {}
         self.cannot: dict[int, set[int]] = {}
+
+    def _key(self, a: int, b: int) -> int:
+        return a * self.n + b if a < b else b * self.n + a
+
+    def sum_between(self, a: int, b: int) -> float:
+        """Σ probability of the held pairs between roots a and b (0.0 when none)."""
+        return self.sums.get(self._key(a, b), 0.0)
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -140,21 +153,32 @@ class _Clusters:
             roots = up
 
     def union(self, a: int, b: int) -> int:
-        """Merge roots a and b; the larger stays root. Returns the new root."""
+        """Merge roots a and b; the larger stays root. Returns the new root. Each neighbour x
+        of b gets sum(a, x) + sum(b, x) (one addition per neighbour: the order in which they
+        are visited does not change a sum)."""
         if self.size[a] < self.size[b]:
             a, b = b, a
         self.parent[b] = a
         self.size[a] += self.size[b]
-        small_adj = self.adj.pop(b, {})
-        big_adj = self.adj.setdefault(a, {})
-        for x, p in small_adj.items():
+        sums, nbrs, key = self.sums, self.nbrs, self._key
+        small = nbrs.pop(b, [])
+        big = nbrs.setdefault(a, [])
+        for x in small:
             if x == a:
                 continue
-            other = self.adj[x]
-            other[a] = other.get(a, 0.0) + other.pop(b)
-            big_adj[x] = big_adj.get(x, 0.0) + p
-        big_adj.pop(b, None)
-        self.adj[a].pop(a, None)
+            p = sums.pop(key(b, x))
+            at = key(a, x)
+            others = nbrs[x]
+            if at in sums:
+                others.remove(b)
+            else:
+                others[others.index(b)] = a
+                big.append(x)
+            sums[at] = sums.get(at, 0.0) + p
+        if sums.pop(key(a, b), None) is not None:
+            big.remove(b)
+        if not big:
+            del nbrs[a]
         small_cannot = self.cannot.pop(b, set())
         if small_cannot:
             big_cannot = self.cannot.setdefault(a, set())
@@ -169,10 +193,11 @@ class _Clusters:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
-        row_a = self.adj.setdefault(ra, {})
-        row_b = self.adj.setdefault(rb, {})
-        row_a[rb] = row_a.get(rb, 0.0) + p
-        row_b[ra] = row_b.get(ra, 0.0) + p
+        at = self._key(ra, rb)
+        if at not in self.sums:
+            self.nbrs.setdefault(ra, []).append(rb)
+            self.nbrs.setdefault(rb, []).append(ra)
+        self.sums[at] = self.sums.get(at, 0.0) + p
 
     def add_probabilities(self, left: np.ndarray, right: np.ndarray, prob: np.ndarray,
                           keep: np.ndarray | None = None) -> None:
@@ -183,7 +208,7 @@ class _Clusters:
         rows = np.arange(len(left)) if keep is None else np.flatnonzero(keep)
         if len(rows) == 0:
             return
-        if self.adj:  # sums already started: add one by one, as the order matters
+        if self.sums:  # sums already started: add one by one, as the order matters
             for a, b, p in zip(np.asarray(left)[rows].tolist(), np.asarray(right)[rows].tolist(),
                                np.asarray(prob, dtype=float)[rows].tolist(), strict=True):
                 self.add_probability(a, b, p)
@@ -203,16 +228,16 @@ class _Clusters:
         del code_parts, prob_parts
         uniq, inverse = np.unique(codes, return_inverse=True)
         del codes
-        sums = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(uniq))
+        totals = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(uniq))
         del inverse, weights
-        adj = self.adj
+        nbrs = self.nbrs
         step = 1 << 16  # Python lists a block at a time: the dicts are what stays
         for s in range(0, len(uniq), step):
             block = uniq[s : s + step]
-            for a, b, total in zip((block // n).tolist(), (block % n).tolist(),
-                                   sums[s : s + step].tolist(), strict=True):
-                adj.setdefault(a, {})[b] = total
-                adj.setdefault(b, {})[a] = total
+            self.sums.update(zip(block.tolist(), totals[s : s + step].tolist(), strict=True))
+            for a, b in zip((block // n).tolist(), (block % n).tolist(), strict=True):
+                nbrs.setdefault(a, []).append(b)
+                nbrs.setdefault(b, []).append(a)
 
     def add_cannot(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
@@ -355,7 +380,7 @@ def cluster(
             if size_a + size_b > params.max_cluster_size:
                 refused.append((a, b, "size_cap"))
                 continue
-            cohesion = cl.adj.get(ra, {}).get(rb, 0.0) / (size_a * size_b)
+            cohesion = cl.sum_between(ra, rb) / (size_a * size_b)
             if cohesion < params.min_cohesion:
                 refused.append((a, b, "cohesion"))
                 continue
@@ -368,7 +393,7 @@ def cluster(
             f"({params.max_cluster_size}) (links refused by the cluster size cap)"
         )
     roots = cl.roots()
-    cl.adj, cl.cannot = {}, {}  # the sums are done with: freed before the labels are built
+    cl.sums, cl.nbrs, cl.cannot = {}, {}, {}  # done with: freed before the labels are built
     refused = [r for r in refused if roots[r[0]] != roots[r[1]]]
     labels, events = _assign_labels(roots, codes, names, first, new_label_prefix)
     return Clustering(labels=labels, events=events, refused=refused, warnings=warnings)
