@@ -156,9 +156,9 @@ def test_add_probabilities_equals_adding_one_by_one() -> None:
         for (a, b), p in zip(pairs.tolist(), prob.tolist(), strict=True):
             one.add_probability(a, b, p)
         many.add_probabilities(pairs[:, 0], pairs[:, 1], prob)
-        assert many.sums == one.sums  # the same float sums, bit for bit
-        assert {r: sorted(x) for r, x in many.nbrs.items()} == {
-            r: sorted(x) for r, x in one.nbrs.items()}
+        assert many.sums.values == one.sums.values  # the same float sums, bit for bit
+        assert {r: sorted(x) for r, x in many.sums.nbrs.items()} == {
+            r: sorted(x) for r, x in one.sums.nbrs.items()}
 
 
 class _DictSums:
@@ -185,24 +185,35 @@ class _DictSums:
 
 
 def test_flat_sums_follow_unions_like_per_root_dicts() -> None:
-    # Random probabilities and merges, interleaved: every sum between two roots (and who
-    # neighbours whom) equals the per-root dicts', bit for bit.
+    # Random probabilities, cannot-links and merges, interleaved: every sum between two roots
+    # (and who neighbours whom) equals the per-root dicts', bit for bit, and two roots are
+    # kept apart exactly when a cannot-link joins their records.
     rng = np.random.default_rng(23)
     for _ in range(60):
         n = int(rng.integers(2, 30))
         cl, ref = _Clusters(n), _DictSums()
+        apart: list[tuple[int, int]] = []
         for _step in range(int(rng.integers(1, 120))):
             a, b = (int(x) for x in rng.integers(0, n, 2))
             ra, rb = cl.find(a), cl.find(b)
             if ra == rb:
                 continue
-            if rng.random() < 0.7:
+            draw = rng.random()
+            if draw < 0.6:
                 p = float(rng.random() ** 3)
                 cl.add_probability(a, b, p)
                 ref.add(ra, rb, p)
+            elif draw < 0.75:
+                cl.add_cannot(a, b)
+                apart.append((a, b))
             else:
                 kept = cl.union(ra, rb)
                 ref.union(kept, rb if kept == ra else ra)
             want = {(x, y): p for x, row in ref.adj.items() for y, p in row.items()}
-            got = {(x, y): cl.sum_between(x, y) for x, ys in cl.nbrs.items() for y in ys}
+            got = {(x, y): cl.sum_between(x, y) for x, ys in cl.sums.nbrs.items() for y in ys}
             assert got == want
+            roots = sorted({cl.find(i) for i in range(n)})
+            cut = {frozenset((cl.find(x), cl.find(y))) for x, y in apart}
+            for i, x in enumerate(roots):
+                for y in roots[i + 1 :]:
+                    assert cl.cannot_between(x, y) == (frozenset((x, y)) in cut)

@@ -110,12 +110,62 @@ class Clustering:
     warnings: list[str]
 
 
-class _Clusters:
-    """Disjoint sets with, per root, size, Σ probability to neighbouring roots and cannot-links.
+class _RootPairs:
+    """Values on pairs of roots: one dict keyed by the pair (``lo · n + hi``) and each root's
+    neighbours as a list. A dict or set per root cost about 200 bytes more for each of the
+    hundreds of thousands of roots of a national job. ``additive``: a merged pair's value is
+    the sum of its two parts' (cohesion sums); otherwise only presence counts (cannot-links,
+    stored as True)."""
 
-    The sums are one dict keyed by the pair of roots (``lo · n + hi``) and each root's
-    neighbours a list: a dict of sums per root cost about 200 bytes more for each of the
-    hundreds of thousands of roots of a national job."""
+    def __init__(self, n: int, *, additive: bool) -> None:
+        self.n = n
+        self.additive = additive
+        self.values: dict[int, float | bool] = {}
+        self.nbrs: dict[int, list[int]] = {}
+
+    def key(self, a: int, b: int) -> int:
+        return a * self.n + b if a < b else b * self.n + a
+
+    def add(self, a: int, b: int, value: float | bool = True) -> None:
+        at = self.key(a, b)
+        if at not in self.values:
+            self.nbrs.setdefault(a, []).append(b)
+            self.nbrs.setdefault(b, []).append(a)
+            self.values[at] = 0.0 + value if self.additive else True
+        elif self.additive:
+            self.values[at] = self.values[at] + value
+
+    def merge(self, a: int, b: int) -> None:
+        """Root b joins root a: each neighbour x of b gets a's value plus b's (one addition per
+        neighbour, so the order in which they are visited does not change a sum)."""
+        values, nbrs, key = self.values, self.nbrs, self.key
+        small = nbrs.pop(b, [])
+        if not small:
+            return
+        big = nbrs.setdefault(a, [])
+        for x in small:
+            if x == a:
+                continue
+            value = values.pop(key(b, x))
+            at = key(a, x)
+            others = nbrs[x]
+            if at in values:
+                others.remove(b)
+                if self.additive:
+                    values[at] = values[at] + value
+            else:
+                others[others.index(b)] = a
+                big.append(x)
+                values[at] = 0.0 + value if self.additive else True
+        if values.pop(key(a, b), None) is not None:
+            big.remove(b)
+        if not big:
+            del nbrs[a]
+
+
+class _Clusters:
+    """Disjoint sets with, per root, size, Σ probability to neighbouring roots (``sums``) and
+    cannot-links (``cannot``), both kept on pairs of roots (``_RootPairs``)."""
 
     def __init__(self, n: int) -> None:
         # Python lists, not NumPy arrays: the loops below index one element at a time, and a
@@ -123,16 +173,15 @@ class _Clusters:
         self.n = n
         self.parent: list[int] = list(range(n))
         self.size: list[int] = [1] * n
-        self.sums: dict[int, float] = {}
-        self.nbrs: dict[int, list[int]] = {}
-        self.cannot: dict[int, set[int]] = {}
-
-    def _key(self, a: int, b: int) -> int:
-        return a * self.n + b if a < b else b * self.n + a
+        self.sums = _RootPairs(n, additive=True)
+        self.cannot = _RootPairs(n, additive=False)
 
     def sum_between(self, a: int, b: int) -> float:
         """Σ probability of the held pairs between roots a and b (0.0 when none)."""
-        return self.sums.get(self._key(a, b), 0.0)
+        return float(self.sums.values.get(self.sums.key(a, b), 0.0))
+
+    def cannot_between(self, a: int, b: int) -> bool:
+        return self.cannot.key(a, b) in self.cannot.values
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -153,51 +202,19 @@ class _Clusters:
             roots = up
 
     def union(self, a: int, b: int) -> int:
-        """Merge roots a and b; the larger stays root. Returns the new root. Each neighbour x
-        of b gets sum(a, x) + sum(b, x) (one addition per neighbour: the order in which they
-        are visited does not change a sum)."""
+        """Merge roots a and b; the larger stays root. Returns the new root."""
         if self.size[a] < self.size[b]:
             a, b = b, a
         self.parent[b] = a
         self.size[a] += self.size[b]
-        sums, nbrs, key = self.sums, self.nbrs, self._key
-        small = nbrs.pop(b, [])
-        big = nbrs.setdefault(a, [])
-        for x in small:
-            if x == a:
-                continue
-            p = sums.pop(key(b, x))
-            at = key(a, x)
-            others = nbrs[x]
-            if at in sums:
-                others.remove(b)
-            else:
-                others[others.index(b)] = a
-                big.append(x)
-            sums[at] = sums.get(at, 0.0) + p
-        if sums.pop(key(a, b), None) is not None:
-            big.remove(b)
-        if not big:
-            del nbrs[a]
-        small_cannot = self.cannot.pop(b, set())
-        if small_cannot:
-            big_cannot = self.cannot.setdefault(a, set())
-            for x in small_cannot:
-                other_set = self.cannot[x]
-                other_set.discard(b)
-                other_set.add(a)
-                big_cannot.add(x)
+        self.sums.merge(a, b)
+        self.cannot.merge(a, b)
         return a
 
     def add_probability(self, a: int, b: int, p: float) -> None:
         ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return
-        at = self._key(ra, rb)
-        if at not in self.sums:
-            self.nbrs.setdefault(ra, []).append(rb)
-            self.nbrs.setdefault(rb, []).append(ra)
-        self.sums[at] = self.sums.get(at, 0.0) + p
+        if ra != rb:
+            self.sums.add(ra, rb, p)
 
     def add_probabilities(self, left: np.ndarray, right: np.ndarray, prob: np.ndarray,
                           keep: np.ndarray | None = None) -> None:
@@ -208,7 +225,7 @@ class _Clusters:
         rows = np.arange(len(left)) if keep is None else np.flatnonzero(keep)
         if len(rows) == 0:
             return
-        if self.sums:  # sums already started: add one by one, as the order matters
+        if self.sums.values:  # sums already started: add one by one, as the order matters
             for a, b, p in zip(np.asarray(left)[rows].tolist(), np.asarray(right)[rows].tolist(),
                                np.asarray(prob, dtype=float)[rows].tolist(), strict=True):
                 self.add_probability(a, b, p)
@@ -230,19 +247,18 @@ class _Clusters:
         del codes
         totals = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(uniq))
         del inverse, weights
-        nbrs = self.nbrs
+        nbrs = self.sums.nbrs
         step = 1 << 16  # Python lists a block at a time: the dicts are what stays
         for s in range(0, len(uniq), step):
             block = uniq[s : s + step]
-            self.sums.update(zip(block.tolist(), totals[s : s + step].tolist(), strict=True))
+            self.sums.values.update(zip(block.tolist(), totals[s : s + step].tolist(),
+                                        strict=True))
             for a, b in zip((block // n).tolist(), (block % n).tolist(), strict=True):
                 nbrs.setdefault(a, []).append(b)
                 nbrs.setdefault(b, []).append(a)
 
     def add_cannot(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        self.cannot.setdefault(ra, set()).add(rb)
-        self.cannot.setdefault(rb, set()).add(ra)
+        self.cannot.add(self.find(a), self.find(b))
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -373,7 +389,7 @@ def cluster(
             ra, rb = cl.find(a), cl.find(b)
             if ra == rb:
                 continue
-            if rb in cl.cannot.get(ra, ()):
+            if cl.cannot_between(ra, rb):
                 refused.append((a, b, "cannot_link"))
                 continue
             size_a, size_b = cl.size[ra], cl.size[rb]
@@ -393,7 +409,7 @@ def cluster(
             f"({params.max_cluster_size}) (links refused by the cluster size cap)"
         )
     roots = cl.roots()
-    cl.sums, cl.nbrs, cl.cannot = {}, {}, {}  # done with: freed before the labels are built
+    cl.sums = cl.cannot = _RootPairs(n, additive=False)  # freed before the labels are built
     refused = [r for r in refused if roots[r[0]] != roots[r[1]]]
     labels, events = _assign_labels(roots, codes, names, first, new_label_prefix)
     return Clustering(labels=labels, events=events, refused=refused, warnings=warnings)
