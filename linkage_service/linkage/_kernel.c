@@ -8,16 +8,18 @@
  * >= min_dice, each kept when its Dice rank floor(dice * 2^26) is at least the budget-th
  * best rank of its left or of its right record (ties kept; fewer pairs: all kept).
  *
- * How: bands are processed in groups that fit a memory budget. For a group, each band's
- * keys are computed (records in cache-sized blocks) and radix-sorted into buckets; then each
- * record visits the members of its buckets in the group's bands, each distinct partner once
- * (a stamp array), and keeps in its own list every partner whose rank is at least its
- * current budget-th best (that floor only rises, so a dropped pair never comes back). Full
- * runs visit every record from both sides on all threads, each thread writing only the
- * lists of the records it owns; incremental runs (`involve`) visit the involved records on
- * one thread and write both lists. When the involved records are under an eighth of all, an
- * incremental band keeps only the records whose key is an involved record's (an L1 bitmap
- * filter, then a small hash table) and orders those by counting sort, instead of sorting all. Dice popcounts use AVX-512 VPOPCNTQ, AVX2 (nibble
+ * How: bands are processed in groups that fit a memory budget. For a group, every record's
+ * key in each band is computed (records in cache-sized blocks, task_keys); then the bands
+ * run in parallel (task_band): each radix-sorts its keys into buckets and checks the pairs
+ * of every bucket of 2..max_bucket records (with `involve`, only pairs touching an involved
+ * record) in prefetched batches, keeping in its thread's buffer each pair at or above the
+ * floor whose Dice rank is at least the current budget-th best of one of its records (once
+ * per such record). After the group, the found pairs are counted into owner order and
+ * merged into each record's partner list, each distinct partner once (a stamp array), and
+ * each list is pruned to its budget-th best rank (that floor only rises, so a dropped pair
+ * never comes back). When the involved records are under an eighth of all, an incremental
+ * band keeps only the records whose key is an involved record's (an L1 bitmap filter, then a
+ * small hash table) and orders those by counting sort, instead of sorting all. Dice popcounts use AVX-512 VPOPCNTQ, AVX2 (nibble
  * lookup) or POPCNT when the CPU has them (runtime dispatch), a portable SWAR count if not.
  *
  * Built by linkage_service/linkage/kernel.py with the system C compiler (cc -O3 -shared
