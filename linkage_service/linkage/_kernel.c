@@ -19,8 +19,9 @@
  * each list is pruned to its budget-th best rank (that floor only rises, so a dropped pair
  * never comes back). When the involved records are under an eighth of all, an incremental
  * band keeps only the records whose key is an involved record's (an L1 bitmap filter, then a
- * small hash table) and orders those by counting sort, instead of sorting all. Dice popcounts use AVX-512 VPOPCNTQ, AVX2 (nibble
- * lookup) or POPCNT when the CPU has them (runtime dispatch), a portable SWAR count if not.
+ * small hash table) and orders those by counting sort, instead of sorting all. Dice
+ * popcounts use AVX-512 VPOPCNTQ, AVX2 (nibble lookup) or POPCNT when the CPU has them
+ * (runtime dispatch), a portable SWAR count if not.
  *
  * Built by linkage_service/linkage/kernel.py with the system C compiler (cc -O3 -shared
  * -fPIC -pthread); loaded with ctypes. No Python headers needed.
