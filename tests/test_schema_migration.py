@@ -151,13 +151,15 @@ def test_v4_bank_migrates_and_keeps_its_history(
         requester = client_for(service, "reid_requester", user="ana.requester")
         request = requester.create_reid_request(persons=[pseudonym], legal_basis="Ley 28950",
                                                 purpose="Carpeta fiscal 0001-2026 (sintética)")
+        # Connections closed at once: one left open holds a lock on encoded_record, and the
+        # migration's VACUUM FULL would wait for it (on PostgreSQL) until the timeout.
         with service.engine.connect() as conn:
             decisions = conn.execute(sa.text(
                 "SELECT kind, source_a, ref_a, source_b, ref_b FROM link_decision")).all()
+            old_sealed = {bytes(r[0]) for r in conn.execute(
+                sa.text("SELECT sealed FROM encoded_record")).all()}
         old_clks = {bytes(c.tobytes()) for s in SOURCES
                     for c in read_batch(old[s].read_bytes()).clks}
-        old_sealed = {bytes(r[0]) for r in service.engine.connect().execute(
-            sa.text("SELECT sealed FROM encoded_record")).all()}
 
         # A target-schema batch before any migration: refused, nothing stored.
         uploads = service.count("upload")
