@@ -127,7 +127,19 @@ class _RootPairs:
         return a * self.n + b if a < b else b * self.n + a
 
     def add(self, a: int, b: int, value: float | bool = True) -> None:
-        at = self.key(a, b)
+        self._add_at(self.key(a, b), a, b, value)
+
+    def add_codes(self, codes: np.ndarray, values: np.ndarray | None = None) -> None:
+        """``add`` of pairs given as codes ``lo · n + hi`` (with ``values``, else True), read
+        as Python ints 65,536 at a time."""
+        for part in pair_chunks(len(codes), chunk=1 << 16):
+            block = codes[part]
+            vals = [True] * len(block) if values is None else values[part].tolist()
+            for at, a, b, value in zip(block.tolist(), (block // self.n).tolist(),
+                                       (block % self.n).tolist(), vals, strict=True):
+                self._add_at(at, a, b, value)
+
+    def _add_at(self, at: int, a: int, b: int, value: float | bool) -> None:
         if at not in self.values:
             self.nbrs.setdefault(a, []).append(b)
             self.nbrs.setdefault(b, []).append(a)
@@ -247,15 +259,7 @@ class _Clusters:
         del codes
         totals = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(uniq))
         del inverse, weights
-        nbrs = self.sums.nbrs
-        step = 1 << 16  # Python lists a block at a time: the dicts are what stays
-        for s in range(0, len(uniq), step):
-            block = uniq[s : s + step]
-            self.sums.values.update(zip(block.tolist(), totals[s : s + step].tolist(),
-                                        strict=True))
-            for a, b in zip((block // n).tolist(), (block % n).tolist(), strict=True):
-                nbrs.setdefault(a, []).append(b)
-                nbrs.setdefault(b, []).append(a)
+        self.sums.add_codes(uniq, totals)  # each pair once into empty sums: 0.0 + total
 
     def add_cannot(self, a: int, b: int) -> None:
         self.cannot.add(self.find(a), self.find(b))
@@ -359,9 +363,7 @@ def cluster(
         split = end_l != end_r
         cut = np.unique(np.minimum(end_l, end_r)[split] * n + np.maximum(end_l, end_r)[split])
         del apart, roots, end_l, end_r, split
-        for part in pair_chunks(len(cut), chunk=1 << 16):
-            for a, b in zip((cut[part] // n).tolist(), (cut[part] % n).tolist(), strict=True):
-                cl.add_cannot(a, b)
+        cl.cannot.add_codes(cut)  # pairs of roots already
         del cut
     # Only clusters that a strong pair joins are ever judged, and clusters never leave the
     # components of the strong pairs, must-links and existing persons: a pair across two such
@@ -409,7 +411,7 @@ def cluster(
             f"({params.max_cluster_size}) (links refused by the cluster size cap)"
         )
     roots = cl.roots()
-    cl.sums = cl.cannot = _RootPairs(n, additive=False)  # freed before the labels are built
+    del cl  # sums, cannot-links, parents: freed before the labels are built
     refused = [r for r in refused if roots[r[0]] != roots[r[1]]]
     labels, events = _assign_labels(roots, codes, names, first, new_label_prefix)
     return Clustering(labels=labels, events=events, refused=refused, warnings=warnings)
