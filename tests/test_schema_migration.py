@@ -464,6 +464,50 @@ def test_failed_relink_leaves_a_consistent_bank_and_finish_resumes(
     assert done["report"]["overlap"]["records"] == len(refs)
 
 
+def test_a_lock_held_elsewhere_stops_the_rewrite_in_time_and_finish_resumes(
+    service: ServiceHarness, make_batch: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another connection's open transaction (a reader left idle in ``vinculo serve``, a psql
+    session) must not hold finish forever, nor queue the service's readers behind its rewrite:
+    the rewrite gives up after its lock timeout with one line saying what to repeat, the switch
+    it follows stands, and finish run again rewrites the file and re-links."""
+    from linkage_service.bank.migration import finish_migration, migration_state, start_migration
+    from linkage_service.custody import records
+    from vinculo_common.errors import Conflict
+
+    monkeypatch.setattr(records, "SCRUB_LOCK_TIMEOUT_S", 1.0)
+    refs = _refs(b"c", 4)
+    service.uploader("sistra").upload(make_batch("sistra", refs))
+    assert _link(service)["status"] == "done"
+    start_migration(service.engine, target=OTHER, actor="test:op")
+    service.uploader("sistra").upload(make_batch("sistra", refs, fingerprint=OTHER_FP))
+
+    # An open read transaction on the bank's records, as an idle session leaves it (pysqlite
+    # begins none for a SELECT by itself: the raw connection begins it).
+    reader = service.engine.raw_connection()
+    try:
+        cursor = reader.cursor()
+        if service.engine.dialect.name == "sqlite":
+            cursor.execute("BEGIN")
+        cursor.execute("SELECT count(*) FROM encoded_record")
+        assert cursor.fetchone()[0] > 0
+        with pytest.raises(Conflict, match="repita vinculo admin schema-migrate finish") as got:
+            finish_migration(service.engine, actor="test:op")
+        assert "no se pudo reescribir el archivo de la base en 1 s" in str(got.value)
+        assert "\n" not in str(got.value)
+        state = migration_state(service.engine)
+        assert state.bank_schema == OTHER and state.migration is not None
+        assert state.migration["status"] == "switched"
+    finally:
+        reader.close()
+    done = finish_migration(service.engine, actor="test:op")
+    assert done["status"] == "done"
+    assert done["report"]["overlap"]["records"] == len(refs)
+    if service.engine.dialect.name == "sqlite":  # the rewrite reached the file this time
+        with service.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0] == 0
+
+
 def test_a_service_configured_for_another_schema_refuses_the_bank(
     db_url: str, keys_dir: Path, make_batch: Callable[..., Path], tmp_path: Path,
 ) -> None:

@@ -49,7 +49,7 @@ from linkage_service.audit.log import record_alone
 from linkage_service.bank.jobs import create_job, forget_job, get_job, run_job
 from linkage_service.bank.linking import Linker
 from linkage_service.custody import CustodyKey, custody_key_for, open_record, seal_record
-from linkage_service.custody.records import scrub_free_space, seal_row
+from linkage_service.custody.records import ScrubBlocked, scrub_free_space, seal_row
 from linkage_service.models import EncodedRecord, Source, Upload
 from linkage_service.models.bank import Membership, Person
 from linkage_service.models.common import utcnow
@@ -277,15 +277,18 @@ def cancel_migration(engine: Engine, *, actor: str, now: datetime | None = None)
                now=now)
         session.commit()
         count = int(dropped.rowcount or 0)  # type: ignore[attr-defined]
-    _scrub(engine)
+    _scrub(engine, then="la migración quedó cancelada y sus recodificaciones borradas, pero sus "
+           "páginas siguen en el archivo: reescríbalo con vinculo admin custody encrypt")
     return count
 
 
-def _scrub(engine: Engine) -> None:
-    scrub_free_space(engine)
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM FULL schema_migration_record")
+def _scrub(engine: Engine, *, then: str) -> None:
+    """Rewrite the file (old ciphertexts' pages leave it); ``then``: what the operator repeats
+    when another connection's lock stops the rewrite (what was committed stands)."""
+    try:
+        scrub_free_space(engine, tables=("encoded_record", "schema_migration_record"))
+    except ScrubBlocked as exc:
+        raise ScrubBlocked(f"{then}; {exc}") from None
 
 
 # ----------------------------------------------------------------------------- finish
@@ -437,9 +440,9 @@ def finish_migration(
 
     Refused (Conflict, audited ``schema.migrate.finish`` denied) while a source lacks
     re-encodings, listing them; a linkage job that is running refuses it too. A migration left
-    ``switched`` (its re-link failed or was interrupted) is resumed: only the re-link runs.
+    ``switched`` (its re-link failed or was interrupted, or another connection's lock stopped
+    the file's rewrite) is resumed: the rewrite (idempotent) and the re-link run again.
     """
-    scrub = False
     with Session(engine) as session:
         migration = open_migration(session, lock=True)
         if migration is None:
@@ -447,7 +450,8 @@ def finish_migration(
                            "vinculo admin schema-migrate start (no open schema migration)")
         assert migration.id is not None
         mid = int(migration.id)
-        objects = [f"schema_migration:{mid}", f"schema:{migration.to_schema}"]
+        to_schema = migration.to_schema
+        objects = [f"schema_migration:{mid}", f"schema:{to_schema}"]
         if migration.status == "open":
             if schema_fingerprint(load_linkage_schema(migration.to_schema)) != \
                     migration.to_fingerprint:
@@ -481,7 +485,6 @@ def finish_migration(
                 session.rollback()
                 forget_job(engine, job_id)
                 raise
-            scrub = True
         else:  # switched: resume the re-link
             assert migration.relink_job_id is not None
             previous = get_job(session, job_id=int(migration.relink_job_id))
@@ -497,8 +500,10 @@ def finish_migration(
                 job_id = int(job.id)
                 migration.relink_job_id = job_id
                 session.commit()
-    if scrub:  # the old ciphertexts' pages leave the file; no session of ours still open
-        _scrub(engine)
+    # The old ciphertexts' pages leave the file (no session of ours still open); resumed too,
+    # in case a lock stopped it the first time.
+    _scrub(engine, then=f"el banco ya está en el esquema {to_schema}; repita vinculo admin "
+                        "schema-migrate finish para reescribir el archivo y re-enlazar")
     with Session(engine) as session:
         before = _persons_now(session)
     status = run_job(engine, job_id=job_id, linker=linker, lease_s=lease_s)

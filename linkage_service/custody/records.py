@@ -26,9 +26,10 @@ from linkage_service.models.custody import CustodyCheck
 from linkage_service.models.record import CONTENT_COLUMNS
 from linkage_service.settings import Settings
 from vinculo_common.batch import RECORD_SECTIONS
-from vinculo_common.errors import ConfigError
+from vinculo_common.errors import ConfigError, Conflict
 
 __all__ = [
+    "ScrubBlocked",
     "check_custody",
     "clear_row_count",
     "custody_status",
@@ -40,6 +41,11 @@ __all__ = [
     "scrub_free_space",
     "seal_row",
 ]
+
+# How long a rewrite waits for another connection's lock before giving up (PostgreSQL's
+# ``lock_timeout``, SQLite's busy timeout). Unbounded, a VACUUM FULL queued behind an idle
+# transaction holds every later reader of the table behind it: the whole service stalls.
+SCRUB_LOCK_TIMEOUT_S = 60.0
 
 _REC: sa.Table = EncodedRecord.__table__  # type: ignore[attr-defined]
 _CHECK: sa.Table = CustodyCheck.__table__  # type: ignore[attr-defined]
@@ -198,13 +204,50 @@ def custody_status(engine: Engine) -> tuple[str | None, int, int]:
     return key_id, clear_row_count(engine), sealed
 
 
-def scrub_free_space(engine: Engine) -> None:
-    """Rewrite the database so pages that held clear values are not left in the file."""
-    if engine.dialect.name == "sqlite":
+class ScrubBlocked(Conflict):
+    """The rewrite could not take its lock in time: another connection holds the table (an
+    open transaction, a running ``vinculo serve``). What was committed before it stands."""
+
+
+def scrub_free_space(engine: Engine, *, tables: tuple[str, ...] = ("encoded_record",),
+                     lock_timeout_s: float | None = None) -> None:
+    """Rewrite the database so pages that held clear values (or old ciphertexts) are not left
+    in the file: SQLite ``VACUUM`` and a WAL checkpoint that must reach the file; PostgreSQL
+    ``VACUUM FULL`` of ``tables``. Waits at most ``lock_timeout_s`` for another connection's
+    lock, then raises ``ScrubBlocked`` (the caller says what to repeat); never waits without
+    limit, so a rewrite never holds the service's readers queued behind it (default
+    ``SCRUB_LOCK_TIMEOUT_S``)."""
+    if lock_timeout_s is None:
+        lock_timeout_s = SCRUB_LOCK_TIMEOUT_S
+    wait_ms = max(1, int(lock_timeout_s * 1000))
+    try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("PRAGMA secure_delete = ON")
-            conn.exec_driver_sql("VACUUM")
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    elif engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM FULL encoded_record")
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+                conn.exec_driver_sql("PRAGMA secure_delete = ON")
+                conn.exec_driver_sql("VACUUM")
+                # (busy, log frames, checkpointed): busy while a reader holds an old snapshot,
+                # and then the file still has the pages VACUUM replaced.
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+                if busy is not None and int(busy[0]) != 0:
+                    raise ScrubBlocked(_blocked_message(lock_timeout_s))
+            elif engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SET lock_timeout = {wait_ms}")
+                for table in tables:
+                    conn.exec_driver_sql(f"VACUUM FULL {table}")
+    except sa.exc.OperationalError as exc:
+        if not _is_lock_wait(exc):
+            raise
+        raise ScrubBlocked(_blocked_message(lock_timeout_s)) from None
+
+
+def _is_lock_wait(exc: sa.exc.OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    return code == "55P03" or "database is locked" in str(exc.orig)
+
+
+def _blocked_message(wait_s: float) -> str:
+    return (f"no se pudo reescribir el archivo de la base en {wait_s:g} s: otra conexión tiene "
+            "una transacción abierta sobre sus tablas (p. ej. vinculo serve o una consulta); "
+            "ciérrela y repita el comando (the database rewrite could not get its lock: another "
+            "connection holds an open transaction)")
