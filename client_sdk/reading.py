@@ -410,6 +410,11 @@ def open_export(
         )
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         raise InputError(f"{path.name} no es un libro .xlsx válido (not a valid .xlsx file)")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export
+        raise InputError(
+            f"{path.name} está en UTF-16 (\"Texto Unicode\" de Excel): guárdelo como \"CSV UTF-8\" "
+            "o .xlsx (UTF-16 text: save it as UTF-8 CSV or .xlsx)"
+        )
     if b"\x00" in head:
         raise InputError(f"{path.name} no es un CSV ni un .xlsx (binary file)")
     forced_encoding = bool(encoding)

@@ -153,6 +153,7 @@ def test_a_run_is_iterated_once() -> None:
         (b"", "empty.csv", "vacío"),
         (b"\n\n", "blank.csv", "vacío"),
         (b"\x00\x01\x02binary", "data.csv", "no es un CSV"),
+        ("record_id\tnombres\nA1\tAna\n".encode("utf-16"), "unicode.txt", "UTF-16"),
         (b"\xd0\xcf\x11\xe0 old excel", "old.xls", ".xls"),
         (b"not a zip", "fake.xlsx", "no es un libro .xlsx"),
         (b"PK\x03\x04 broken zip", "broken.xlsx", "no se pudo abrir"),

@@ -45,6 +45,7 @@ def receive_batch(session: Session, *, actor: Actor, body: bytes, max_records: i
     fingerprint = str(batch.header.get("schema_fingerprint", ""))
     target = upload_target(session, fingerprint=fingerprint, configured=schema_fingerprints)
     check_batch(batch, source=source, schema_fingerprints=set(target.fingerprints))
+    migration = [f"schema_migration:{target.migration_id}"] if target.migration_id else []
     try:
         if target.migration_id is not None:
             upload, created = store_migration_batch(
@@ -58,7 +59,6 @@ def receive_batch(session: Session, *, actor: Actor, body: bytes, max_records: i
             raise Conflict("el esquema de enlace del banco cambió durante la carga: no se guardó "
                            "nada, vuelva a cargar (the bank's schema changed meanwhile)")
         assert upload.id is not None
-        migration = [f"schema_migration:{target.migration_id}"] if target.migration_id else []
         action = ("upload.migration" if migration else "upload.store") if created \
             else "upload.repeat"
         record(session, actor=actor.label, action=action,
@@ -74,7 +74,7 @@ def receive_batch(session: Session, *, actor: Actor, body: bytes, max_records: i
         upload, created = again, False
         # Audited as any repeat: the entry written above went with the rolled-back INSERT.
         record(session, actor=actor.label, action="upload.repeat",
-               objects=[f"upload:{upload.id}", f"source:{source.name}"])
+               objects=[f"upload:{upload.id}", f"source:{source.name}", *migration])
         session.commit()
     log_event("upload.stored" if created else "upload.repeated", upload_id=upload.id,
               source=source.name, record_count=upload.record_count, new_count=upload.new_count,
