@@ -10,6 +10,7 @@ from linkage_service.linkage import kernel
 from linkage_service.linkage.blocking import LshParams, lsh_candidate_pairs
 from linkage_service.linkage.link import LinkInputs, LinkParams, link
 from linkage_service.linkage.similarity import dice_of_pairs
+from vinculo_common.errors import InputError
 from vinculo_lab.synthetic_clks import synthetic_registries
 
 LEVELS = ["portable", "popcnt", "avx2", "avx512", "auto"]
@@ -115,6 +116,43 @@ def test_kernel_incremental_across_band_groups(
     assert (left.tolist(), right.tolist(), info["skipped"]) == (
         want[0].tolist(), want[1].tolist(), want[2])
     assert len(left) > 100
+
+
+@pytest.mark.parametrize("bits", [20, 32, 33])
+@pytest.mark.parametrize("incremental", [False, True])
+def test_32_and_64_bit_band_keys_give_the_numpy_pairs(
+    monkeypatch: pytest.MonkeyPatch, bits: int, incremental: bool
+) -> None:
+    # The kernel built with 32-bit band keys (k <= 32) and with 64-bit keys give the NumPy
+    # path's pairs, at k = 32 too (all-ones keys: a run of set bits) and past it (33: 64 only).
+    from linkage_service.linkage.blocking import band_positions
+
+    data = synthetic_registries(records_per_source=600, seed=17)
+    clks = np.concatenate([data.clks, np.full((4, data.clks.shape[1]), 0xFF, np.uint8)])
+    n = len(clks)
+    involve = None
+    if incremental:  # a few new records: the filter path
+        involve = np.zeros(n, dtype=bool)
+        involve[-40:] = True
+    params = LshParams(bands=48, bits_per_band=bits, seed=9)
+    monkeypatch.setenv("VINCULO_KERNEL", "numpy")
+    want = lsh_candidate_pairs(clks, params=params, involve=involve, min_dice=0.0, budget=4)
+    monkeypatch.setenv("VINCULO_KERNEL", "c")
+    lib = kernel.load()
+    assert lib is not None
+    positions = band_positions(clks.shape[1] * 8, bands=48, bits_per_band=bits, seed=9)
+    widths = [32, 64] if bits <= 32 else [64]
+    for key_bits in widths:
+        left, right, info = kernel.lsh_candidates(
+            lib, clks, positions, max_bucket=params.max_bucket, involve=involve, min_dice=0.0,
+            budget=4, group_bytes=1 << 16, key_bits=key_bits)
+        assert (left.tolist(), right.tolist(), info["skipped"]) == (
+            want[0].tolist(), want[1].tolist(), want[2]), key_bits
+    assert len(want[0]) > 20
+    if bits > 32:
+        with pytest.raises(InputError, match="key_bits"):
+            kernel.lsh_candidates(lib, clks, positions, max_bucket=2000, involve=None,
+                                  min_dice=0.0, budget=4, group_bytes=1 << 16, key_bits=32)
 
 
 def _adversarial() -> dict[str, np.ndarray]:

@@ -9,7 +9,8 @@
  * best rank of its left or of its right record (ties kept; fewer pairs: all kept).
  *
  * How: bands are processed in groups that fit a memory budget. For a group, every record's
- * key in each band is computed (records in cache-sized blocks, task_keys); then the bands
+ * key in each band is computed (records in cache-sized blocks, task_keys; keys are 32-bit in
+ * the build with VK_KEY32, used for bands of k <= 32 bits, else 64-bit); then the bands
  * run in parallel (task_band): each radix-sorts its keys into buckets and checks the pairs
  * of every bucket of 2..max_bucket records (with `involve`, only pairs touching an involved
  * record) in prefetched batches, keeping in its thread's buffer each pair at or above the
@@ -36,6 +37,18 @@
 #define VK_X86 1
 #include <immintrin.h>
 #endif
+
+/* Band keys: 32 bits when the kernel is built with VK_KEY32 (kernel.py builds both and uses it
+ * for bands of k <= 32 bits: half the memory traffic of writing and reading the keys), else 64. */
+#ifdef VK_KEY32
+typedef uint32_t vkey;
+#define VK_KEY_BITS 32
+#else
+typedef uint64_t vkey;
+#define VK_KEY_BITS 64
+#endif
+
+int vk_key_bits(void) { return VK_KEY_BITS; }
 
 #define RANK_SCALE 67108864.0 /* 2^26, as blocking._RANK_BITS */
 
@@ -295,11 +308,12 @@ typedef struct {
     plist *lists;
     int32_t *kth; /* each list's floor, compact (read by the band tasks) */
     int g_first, g_bands; /* current band group */
-    uint64_t *keys;       /* g_bands x n */
-    uint64_t *tmp_keys;   /* threads x n: radix scratch */
+    vkey *keys;       /* g_bands x n */
+    vkey *tmp_keys;   /* threads x n: radix scratch */
     int32_t *tmp_rows;    /* threads x 2n */
     found *found;         /* per thread */
-    uint64_t **seen;      /* per thread: pairs already checked (direct-mapped, SEEN slots) */
+    uint64_t **seen;      /* per thread: close pairs already checked (direct-mapped) */
+    int seen_bits;        /* 2^seen_bits slots each */
     int32_t *inv_rows;    /* incremental: the involved records */
     int64_t inv_count;
     uint64_t **inv_table; /* per thread: the band's keys of involved records (open addressing),
@@ -341,7 +355,7 @@ static void task_keys(void *ctx, int64_t item, int thread) {
     }
     for (int b = 0; b < J->g_bands; b++) {
         const int32_t *pos = J->positions + (size_t)(J->g_first + b) * (size_t)J->k;
-        uint64_t *out = J->keys + (size_t)b * (size_t)J->n + lo;
+        vkey *out = J->keys + (size_t)b * (size_t)J->n + lo;
         memset(part, 0, (size_t)nparts * KEY_BLOCK);
         for (int j = 0; j < J->k; j++) {
             int p = pos[j];
@@ -367,8 +381,8 @@ static void task_keys(void *ctx, int64_t item, int thread) {
             for (int i = 0; i < m; i++) out[i] = low[i];
         } else {
             for (int i = 0; i < m; i++) {
-                uint64_t key = 0;
-                for (int q = 0; q < nparts; q++) key |= (uint64_t)part[q][i] << (8 * q);
+                vkey key = 0;
+                for (int q = 0; q < nparts; q++) key |= (vkey)part[q][i] << (8 * q);
                 out[i] = key;
             }
         }
@@ -380,7 +394,10 @@ static inline int32_t rank_of(double d) { return (int32_t)floor(d * RANK_SCALE);
 /* A band's pairs are checked in batches: the rows and floors of the pairs ahead are
  * prefetched, so the random row reads overlap instead of waiting one by one. */
 #define BATCH 256
-#define SEEN_BITS 18 /* 2 MiB per thread */
+/* The seen cache: 2^bits slots per thread, bits = log2(n) + 2 within [16, 22] (512 KiB to
+ * 32 MiB a thread). */
+#define SEEN_MIN_BITS 16
+#define SEEN_MAX_BITS 22
 #define AHEAD 12
 
 typedef struct {
@@ -413,11 +430,11 @@ static inline void prefetch_row(const job *J, int32_t r) {
             int32_t i = bt->i[q], j = bt->j[q];                                            \
             uint64_t code = ((uint64_t)(uint32_t)i << 32) | (uint32_t)j;                   \
             if (seen[bt->h[q]] == code + 1) continue;                                      \
-            seen[bt->h[q]] = code + 1;                                                     \
             uint32_t both = PC(words + (size_t)i * (size_t)J->words,                       \
                                words + (size_t)j * (size_t)J->words, J->words);            \
             double d = dice_of(both, J->counts[i], J->counts[j]);                          \
             if (!(d >= J->min_dice)) continue;                                             \
+            seen[bt->h[q]] = code + 1;                                                     \
             int32_t r = rank_of(d);                                                        \
             if (r >= J->kth[i] && found_push(f, i, j, r)) return -1;                       \
             if (r >= J->kth[j] && found_push(f, j, i, r)) return -1;                       \
@@ -442,11 +459,14 @@ static int flush_batch(job *J, found *f, batch *bt, uint64_t *seen) {
     return flush_portable(J, f, bt, seen);
 }
 
-/* A pair seen again (true matches share dozens of bands) is skipped: checking a pair twice
- * cannot change the result (a record's floor only rises), so a lossy cache is enough. */
+/* A pair seen again (true matches share dozens of bands, near-identical ones all of them) is
+ * skipped: checking a pair twice cannot change the result (a record's floor only rises), so a
+ * lossy cache is enough. Only pairs at or above the Dice floor enter it: the others are mostly
+ * strangers met once, and when every bucket pair entered, they evicted the close pairs within a
+ * band (at 3 x 300k: 1,621 M Dice checks that way, 1,181 M this way, same pairs). */
 static inline int consider(job *J, found *f, batch *bt, uint64_t *seen, int32_t i, int32_t j) {
     uint64_t code = ((uint64_t)(uint32_t)i << 32) | (uint32_t)j;
-    bt->h[bt->len] = (uint32_t)((code * 0x9E3779B97F4A7C15ULL) >> (64 - SEEN_BITS));
+    bt->h[bt->len] = (uint32_t)((code * 0x9E3779B97F4A7C15ULL) >> (64 - J->seen_bits));
     bt->i[bt->len] = i;
     bt->j[bt->len] = j;
     if (++bt->len == BATCH) return flush_batch(J, f, bt, seen);
@@ -455,7 +475,7 @@ static inline int consider(job *J, found *f, batch *bt, uint64_t *seen, int32_t 
 
 /* One band: sort its rows by key (stable LSD radix, 11-bit digits), then every pair of each
  * bucket of 2..max_bucket records (touching an involved record, with `involve`). */
-static void scan_buckets(job *J, found *f, batch *bt, uint64_t *seen, const uint64_t *keys,
+static void scan_buckets(job *J, found *f, batch *bt, uint64_t *seen, const vkey *keys,
                          const int32_t *rows, int64_t n, int64_t *compared, int64_t *skipped);
 
 /* Incremental band: no sort of all records. The involved records' keys go into a small
@@ -467,7 +487,7 @@ static void scan_buckets(job *J, found *f, batch *bt, uint64_t *seen, const uint
  * differs, which does not change the result. */
 static void band_involved(job *J, int b, int thread) {
     int64_t n = J->n;
-    const uint64_t *keys = J->keys + (size_t)b * (size_t)n;
+    const vkey *keys = J->keys + (size_t)b * (size_t)n;
     int64_t mask = J->inv_mask;
     int64_t slots = mask + 1;
     uint64_t *table = J->inv_table[thread];        /* slots: key + 1 (0 = empty) */
@@ -480,7 +500,7 @@ static void band_involved(job *J, int b, int thread) {
     /* the all-ones key (k = 64) cannot be stored as key + 1: it takes slot `slots` */
     int ones_key = 0;
     for (int64_t q = 0; q < J->inv_count; q++) {
-        uint64_t key = keys[J->inv_rows[q]];
+        uint64_t key = (uint64_t)keys[J->inv_rows[q]];
         uint64_t f = (key * FMUL) >> fshift;
         filter[f >> 6] |= 1ULL << (f & 63);
         if (key == UINT64_MAX) {
@@ -495,7 +515,7 @@ static void band_involved(job *J, int b, int thread) {
     int32_t *hit_slot = hit_row + n;
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++) {
-        uint64_t key = keys[i];
+        uint64_t key = (uint64_t)keys[i];
         uint64_t f = (key * FMUL) >> fshift;
         if (!((filter[f >> 6] >> (f & 63)) & 1)) continue;
         int64_t slot = -1;
@@ -521,12 +541,12 @@ static void band_involved(job *J, int b, int thread) {
     memset(count, 0, sizeof(int64_t) * (size_t)(slots + 2));
     for (int64_t q = 0; q < m; q++) count[hit_slot[q] + 1]++;
     for (int64_t s = 0; s <= slots; s++) count[s + 1] += count[s];
-    uint64_t *sk = J->tmp_keys + (size_t)thread * 2 * (size_t)n; /* m x 8 B */
+    vkey *sk = J->tmp_keys + (size_t)thread * 2 * (size_t)n; /* m slots */
     int32_t *rows = (int32_t *)(J->keys + (size_t)b * (size_t)n); /* this band's keys: done */
     for (int64_t q = 0; q < m; q++) {
         int64_t at = count[hit_slot[q]]++;
         rows[at] = hit_row[q];
-        sk[at] = (uint64_t)hit_slot[q];
+        sk[at] = (vkey)hit_slot[q];
     }
     found *f = &J->found[thread];
     batch bt;
@@ -546,15 +566,15 @@ static void task_band(void *ctx, int64_t item, int thread) {
         band_involved(J, b, thread);
         return;
     }
-    uint64_t *keys = J->keys + (size_t)b * (size_t)n;
-    uint64_t *tk = J->tmp_keys + (size_t)thread * 2 * (size_t)n;
+    vkey *keys = J->keys + (size_t)b * (size_t)n;
+    vkey *tk = J->tmp_keys + (size_t)thread * 2 * (size_t)n;
     int32_t *order = J->tmp_rows + (size_t)thread * 2 * (size_t)n;
     int32_t *tr = order + n;
     found *f = &J->found[thread];
     batch bt;
     bt.len = 0;
     uint64_t *seen = J->seen[thread];
-    uint64_t *src_k = keys, *dst_k = tk;
+    vkey *src_k = keys, *dst_k = tk;
     int32_t *src_r = order, *dst_r = tr;
     for (int64_t i = 0; i < n; i++) order[i] = (int32_t)i;
     int64_t hist[2048];
@@ -572,7 +592,7 @@ static void task_band(void *ctx, int64_t item, int thread) {
             dst_k[at] = src_k[i];
             dst_r[at] = src_r[i];
         }
-        uint64_t *sk = src_k;
+        vkey *sk = src_k;
         src_k = dst_k;
         dst_k = sk;
         int32_t *sr = src_r;
@@ -590,7 +610,7 @@ static void task_band(void *ctx, int64_t item, int thread) {
 /* Every bucket of rows sorted by key: pairs of buckets of 2..max_bucket records (touching an
  * involved record, with `involve`); larger buckets holding an involved record (or any, in a
  * full run) are counted as skipped. */
-static void scan_buckets(job *J, found *f, batch *bt, uint64_t *seen, const uint64_t *keys,
+static void scan_buckets(job *J, found *f, batch *bt, uint64_t *seen, const vkey *keys,
                          const int32_t *rows, int64_t n, int64_t *compared, int64_t *skipped) {
     int64_t s = 0;
     while (s < n) {
@@ -772,8 +792,8 @@ int64_t vk_lsh_candidates(const uint8_t *clks, int64_t n, int bytes, const int32
                           int simd, int64_t **out_left, int64_t **out_right, int64_t *stats) {
     *out_left = NULL;
     *out_right = NULL;
-    if (n < 0 || n > INT32_MAX - 1 || bytes <= 0 || bytes % 8 || k < 1 || k > 64 || bands < 0 ||
-        threads < 1)
+    if (n < 0 || n > INT32_MAX - 1 || bytes <= 0 || bytes % 8 || k < 1 || k > VK_KEY_BITS ||
+        bands < 0 || threads < 1)
         return -2;
     job J;
     memset(&J, 0, sizeof(J));
@@ -795,14 +815,16 @@ int64_t vk_lsh_candidates(const uint8_t *clks, int64_t n, int bytes, const int32
     stats[0] = stats[1] = stats[2] = 0;
     stats[3] = level;
     if (n < 2 || bands == 0) return 0;
-    int group = (int)(group_bytes / (n * (int64_t)sizeof(uint64_t)));
+    int group = (int)(group_bytes / (n * (int64_t)sizeof(vkey)));
     if (group < 1) group = 1;
     if (group > bands) group = bands;
+    J.seen_bits = SEEN_MIN_BITS;
+    while (J.seen_bits < SEEN_MAX_BITS && ((int64_t)1 << (J.seen_bits - 2)) < n) J.seen_bits++;
     J.counts = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)n);
     J.lists = (plist *)calloc((size_t)n, sizeof(plist));
     J.kth = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
-    J.keys = (uint64_t *)malloc(sizeof(uint64_t) * (size_t)n * (size_t)group);
-    J.tmp_keys = (uint64_t *)malloc(sizeof(uint64_t) * 2 * (size_t)n * (size_t)J.threads);
+    J.keys = (vkey *)malloc(sizeof(vkey) * (size_t)n * (size_t)group);
+    J.tmp_keys = (vkey *)malloc(sizeof(vkey) * 2 * (size_t)n * (size_t)J.threads);
     J.tmp_rows = (int32_t *)malloc(sizeof(int32_t) * 2 * (size_t)n * (size_t)J.threads);
     J.found = (found *)calloc((size_t)J.threads, sizeof(found));
     J.stamps = (int32_t **)calloc((size_t)J.threads, sizeof(int32_t *));
@@ -815,7 +837,7 @@ int64_t vk_lsh_candidates(const uint8_t *clks, int64_t n, int bytes, const int32
              J.scratch && J.compared && J.skipped && J.start;
     for (int t = 0; ok && t < J.threads; t++) {
         J.stamps[t] = (int32_t *)malloc(sizeof(int32_t) * (size_t)n);
-        J.seen[t] = (uint64_t *)calloc((size_t)1 << SEEN_BITS, sizeof(uint64_t));
+        J.seen[t] = (uint64_t *)calloc((size_t)1 << J.seen_bits, sizeof(uint64_t));
         ok = J.stamps[t] != NULL && J.seen[t] != NULL;
         if (ok)
             for (int64_t i = 0; i < n; i++) J.stamps[t][i] = -1;

@@ -3,7 +3,10 @@
 Built on first use with the system C compiler (``$CC``, else ``cc``/``gcc``/``clang``) into a
 cache folder (``VINCULO_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/vinculo`` or
 ``~/.cache/vinculo``), keyed by a hash of the source and the flags, and loaded with ctypes:
-nothing beyond Python and a C compiler. Its results equal the NumPy path's
+nothing beyond Python and a C compiler. It is built twice from the one source: with 64-bit band
+keys (every function) and with 32-bit keys (``-DVK_KEY32``), which ``lsh_candidates`` uses for
+bands of k ≤ 32 bits (half the memory traffic of writing and reading the keys; the same pairs).
+Its results equal the NumPy path's
 (``blocking.lsh_candidate_pairs``, ``similarity.dice_of_pairs``), which stays as the fallback
 and the reference the tests pin it against.
 
@@ -55,7 +58,8 @@ SIMD_LEVELS = {"portable": 0, "popcnt": 1, "avx2": 2, "avx512": 3}
 _NAMES = {v: k for k, v in SIMD_LEVELS.items()}
 
 _lock = threading.Lock()
-_lib: ctypes.CDLL | None = None
+_lib: ctypes.CDLL | None = None  # 64-bit band keys
+_lib32: ctypes.CDLL | None = None  # the same source with 32-bit band keys (k ≤ 32)
 _error: str | None = None
 
 
@@ -109,13 +113,14 @@ def _compiler() -> str | None:
     return None
 
 
-def _build() -> ctypes.CDLL:
+def _build(defines: tuple[str, ...] = ()) -> ctypes.CDLL:
     cc = _compiler()
     if cc is None:
         raise KernelUnavailable("no se encontró un compilador de C (no C compiler found: cc, "
                                 "gcc or clang; or set CC)")
     source = SOURCE.read_bytes()
-    tag = hashlib.sha256(source + " ".join((cc, *FLAGS)).encode()).hexdigest()[:16]
+    flags = (*FLAGS, *defines)
+    tag = hashlib.sha256(source + " ".join((cc, *flags)).encode()).hexdigest()[:16]
     folder = _cache_dir()
     target = folder / f"vinculo_kernel-{tag}.so"
     if not target.is_file():
@@ -123,7 +128,7 @@ def _build() -> ctypes.CDLL:
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             out = Path(tmp) / target.name
             done = subprocess.run(
-                [cc, *FLAGS, "-o", str(out), str(SOURCE), "-lm"],
+                [cc, *flags, "-o", str(out), str(SOURCE), "-lm"],
                 capture_output=True, text=True, timeout=120, check=False,
             )
             if done.returncode != 0:
@@ -145,6 +150,7 @@ def _build() -> ctypes.CDLL:
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
     ]
     lib.vk_simd_supported.restype = ctypes.c_int
+    lib.vk_key_bits.restype = ctypes.c_int
     lib.vk_free.argtypes = [ctypes.c_void_p]
     return lib
 
@@ -152,14 +158,16 @@ def _build() -> ctypes.CDLL:
 def load() -> ctypes.CDLL | None:
     """The compiled kernel, or None when ``VINCULO_KERNEL=numpy`` or (``auto``) it cannot be
     built; ``VINCULO_KERNEL=c`` raises ``KernelUnavailable`` instead."""
-    global _lib, _error
+    global _lib, _lib32, _error
     mode = kernel_mode()
     if mode == "numpy":
         return None
     with _lock:
         if _lib is None and _error is None:
             try:
-                _lib = _build()
+                lib = _build()
+                _lib32 = _build(("-DVK_KEY32",))
+                _lib = lib
             except (KernelUnavailable, OSError, subprocess.SubprocessError) as exc:
                 _error = str(exc)
                 log.warning("compiled linkage kernel unavailable, using NumPy: %s", _error)
@@ -190,12 +198,20 @@ def lsh_candidates(
     budget: int | None,
     group_bytes: int,
     n_threads: int | None = None,
+    key_bits: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """``blocking.lsh_candidate_pairs``' pairs from the kernel: (left, right, stats) with
     stats ``compared``, ``skipped``, ``held`` (partner-list entries at the end) and ``simd``.
-    ``n_threads``: the kernel's threads for this call (default ``threads()``)."""
+    ``n_threads``: the kernel's threads for this call (default ``threads()``). ``key_bits``:
+    the width of the band keys, 32 or 64 (None: 32 when the bands' k ≤ 32; the same pairs)."""
     arr = np.ascontiguousarray(clks, dtype=np.uint8)
     pos = np.ascontiguousarray(positions, dtype=np.int32)
+    if key_bits is None:
+        key_bits = 32 if pos.shape[1] <= 32 else 64
+    if key_bits not in (32, 64) or pos.shape[1] > key_bits:
+        raise InputError(f"key_bits must be 32 or 64 and hold the band's {pos.shape[1]} bits")
+    if key_bits == 32 and lib is _lib and _lib32 is not None:
+        lib = _lib32
     inv = None if involve is None else np.ascontiguousarray(involve, dtype=np.uint8)
     out_l = ctypes.POINTER(ctypes.c_int64)()
     out_r = ctypes.POINTER(ctypes.c_int64)()
