@@ -508,6 +508,51 @@ def test_a_lock_held_elsewhere_stops_the_rewrite_in_time_and_finish_resumes(
             assert conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0] == 0
 
 
+def test_two_finishes_at_once_finish_once_and_the_other_says_why(
+    service: ServiceHarness, make_batch: Callable[..., Path],
+) -> None:
+    """Two operators run finish at the same moment: one migrates and re-links; the other is
+    refused with what is happening (a re-link running, or done), never told that the re-link
+    failed and should be repeated."""
+    import threading
+
+    from linkage_service.bank.migration import finish_migration, migration_state, start_migration
+    from vinculo_common.errors import Conflict
+
+    refs = _refs(b"d", 6)
+    service.uploader("reta").upload(make_batch("reta", refs))
+    assert _link(service)["status"] == "done"
+    start_migration(service.engine, target=OTHER, actor="test:op")
+    service.uploader("reta").upload(make_batch("reta", refs, fingerprint=OTHER_FP))
+    outcomes: list[Any] = []
+    barrier = threading.Barrier(2)
+
+    def finish() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(finish_migration(service.engine, actor="test:op")["status"])
+        except Conflict as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=finish) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("done") == 1, outcomes
+    refused = next(o for o in outcomes if isinstance(o, Conflict))
+    assert "repita" not in str(refused) and "did not finish" not in str(refused), refused
+    state = migration_state(service.engine)
+    assert state.bank_schema == OTHER and state.migration is not None
+    assert state.migration["status"] == "done"
+    with service.engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM membership m JOIN encoded_record r ON r.id = m.record_row_id "
+            "WHERE m.current AND r.is_current")).scalar_one() == len(refs)
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM link_job WHERE status <> 'done'")).scalar_one() == 0
+
+
 def test_a_service_configured_for_another_schema_refuses_the_bank(
     db_url: str, keys_dir: Path, make_batch: Callable[..., Path], tmp_path: Path,
 ) -> None:

@@ -509,6 +509,12 @@ def finish_migration(
     status = run_job(engine, job_id=job_id, linker=linker, lease_s=lease_s)
     with Session(engine) as session:
         job_row = get_job(session, job_id=job_id)
+        if status != "done" and job_row.status in ("running", "done"):
+            # Not ours to run: another finish started at the same moment claimed the re-link.
+            raise Conflict(
+                f"otra ejecución de finish ya re-enlaza la migración (job {job_id}, "
+                f"{'terminado' if job_row.status == 'done' else 'en curso'}): vea vinculo admin "
+                "schema-migrate status (another finish is running the re-link)")
         if status != "done":
             raise Conflict(
                 f"el re-enlace bajo el nuevo esquema (job {job_id}) terminó {status}: "
