@@ -297,6 +297,15 @@ def _refs(prefix: bytes, n: int) -> list[bytes]:
     return [(prefix * 32)[:31] + bytes([i]) for i in range(n)]
 
 
+def _migrated_to_other(service: ServiceHarness) -> dict[str, Any]:
+    """The migration of a bank already switched to OTHER (open-switched or done)."""
+    from linkage_service.bank.migration import migration_state
+
+    state = migration_state(service.engine)
+    assert state.bank_schema == OTHER and state.migration is not None
+    return state.migration
+
+
 def test_stale_reencoding_cancel_and_no_relink(
     service: ServiceHarness, make_batch: Callable[..., Path],
 ) -> None:
@@ -430,7 +439,7 @@ def test_uploads_racing_finish_never_mix_schemas(
 def test_failed_relink_leaves_a_consistent_bank_and_finish_resumes(
     service: ServiceHarness, make_batch: Callable[..., Path],
 ) -> None:
-    from linkage_service.bank.migration import finish_migration, migration_state, start_migration
+    from linkage_service.bank.migration import finish_migration, start_migration
     from vinculo_common.errors import Conflict
 
     refs = _refs(b"b", 5)
@@ -448,9 +457,8 @@ def test_failed_relink_leaves_a_consistent_bank_and_finish_resumes(
 
     with pytest.raises(Conflict, match="repita vinculo admin schema-migrate finish"):
         finish_migration(service.engine, actor="test:op", linker=broken)
-    state = migration_state(service.engine)
-    assert state.bank_schema == OTHER and state.migration is not None
-    assert state.migration["status"] == "switched"
+    migration = _migrated_to_other(service)
+    assert migration["status"] == "switched"
     # Switched but not re-linked: every person still has its records, in the new schema.
     with service.engine.connect() as conn:
         assert conn.execute(sa.text(
@@ -460,7 +468,7 @@ def test_failed_relink_leaves_a_consistent_bank_and_finish_resumes(
             "SELECT count(*) FROM membership m JOIN encoded_record r ON r.id = m.record_row_id "
             "WHERE m.current AND r.is_current")).scalar_one() == len(refs)
     done = finish_migration(service.engine, actor="test:op")
-    assert done["status"] == "done" and done["relink_job_id"] != state.migration["relink_job_id"]
+    assert done["status"] == "done" and done["relink_job_id"] != migration["relink_job_id"]
     assert done["report"]["overlap"]["records"] == len(refs)
 
 
@@ -471,7 +479,7 @@ def test_a_lock_held_elsewhere_stops_the_rewrite_in_time_and_finish_resumes(
     session) must not hold finish forever, nor queue the service's readers behind its rewrite:
     the rewrite gives up after its lock timeout with one line saying what to repeat, the switch
     it follows stands, and finish run again rewrites the file and re-links."""
-    from linkage_service.bank.migration import finish_migration, migration_state, start_migration
+    from linkage_service.bank.migration import finish_migration, start_migration
     from linkage_service.custody import records
     from vinculo_common.errors import Conflict
 
@@ -495,9 +503,7 @@ def test_a_lock_held_elsewhere_stops_the_rewrite_in_time_and_finish_resumes(
             finish_migration(service.engine, actor="test:op")
         assert "no se pudo reescribir el archivo de la base en 1 s" in str(got.value)
         assert "\n" not in str(got.value)
-        state = migration_state(service.engine)
-        assert state.bank_schema == OTHER and state.migration is not None
-        assert state.migration["status"] == "switched"
+        assert _migrated_to_other(service)["status"] == "switched"
     finally:
         reader.close()
     done = finish_migration(service.engine, actor="test:op")
@@ -516,7 +522,7 @@ def test_two_finishes_at_once_finish_once_and_the_other_says_why(
     failed and should be repeated."""
     import threading
 
-    from linkage_service.bank.migration import finish_migration, migration_state, start_migration
+    from linkage_service.bank.migration import finish_migration, start_migration
     from vinculo_common.errors import Conflict
 
     refs = _refs(b"d", 6)
@@ -542,9 +548,7 @@ def test_two_finishes_at_once_finish_once_and_the_other_says_why(
     assert outcomes.count("done") == 1, outcomes
     refused = next(o for o in outcomes if isinstance(o, Conflict))
     assert "repita" not in str(refused) and "did not finish" not in str(refused), refused
-    state = migration_state(service.engine)
-    assert state.bank_schema == OTHER and state.migration is not None
-    assert state.migration["status"] == "done"
+    assert _migrated_to_other(service)["status"] == "done"
     with service.engine.connect() as conn:
         assert conn.execute(sa.text(
             "SELECT count(*) FROM membership m JOIN encoded_record r ON r.id = m.record_row_id "
