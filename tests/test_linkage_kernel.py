@@ -142,7 +142,8 @@ def test_32_and_64_bit_band_keys_give_the_numpy_pairs(
     assert lib is not None
     positions = band_positions(clks.shape[1] * 8, bands=48, bits_per_band=bits, seed=9)
     widths = [32, 64] if bits <= 32 else [64]
-    for key_bits in widths:
+    for key_bits in widths:  # each width runs its own build
+        assert kernel.library_for(lib, key_bits).vk_key_bits() == key_bits
         left, right, info = kernel.lsh_candidates(
             lib, clks, positions, max_bucket=params.max_bucket, involve=involve, min_dice=0.0,
             budget=4, group_bytes=1 << 16, key_bits=key_bits)

@@ -222,19 +222,28 @@ def scrub_free_space(engine: Engine, *, tables: tuple[str, ...] = ("encoded_reco
     wait_ms = max(1, int(lock_timeout_s * 1000))
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # The timeout is set on a pooled connection: restored before it goes back, so the
+            # service's own statements keep theirs (SQLite's 10 s busy timeout, no limit).
             if engine.dialect.name == "sqlite":
+                before = conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
-                conn.exec_driver_sql("PRAGMA secure_delete = ON")
-                conn.exec_driver_sql("VACUUM")
-                # (busy, log frames, checkpointed): busy while a reader holds an old snapshot,
-                # and then the file still has the pages VACUUM replaced.
-                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+                try:
+                    conn.exec_driver_sql("PRAGMA secure_delete = ON")
+                    conn.exec_driver_sql("VACUUM")
+                    # (busy, log frames, checkpointed): busy while a reader holds an old
+                    # snapshot, and then the file still has the pages VACUUM replaced.
+                    busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+                finally:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(before)}")
                 if busy is not None and int(busy[0]) != 0:
                     raise ScrubBlocked(_blocked_message(lock_timeout_s))
             elif engine.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SET lock_timeout = {wait_ms}")
-                for table in tables:
-                    conn.exec_driver_sql(f"VACUUM FULL {table}")
+                try:
+                    for table in tables:
+                        conn.exec_driver_sql(f"VACUUM FULL {table}")
+                finally:
+                    conn.exec_driver_sql("RESET lock_timeout")
     except sa.exc.OperationalError as exc:
         if not _is_lock_wait(exc):
             raise

@@ -43,6 +43,7 @@ __all__ = [
     "KernelUnavailable",
     "dice_of_pairs",
     "kernel_mode",
+    "library_for",
     "load",
     "lsh_candidates",
     "simd_level",
@@ -183,6 +184,17 @@ def supported_simd() -> str:
     return _NAMES[int(lib.vk_simd_supported())] if lib is not None else "portable"
 
 
+def library_for(lib: ctypes.CDLL, key_bits: int) -> ctypes.CDLL:
+    """The build of ``lib`` (from ``load``) whose band keys have ``key_bits`` (32 or 64) bits."""
+    if key_bits not in (32, 64):
+        raise InputError(f"key_bits must be 32 or 64 (got {key_bits})")
+    if key_bits == 32 and lib is _lib and _lib32 is not None:
+        lib = _lib32
+    if int(lib.vk_key_bits()) != key_bits:
+        raise KernelUnavailable(f"no build of the kernel with {key_bits}-bit band keys")
+    return lib
+
+
 def _ptr(arr: np.ndarray) -> int:
     return int(arr.ctypes.data)
 
@@ -208,10 +220,9 @@ def lsh_candidates(
     pos = np.ascontiguousarray(positions, dtype=np.int32)
     if key_bits is None:
         key_bits = 32 if pos.shape[1] <= 32 else 64
-    if key_bits not in (32, 64) or pos.shape[1] > key_bits:
+    if pos.shape[1] > key_bits:
         raise InputError(f"key_bits must be 32 or 64 and hold the band's {pos.shape[1]} bits")
-    if key_bits == 32 and lib is _lib and _lib32 is not None:
-        lib = _lib32
+    lib = library_for(lib, key_bits)
     inv = None if involve is None else np.ascontiguousarray(involve, dtype=np.uint8)
     out_l = ctypes.POINTER(ctypes.c_int64)()
     out_r = ctypes.POINTER(ctypes.c_int64)()
